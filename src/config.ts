@@ -1,0 +1,70 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { z } from 'zod';
+
+/** Tokenizer encodings vmem can count with. */
+export const ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
+export type EncodingName = (typeof ENCODINGS)[number];
+
+function defaultDataDir(env: NodeJS.ProcessEnv): string {
+  // Never the working directory: under `npx` that is a throwaway cache or the host's cwd.
+  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  return join(base, 'vmem');
+}
+
+const intFrom = (min: number, max: number) =>
+  z.coerce.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+
+/** The one configuration schema; every setting has an env var `VMEM_<NAME>` and a flag `--<name>`. */
+export const configSchema = z
+  .object({
+    dataDir: z.string().min(1, 'must not be empty'),
+    pageTokens: intFrom(64, 32_000),
+    l1Tokens: intFrom(256, 2_000_000),
+    encoding: z.enum(ENCODINGS, { message: `must be one of ${ENCODINGS.join(', ')}` }),
+    l2TtlSeconds: intFrom(1, 30 * 24 * 3600),
+    l2MaxPages: intFrom(1, 10_000_000),
+  })
+  .refine((c) => c.l1Tokens >= c.pageTokens, {
+    path: ['l1Tokens'],
+    message: 'must be at least pageTokens, or no page would fit in L1',
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Setting name → env var and flag, used for parsing and for error messages. */
+export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: string; default: (env: NodeJS.ProcessEnv) => string }> = {
+  dataDir: { env: 'VMEM_DATA_DIR', flag: '--data-dir', doc: 'where L4 pages, the page table and the L3 index live', default: defaultDataDir },
+  pageTokens: { env: 'VMEM_PAGE_TOKENS', flag: '--page-tokens', doc: 'maximum tokens per page', default: () => '2000' },
+  l1Tokens: { env: 'VMEM_L1_TOKENS', flag: '--l1-tokens', doc: 'L1 (context) budget per session, in tokens', default: () => '16000' },
+  encoding: { env: 'VMEM_ENCODING', flag: '--encoding', doc: 'tokenizer: o200k_base or cl100k_base', default: () => 'o200k_base' },
+  l2TtlSeconds: { env: 'VMEM_L2_TTL', flag: '--l2-ttl', doc: 'seconds a page stays in L2 after its last use', default: () => '3600' },
+  l2MaxPages: { env: 'VMEM_L2_MAX_PAGES', flag: '--l2-max-pages', doc: 'pages the embedded L2 holds before dropping the least recently used', default: () => '4096' },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/**
+ * Builds the configuration from env vars, then flags (flags win). Unknown flags and bad values
+ * throw a ConfigError naming the setting, its env var and flag.
+ */
+export function loadConfig(flags: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {};
+  const byFlag = new Map(Object.entries(SETTINGS).map(([k, s]) => [s.flag, k]));
+  for (const flag of Object.keys(flags)) {
+    if (!byFlag.has(flag)) throw new ConfigError(`unknown option ${flag}; known: ${[...byFlag.keys()].join(', ')}`);
+  }
+  for (const [key, s] of Object.entries(SETTINGS)) {
+    raw[key] = flags[s.flag] ?? env[s.env] ?? s.default(env);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const key = String(issue.path[0]) as keyof Config;
+    const s = SETTINGS[key];
+    throw new ConfigError(`invalid ${key} (${s.env} / ${s.flag}) = ${JSON.stringify(raw[key])}: ${issue.message}`);
+  }
+  return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
+}

@@ -1,0 +1,59 @@
+/** Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents keeps the first. */
+export interface PageOrigin {
+  documentId: string;
+  source: string;
+  ordinal: number;
+  charStart: number;
+  charEnd: number;
+  lineStart: number;
+  lineEnd: number;
+}
+
+/** An immutable page as L4 stores it. */
+export interface Page extends PageOrigin {
+  id: string;
+  sha256: string;
+  tokens: number;
+  text: string;
+}
+
+/** The levels of the hierarchy, named as the tool results name them. */
+export type Level = 'L1' | 'L2' | 'L3' | 'L4';
+
+/** What an evicted (or not admitted) page leaves behind: enough to recognise it and get it back. */
+export interface Handle {
+  pageId: string;
+  source: string;
+  ordinal: number;
+  tokens: number;
+  gist: string;
+  reload: string;
+}
+
+/** Metadata of a page without its text. */
+export type PageMeta = Omit<Page, 'text'>;
+
+export function metaOf(page: Page): PageMeta {
+  const { text: _text, ...meta } = page;
+  return meta;
+}
+
+const GIST_CHARS = 120;
+
+/** A one-line gist: the page's first sentence, or its first words, on one line. */
+export function gistOf(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  const sentence = /^.{20,}?[.!?](?=\s|$)/.exec(flat)?.[0] ?? flat;
+  return sentence.length <= GIST_CHARS ? sentence : `${sentence.slice(0, GIST_CHARS - 1).trimEnd()}…`;
+}
+
+export function handleOf(meta: PageMeta, gist: string): Handle {
+  return {
+    pageId: meta.id,
+    source: meta.source,
+    ordinal: meta.ordinal,
+    tokens: meta.tokens,
+    gist,
+    reload: `load_page {"page_ids":["${meta.id}"]}`,
+  };
+}
