@@ -24,6 +24,7 @@ export const configSchema = z
     encoding: z.enum(ENCODINGS, { message: `must be one of ${ENCODINGS.join(', ')}` }),
     l2TtlSeconds: intFrom(1, 30 * 24 * 3600),
     l2MaxPages: intFrom(1, 10_000_000),
+    maxIngestBytes: intFrom(1, 2 ** 31),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
     path: ['l1Tokens'],
@@ -39,6 +40,7 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   l1Tokens: { env: 'VMEM_L1_TOKENS', flag: '--l1-tokens', doc: 'L1 (context) budget per session, in tokens', default: () => '16000' },
   encoding: { env: 'VMEM_ENCODING', flag: '--encoding', doc: 'tokenizer: o200k_base or cl100k_base', default: () => 'o200k_base' },
   l2TtlSeconds: { env: 'VMEM_L2_TTL', flag: '--l2-ttl', doc: 'seconds a page stays in L2 after its last use', default: () => '3600' },
+  maxIngestBytes: { env: 'VMEM_MAX_INGEST_BYTES', flag: '--max-ingest-bytes', doc: 'largest text or file one ingest accepts', default: () => String(64 * 1024 * 1024) },
   l2MaxPages: { env: 'VMEM_L2_MAX_PAGES', flag: '--l2-max-pages', doc: 'pages the embedded L2 holds before dropping the least recently used', default: () => '4096' },
 };
 

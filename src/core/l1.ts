@@ -3,11 +3,13 @@ export interface Resident {
   pageId: string;
   tokens: number;
   pinned: boolean;
+  /** The text the model was given: L1 is the context, so it holds what is in it. */
+  text: string;
 }
 
 /**
  * One session's active context: a token budget and an LRU order. It never holds more tokens than
- * its budget and never evicts a pinned page; it only knows ids and sizes, the pager owns the text.
+ * its budget and never evicts a pinned page; the pager decides what enters.
  */
 export class L1 {
   /** Map order is the LRU order: first is least recently used. */

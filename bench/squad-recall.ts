@@ -1,0 +1,132 @@
+/**
+ * Page-level recall of the embedded L3 on SQuAD v1.1 dev: every article is chunked into pages as vmem
+ * ingests it, every question is asked, and a hit is the page holding the answer's first character.
+ * A plain page-level Okapi BM25 (same analyzer, no bigrams, no windows) runs beside it as the baseline.
+ *
+ *   node --import tsx bench/squad-recall.ts
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chunkText } from '../src/core/chunker.js';
+import { pageIdOf, sha256 } from '../src/core/hash.js';
+import type { PageMeta } from '../src/core/page.js';
+import { tokenizer } from '../src/core/tokenizer.js';
+import { analyze } from '../src/embed/analyzer.js';
+import { HashingEmbedder } from '../src/embed/hashing.js';
+import { EmbeddedIndex, type FusionWeights } from '../src/tiers/l3/embedded.js';
+import { loadSquad, type SquadArticle } from './squad-data.js';
+
+export interface SquadRecallOptions {
+  pageTokens?: number;
+  weights?: FusionWeights;
+  articles?: SquadArticle[];
+}
+
+export interface Recall {
+  questions: number;
+  recallAt1: number;
+  recallAt3: number;
+  bm25RecallAt1: number;
+  bm25RecallAt3: number;
+}
+
+export interface SquadRecallResult extends Recall {
+  pages: number;
+  /** The same numbers over the even- and odd-indexed questions: tune on even, check on odd. */
+  even: Recall;
+  odd: Recall;
+}
+
+/** Plain Okapi BM25 over whole pages: the baseline, deliberately independent of the ranker under test. */
+function bm25Baseline(docs: string[][], k1 = 1.2, b = 0.75): (query: string[]) => number[] {
+  const df = new Map<string, number>();
+  const tfs = docs.map((d) => {
+    const tf = new Map<string, number>();
+    for (const t of d) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const t of tf.keys()) df.set(t, (df.get(t) ?? 0) + 1);
+    return tf;
+  });
+  const avg = docs.reduce((s, d) => s + d.length, 0) / docs.length;
+  return (query) => {
+    const scores = docs.map((d, i) => {
+      let s = 0;
+      for (const t of new Set(query)) {
+        const f = tfs[i]!.get(t) ?? 0;
+        if (!f) continue;
+        const n = df.get(t)!;
+        const idf = Math.log(1 + (docs.length - n + 0.5) / (n + 0.5));
+        s += (idf * f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.length) / avg));
+      }
+      return s;
+    });
+    // Best first; ties keep ingest order, as a stable sort of the index would.
+    return scores.map((s, i) => [s, i] as const).filter(([s]) => s > 0).sort((x, y) => y[0] - x[0]).map(([, i]) => i);
+  };
+}
+
+export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadRecallResult> {
+  const articles = opts.articles ?? loadSquad();
+  const enc = tokenizer('o200k_base');
+  const dir = await mkdtemp(join(tmpdir(), 'vmem-squad-'));
+  try {
+    const index = await EmbeddedIndex.open(join(dir, 'l3.jsonl'), new HashingEmbedder(), opts.weights);
+    const pageIds: string[] = [];
+    const pageTexts: string[] = [];
+    /** Per question: gold page id and question text, in dataset order. */
+    const asks: { question: string; gold: string }[] = [];
+    for (const [a, article] of articles.entries()) {
+      const chunks = chunkText(article.text, opts.pageTokens ?? 2000, enc);
+      const items = chunks.map((c) => {
+        const sha = sha256(c.text);
+        const meta: PageMeta = {
+          id: pageIdOf(sha), sha256: sha, tokens: c.tokens, documentId: `squad-${a}`, source: article.title,
+          ordinal: c.ordinal, charStart: c.charStart, charEnd: c.charEnd, lineStart: c.lineStart, lineEnd: c.lineEnd,
+        };
+        pageIds.push(meta.id);
+        pageTexts.push(c.text);
+        return { meta, text: c.text };
+      });
+      await index.upsert(items);
+      for (const q of article.questions) {
+        const gold = chunks.findIndex((c) => q.answerOffset >= c.charStart && q.answerOffset < c.charEnd);
+        asks.push({ question: q.question, gold: items[gold]!.meta.id });
+      }
+    }
+    await index.flush();
+
+    const baseline = bm25Baseline(pageTexts.map(analyze));
+    const hit = { all: [0, 0, 0, 0], even: [0, 0, 0, 0], odd: [0, 0, 0, 0] };
+    for (const [i, ask] of asks.entries()) {
+      const got = (await index.query(ask.question, 3)).map((h) => h.pageId);
+      const base = baseline(analyze(ask.question)).slice(0, 3).map((p) => pageIds[p]!);
+      const marks = [got[0] === ask.gold, got.includes(ask.gold), base[0] === ask.gold, base.includes(ask.gold)];
+      for (const h of [hit.all, i % 2 ? hit.odd : hit.even]) marks.forEach((m, j) => (h[j]! += m ? 1 : 0));
+    }
+    await index.close();
+
+    const recall = (h: number[], n: number): Recall => ({
+      questions: n,
+      recallAt1: h[0]! / n,
+      recallAt3: h[1]! / n,
+      bm25RecallAt1: h[2]! / n,
+      bm25RecallAt3: h[3]! / n,
+    });
+    const nEven = Math.ceil(asks.length / 2);
+    return { pages: pageIds.length, ...recall(hit.all, asks.length), even: recall(hit.even, nEven), odd: recall(hit.odd, asks.length - nEven) };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const r = await squadRecall();
+  const pct = (x: number) => (100 * x).toFixed(1).padStart(6);
+  console.log(`SQuAD v1.1 dev: ${r.questions} questions over ${r.pages} pages`);
+  console.log('                       r@1     r@3');
+  for (const [name, x] of [['all', r], ['even', r.even], ['odd', r.odd]] as const) {
+    console.log(`embedded L3  ${name.padEnd(5)} ${pct(x.recallAt1)}  ${pct(x.recallAt3)}`);
+    console.log(`BM25 (page)  ${name.padEnd(5)} ${pct(x.bm25RecallAt1)}  ${pct(x.bm25RecallAt3)}`);
+  }
+}

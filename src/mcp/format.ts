@@ -1,0 +1,66 @@
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Handle } from '../core/page.js';
+import { InputError } from '../errors.js';
+import type { PagingResult, Pressure, ServedPage } from '../pager.js';
+
+/** Structured forms, matching ./schemas.ts. */
+export const pressureJson = (p: Pressure) => ({ used_tokens: p.used, budget_tokens: p.budget, pages: p.pages });
+
+export const handleJson = (h: Handle) => ({ page_id: h.pageId, source: h.source, ordinal: h.ordinal, tokens: h.tokens, gist: h.gist, reload: h.reload });
+
+export const pageJson = (p: ServedPage) => ({
+  page_id: p.pageId,
+  source: p.source,
+  ordinal: p.ordinal,
+  tokens: p.tokens,
+  level: p.level,
+  pinned: p.pinned,
+  lines: p.lines,
+  ...(p.score !== undefined ? { score: Number(p.score.toFixed(4)) } : {}),
+  ...(p.text !== undefined ? { text: p.text } : {}),
+});
+
+export const pagingJson = (r: PagingResult) => ({
+  pages: r.pages.map(pageJson),
+  evicted: r.evicted.map(handleJson),
+  skipped: r.skipped.map(handleJson),
+  l1: pressureJson(r.l1),
+});
+
+/** Text forms, for hosts that ignore structured output: the page texts are here too. */
+export const pressureText = (p: Pressure) => `L1: ${p.used}/${p.budget} tokens in ${p.pages} pages.`;
+
+export const handleText = (h: Handle) => `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.gist}`;
+
+export function pageText(p: ServedPage): string {
+  const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${p.tokens} tokens · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
+  return p.text === undefined ? `${head}\n(already in your context)` : `${head}\n${p.text}`;
+}
+
+export function pagingText(r: PagingResult, lead: string): string {
+  const parts = [lead, ...r.pages.map(pageText)];
+  if (r.evicted.length) parts.push(`Evicted from L1 (load_page brings one back):\n${r.evicted.map(handleText).join('\n')}`);
+  if (r.skipped.length) parts.push(`Did not fit (evict pages or raise max_tokens, then load_page):\n${r.skipped.map(handleText).join('\n')}`);
+  parts.push(pressureText(r.l1));
+  return parts.join('\n\n');
+}
+
+/** A successful tool result with both forms. */
+export function ok(text: string, structured: Record<string, unknown>): CallToolResult {
+  return { content: [{ type: 'text', text }], structuredContent: structured };
+}
+
+/**
+ * Runs a tool body; the caller's mistakes become tool errors that name the field, anything else an
+ * internal error that says it is not the caller's fault.
+ */
+export async function guard(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+  try {
+    return await body();
+  } catch (err) {
+    if (err instanceof InputError) return { isError: true, content: [{ type: 'text', text: `Invalid input: ${err.message}` }] };
+    console.error('vmem: internal error:', err);
+    const message = err instanceof Error ? err.message : String(err);
+    return { isError: true, content: [{ type: 'text', text: `Internal error in vmem (not caused by your input): ${message}` }] };
+  }
+}

@@ -1,0 +1,56 @@
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Pager } from '../pager.js';
+import type { Session } from '../session.js';
+import type { ToolContext } from './context.js';
+import { registerResources } from './resources.js';
+import { registerEvict } from './tools/evict.js';
+import { registerIngest } from './tools/ingest.js';
+import { registerLoadPage } from './tools/load-page.js';
+import { registerPageFault } from './tools/page-fault.js';
+import { registerRestoreContext } from './tools/restore-context.js';
+import { registerSerializeContext } from './tools/serialize-context.js';
+
+export const VERSION = '0.1.0';
+
+/** Kept short: hosts put instructions in the model's context on every turn. */
+export const INSTRUCTIONS = `vmem is your virtual memory: documents too large for your context are stored as pages.
+- ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in.
+- Your context (L1) has a token budget; new pages evict the least recently used ones, which leave handles. load_page brings a page back by id; pin what you must keep.
+- evict pages you are done with; every result shows L1 used/budget tokens.
+- serialize_context saves your working set as a small snapshot id; another agent can restore_context it.`;
+
+/** One MCP server for one agent session: its own L1, sharing the pager's L2–L4. */
+export function createServer(pager: Pager, session: Session = pager.newSession()): { server: McpServer; session: Session; close: () => Promise<void> } {
+  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
+  const ctx: ToolContext = { server, pager, session };
+  registerIngest(ctx);
+  registerPageFault(ctx);
+  registerLoadPage(ctx);
+  registerEvict(ctx);
+  registerSerializeContext(ctx);
+  registerRestoreContext(ctx);
+  const detach = registerResources(ctx);
+  server.registerPrompt(
+    'use-virtual-memory',
+    { title: 'Work with virtual memory', description: 'How to read a large corpus through vmem' },
+    () => ({
+      messages: [
+        {
+          role: 'user',
+          content: {
+            type: 'text',
+            text: `${INSTRUCTIONS}\nWork in small steps: page_fault for one question at a time, read the pages, evict what you no longer need, and cite page ids. Before handing off, call serialize_context and pass the snapshot id.`,
+          },
+        },
+      ],
+    }),
+  );
+  return {
+    server,
+    session,
+    close: async () => {
+      detach();
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,465 @@
+import { EventEmitter } from 'node:events';
+import { join } from 'node:path';
+import { readFileIfExists, writeFileAtomic } from './core/atomic-file.js';
+import { chunkText } from './core/chunker.js';
+import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import type { Resident } from './core/l1.js';
+import { gistOf, handleOf, type Handle, type Level, type Page } from './core/page.js';
+import { PageTable, type PageEntry, type PageTableData } from './core/page-table.js';
+import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
+import { tokenizer } from './core/tokenizer.js';
+import type { Config } from './config.js';
+import { HashingEmbedder } from './embed/hashing.js';
+import { InputError } from './errors.js';
+import type { SourceFile } from './ingest/sources.js';
+import { Session } from './session.js';
+import type { L2Store } from './tiers/l2/store.js';
+import { MemoryL2 } from './tiers/l2/memory.js';
+import { EmbeddedIndex } from './tiers/l3/embedded.js';
+import type { L3Index } from './tiers/l3/index.js';
+import { FsL4 } from './tiers/l4/fs.js';
+import type { L4Store } from './tiers/l4/store.js';
+
+/** A page as a tool result shows it. `text` is absent when the page was already in the caller's context. */
+export interface ServedPage {
+  pageId: string;
+  source: string;
+  ordinal: number;
+  tokens: number;
+  level: Level;
+  pinned: boolean;
+  lines: [number, number];
+  score?: number;
+  text?: string;
+}
+
+/** L1 pressure, carried by every tool result. */
+export interface Pressure {
+  used: number;
+  budget: number;
+  pages: number;
+}
+
+export interface PagingResult {
+  pages: ServedPage[];
+  /** Pages pushed out of L1 to make room. */
+  evicted: Handle[];
+  /** Pages that were asked for (or ranked) but did not fit; each handle says how to get it. */
+  skipped: Handle[];
+  l1: Pressure;
+}
+
+export interface IngestResult {
+  documentId: string;
+  source: string;
+  pages: number;
+  newPages: number;
+  tokens: number;
+}
+
+export interface PagerParts {
+  l2?: L2Store;
+  l3?: L3Index;
+  l4?: L4Store;
+  /** Epoch milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+const MAX_FAULT_PAGES = 20;
+const STATS_SAVE_DELAY_MS = 2000;
+
+/**
+ * The one place that moves pages between levels. Shared by every session of a process:
+ * L2–L4 and the page table are shared, each Session brings its own L1.
+ * Emits 'pages' when the page table gains pages or documents.
+ */
+export class Pager extends EventEmitter {
+  private saveTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> = Promise.resolve();
+
+  private constructor(
+    readonly config: Config,
+    readonly table: PageTable,
+    readonly l2: L2Store,
+    readonly l3: L3Index,
+    readonly l4: L4Store,
+    private readonly now: () => number,
+  ) {
+    super();
+  }
+
+  static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
+    const tablePath = join(config.dataDir, 'page-table.json');
+    const raw = await readFileIfExists(tablePath);
+    const table = raw ? PageTable.fromJSON(JSON.parse(raw) as PageTableData) : new PageTable();
+    const l4 = parts.l4 ?? new FsL4(config.dataDir);
+    const l3 = parts.l3 ?? (await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), new HashingEmbedder()));
+    const l2 = parts.l2 ?? new MemoryL2(config.l2MaxPages);
+    return new Pager(config, table, l2, l3, l4, parts.now ?? Date.now);
+  }
+
+  newSession(id?: string): Session {
+    return new Session(this.config.l1Tokens, id);
+  }
+
+  // ---------------------------------------------------------------- ingest
+
+  /**
+   * Pages documents into L4 (durably, first), then L3, then the page table. Re-ingesting the same
+   * source with the same bytes is a no-op that returns the same ids.
+   */
+  async ingest(docs: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+    for (const [i, d] of docs.entries()) {
+      const field = docs.length > 1 ? `text (${d.source})` : 'text';
+      if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');
+      const bytes = Buffer.byteLength(d.text);
+      if (bytes > this.config.maxIngestBytes) {
+        throw new InputError(field, `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`);
+      }
+      if (!d.source.trim()) throw new InputError(`source${docs.length > 1 ? ` #${i}` : ''}`, 'must name the document');
+    }
+    const total = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
+    const enc = tokenizer(this.config.encoding);
+    const results: IngestResult[] = [];
+    let done = 0;
+    for (const d of docs) {
+      const documentId = documentIdOf(d.source, d.text);
+      const chunks = chunkText(d.text, this.config.pageTokens, enc);
+      const pages: Page[] = chunks.map((c) => {
+        const hash = sha256(c.text);
+        return { id: pageIdOf(hash), sha256: hash, documentId, source: d.source, ...c };
+      });
+      const fresh = pages.filter((p, i) => !this.table.has(p.id) && pages.findIndex((q) => q.id === p.id) === i);
+      await this.l4.putPages(fresh);
+      await this.l3.upsert(fresh.map((p) => ({ meta: p, text: p.text })));
+      await this.l3.flush();
+      for (const p of fresh) {
+        const { text, ...meta } = p;
+        this.table.addPage({ ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 });
+      }
+      const tokens = pages.reduce((n, p) => n + p.tokens, 0);
+      this.table.addDocument({ id: documentId, source: d.source, tokens, bytes: Buffer.byteLength(d.text), pageIds: pages.map((p) => p.id), ingestedAt: this.now() });
+      results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
+      done += Buffer.byteLength(d.text);
+      await onProgress?.(done, total);
+    }
+    await this.saveTable();
+    this.emit('pages');
+    return results;
+  }
+
+  // ---------------------------------------------------------------- paging
+
+  /**
+   * Ranks pages for `query` and brings the best into the session's L1, evicting LRU pages as needed.
+   * Pages already resident are reported as L1 hits without their text (it is in the caller's context).
+   */
+  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number } = {}): Promise<PagingResult & { query: string }> {
+    if (!query.trim()) throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
+    const maxPages = opts.maxPages ?? 3;
+    if (!Number.isInteger(maxPages) || maxPages < 1 || maxPages > MAX_FAULT_PAGES) {
+      throw new InputError('max_pages', `must be a whole number from 1 to ${MAX_FAULT_PAGES}`);
+    }
+    const maxTokens = this.checkMaxTokens(opts.maxTokens);
+    const hits = await this.l3.query(query, maxPages);
+    const ranked = hits.map((h) => ({ entry: this.table.get(h.pageId), score: h.score })).filter((r): r is { entry: PageEntry; score: number } => !!r.entry);
+    const best = ranked[0];
+    if (best && !session.l1.has(best.entry.id) && best.entry.tokens > maxTokens) {
+      throw new InputError('max_tokens', `is ${maxTokens}, smaller than the best matching page (${best.entry.tokens} tokens, ${best.entry.id}); raise max_tokens to at least ${best.entry.tokens}`);
+    }
+    const scores = new Map(ranked.map((r) => [r.entry.id, r.score]));
+    const result = await this.bringIn(session, ranked.map((r) => r.entry), { maxTokens, pin: false, textForResident: false });
+    for (const p of result.pages) p.score = scores.get(p.pageId);
+    return { query, ...result };
+  }
+
+  /** Loads pages by id (e.g. from a handle); always returns their text. */
+  async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number } = {}): Promise<PagingResult> {
+    const entries = this.entriesFor(pageIds, 'page_ids');
+    const maxTokens = this.checkMaxTokens(opts.maxTokens);
+    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, textForResident: true });
+  }
+
+  /** Removes pages from the session's L1 (all of them if `pageIds` is 'all'); returns their handles. */
+  evict(session: Session, pageIds: string[] | 'all'): { evicted: Handle[]; notResident: string[]; l1: Pressure } {
+    const ids = pageIds === 'all' ? session.l1.list().map((r) => r.pageId) : this.entriesFor(pageIds, 'page_ids').map((e) => e.id);
+    const evicted: Handle[] = [];
+    const notResident: string[] = [];
+    for (const id of ids) {
+      if (session.l1.remove(id)) evicted.push(this.handle(id));
+      else notResident.push(id);
+    }
+    if (evicted.length) session.changed();
+    return { evicted, notResident, l1: this.pressure(session) };
+  }
+
+  /** Stores a snapshot of the session's L1 (pointers and hashes, least recently used first) under a content id. */
+  async serialize(session: Session, note?: string): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
+    const snapshot: Snapshot = {
+      version: SNAPSHOT_VERSION,
+      created_at: new Date(this.now()).toISOString(),
+      session: session.id,
+      ...(note ? { note } : {}),
+      pages: session.l1.list().map((r) => ({ id: r.pageId, sha256: this.table.get(r.pageId)!.sha256, tokens: r.tokens, ...(r.pinned ? { pinned: true } : {}) })),
+    };
+    const parsed = snapshotSchema.safeParse(snapshot);
+    if (!parsed.success) throw new InputError('note', parsed.error.issues[0]!.message);
+    const json = JSON.stringify(snapshot);
+    const snapshotId = `s${sha256(json).slice(0, 20)}`;
+    await this.l4.putRecord('snapshots', snapshotId, json);
+    this.emit('snapshots');
+    return { snapshotId, snapshot, pageTokens: snapshot.pages.reduce((n, p) => n + p.tokens, 0) };
+  }
+
+  /** A stored snapshot, or undefined. */
+  async getSnapshot(snapshotId: string): Promise<Snapshot | undefined> {
+    if (!/^s[0-9a-f]{20}$/.test(snapshotId)) return undefined;
+    const raw = await this.l4.getRecord('snapshots', snapshotId);
+    return raw === undefined ? undefined : snapshotSchema.parse(JSON.parse(raw));
+  }
+
+  async listSnapshots(): Promise<string[]> {
+    return this.l4.listRecords('snapshots');
+  }
+
+  /**
+   * Replaces the session's L1 with the snapshot's pages, verifying every hash first: a snapshot
+   * that does not verify changes nothing. If the budget is smaller than the snapshot, the most
+   * recently used pages are restored and the rest come back as handles.
+   */
+  async restore(session: Session, from: { snapshotId?: string; snapshot?: unknown }): Promise<PagingResult & { snapshotId?: string }> {
+    let snapshot: Snapshot;
+    if (from.snapshotId !== undefined) {
+      const found = await this.getSnapshot(from.snapshotId);
+      if (!found) throw new InputError('snapshot_id', `no snapshot ${JSON.stringify(from.snapshotId)}; use an id returned by serialize_context or listed under vmem://snapshots/`);
+      snapshot = found;
+    } else if (from.snapshot !== undefined) {
+      let candidate = from.snapshot;
+      if (typeof candidate === 'string') {
+        try {
+          candidate = JSON.parse(candidate);
+        } catch {
+          throw new InputError('snapshot', 'is not valid JSON; pass the snapshot object serialize_context returned');
+        }
+      }
+      const parsed = snapshotSchema.safeParse(candidate);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new InputError(`snapshot.${issue.path.join('.') || '(root)'}`, `${issue.message}; pass the snapshot object serialize_context returned`);
+      }
+      snapshot = parsed.data;
+    } else {
+      throw new InputError('snapshot_id', 'give snapshot_id or snapshot');
+    }
+
+    const texts = await this.fetch(snapshot.pages.map((p) => p.id), 'snapshot.pages');
+    snapshot.pages.forEach((p, i) => {
+      const got = texts[i]!;
+      if (sha256(got.text) !== p.sha256) {
+        throw new InputError(`snapshot.pages[${i}].sha256`, `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`);
+      }
+    });
+
+    // Choose from the most recently used end, then admit oldest first so the LRU order is the snapshot's.
+    const chosen = new Set<number>();
+    let room = session.l1.budget;
+    for (let i = snapshot.pages.length - 1; i >= 0; i--) {
+      const p = snapshot.pages[i]!;
+      if (p.tokens <= room) {
+        chosen.add(i);
+        room -= p.tokens;
+      }
+    }
+    const evicted = session.l1.list().map((r) => {
+      session.l1.remove(r.pageId);
+      return this.handle(r.pageId);
+    });
+    const pages: ServedPage[] = [];
+    const skipped: Handle[] = [];
+    snapshot.pages.forEach((p, i) => {
+      if (!chosen.has(i)) {
+        skipped.push(this.handle(p.id));
+        return;
+      }
+      const got = texts[i]!;
+      session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, text: got.text });
+      pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text));
+      this.table.recordAccess(p.id, this.now(), true);
+    });
+    this.scheduleSave();
+    session.changed();
+    return { snapshotId: from.snapshotId, pages, evicted, skipped, l1: this.pressure(session) };
+  }
+
+  // ---------------------------------------------------------------- views
+
+  pressure(session: Session): Pressure {
+    return { used: session.l1.usedTokens, budget: session.l1.budget, pages: session.l1.list().length };
+  }
+
+  /** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
+  handle(pageId: string): Handle {
+    const e = this.table.get(pageId)!;
+    return handleOf(e, e.summary ?? e.gist);
+  }
+
+  /** Levels that hold a page right now, as seen from a session. */
+  async levels(session: Session | undefined, pageId: string): Promise<Level[]> {
+    const e = this.table.get(pageId);
+    if (!e) return [];
+    const levels: Level[] = [];
+    if (session?.l1.has(pageId)) levels.push('L1');
+    if (await this.l2.has(pageId)) levels.push('L2');
+    if (e.indexed) levels.push('L3');
+    if (e.stored) levels.push('L4');
+    return levels;
+  }
+
+  /** A page's entry and text, from the highest level below L1 that holds it, without touching any L1. */
+  async readPage(pageId: string): Promise<{ entry: PageEntry; text: string; level: Level } | undefined> {
+    const entry = this.table.get(pageId);
+    if (!entry) return undefined;
+    const [got] = await this.fetch([pageId], 'page_id');
+    return { entry, text: got!.text, level: got!.level };
+  }
+
+  async close(): Promise<void> {
+    await this.saveTable();
+    await this.l3.close();
+    await this.l2.close();
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private checkMaxTokens(maxTokens: number | undefined): number {
+    if (maxTokens === undefined) return this.config.l1Tokens;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InputError('max_tokens', 'must be a positive whole number of tokens');
+    return maxTokens;
+  }
+
+  private entriesFor(pageIds: string[], field: string): PageEntry[] {
+    if (!pageIds.length) throw new InputError(field, 'is empty; pass at least one page id');
+    const out: PageEntry[] = [];
+    const seen = new Set<string>();
+    pageIds.forEach((id, i) => {
+      const e = this.table.get(id);
+      if (!e) throw new InputError(`${field}[${i}]`, `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`);
+      if (!seen.has(id)) out.push(e);
+      seen.add(id);
+    });
+    return out;
+  }
+
+  /**
+   * Page texts from the highest level below L1 that holds them: one L2 round trip, then L4 for the
+   * misses, which then warm L2. L2 hits get their TTL refreshed.
+   */
+  private async fetch(ids: string[], field: string): Promise<{ text: string; level: Level }[]> {
+    if (!ids.length) return [];
+    const cached = await this.l2.getMany(ids);
+    const misses = ids.filter((_, i) => cached[i] === undefined);
+    const fromL4 = misses.length ? await this.l4.getPages(misses) : [];
+    const byId = new Map<string, string>();
+    fromL4.forEach((p, i) => {
+      if (p) byId.set(misses[i]!, p.text);
+    });
+    const out = ids.map((id, i) => {
+      const c = cached[i];
+      if (c !== undefined) return { text: c, level: 'L2' as Level };
+      const t = byId.get(id);
+      if (t === undefined) throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
+      return { text: t, level: 'L4' as Level };
+    });
+    const hits = ids.filter((_, i) => cached[i] !== undefined);
+    await Promise.all([
+      byId.size ? this.l2.setMany([...byId].map(([id, value]) => ({ id, value })), this.config.l2TtlSeconds) : undefined,
+      hits.length ? this.l2.touch(hits, this.config.l2TtlSeconds) : undefined,
+    ]);
+    return out;
+  }
+
+  /**
+   * Admits `entries` (best first) into the session's L1 within `maxTokens` for this call and the L1
+   * budget, never evicting pages of this same call. The best ends most recently used.
+   */
+  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; textForResident: boolean }): Promise<PagingResult> {
+    const l1 = session.l1;
+    const keep = new Set(entries.map((e) => e.id));
+    const wanted: PageEntry[] = [];
+    const skipped: Handle[] = [];
+    let room = opts.maxTokens;
+    let pinnedOrKept = 0;
+    for (const r of l1.list()) if (r.pinned || keep.has(r.pageId)) pinnedOrKept += r.tokens;
+    for (const e of entries) {
+      if (l1.has(e.id)) continue;
+      const fitsL1 = pinnedOrKept + e.tokens <= l1.budget;
+      if (e.tokens <= room && fitsL1) {
+        wanted.push(e);
+        room -= e.tokens;
+        pinnedOrKept += e.tokens;
+      } else {
+        skipped.push(this.handle(e.id));
+      }
+    }
+    const fetched = await this.fetch(wanted.map((e) => e.id), 'page_ids');
+    const fetchedById = new Map(wanted.map((e, i) => [e.id, fetched[i]!]));
+
+    const evictedResidents: Resident[] = [];
+    const served = new Map<string, ServedPage>();
+    const at = this.now();
+    // Admit worst first so the best page ends up most recently used.
+    for (const e of [...entries].reverse()) {
+      const resident = l1.get(e.id);
+      if (resident) {
+        if (opts.pin) l1.setPinned(e.id, true);
+        l1.touch(e.id);
+        served.set(e.id, this.served(e.id, 'L1', resident.pinned, opts.textForResident ? resident.text : undefined));
+        this.table.recordAccess(e.id, at, false);
+        continue;
+      }
+      const got = fetchedById.get(e.id);
+      if (!got) continue;
+      const evicted = l1.admit({ pageId: e.id, tokens: e.tokens, pinned: opts.pin, text: got.text }, keep);
+      if (!evicted) {
+        skipped.push(this.handle(e.id));
+        continue;
+      }
+      evictedResidents.push(...evicted);
+      served.set(e.id, this.served(e.id, got.level, opts.pin, got.text));
+      this.table.recordAccess(e.id, at, true);
+    }
+    this.scheduleSave();
+    session.changed();
+    return {
+      pages: entries.map((e) => served.get(e.id)).filter((p): p is ServedPage => !!p),
+      evicted: evictedResidents.map((r) => this.handle(r.pageId)),
+      skipped,
+      l1: this.pressure(session),
+    };
+  }
+
+  private served(pageId: string, level: Level, pinned: boolean, text: string | undefined): ServedPage {
+    const e = this.table.get(pageId)!;
+    return { pageId, source: e.source, ordinal: e.ordinal, tokens: e.tokens, level, pinned, lines: [e.lineStart, e.lineEnd], ...(text !== undefined ? { text } : {}) };
+  }
+
+  /** Access statistics are worth keeping but not worth a write per fault: they are saved in batches. */
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      void this.saveTable().catch((err: unknown) => console.error('vmem: saving the page table failed:', err));
+    }, STATS_SAVE_DELAY_MS);
+    this.saveTimer.unref();
+  }
+
+  private async saveTable(): Promise<void> {
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+    }
+    // Saves run one after another so an older table never overwrites a newer one.
+    this.saving = this.saving.catch(() => {}).then(() => writeFileAtomic(join(this.config.dataDir, 'page-table.json'), JSON.stringify(this.table.toJSON())));
+    await this.saving;
+  }
+}

@@ -1,0 +1,19 @@
+/**
+ * L2, the hot page cache: page id → page text, with a TTL. Shared by sessions (and, on Redis, by
+ * processes). A dumb store: when to refresh a TTL or warm an entry is the pager's decision.
+ * A miss is `undefined`, never an exception.
+ */
+export interface L2Store {
+  readonly name: string;
+  /** Values in the order of `ids`, in one round trip. */
+  getMany(ids: string[]): Promise<(string | undefined)[]>;
+  /** Stores values with a TTL, in one round trip. */
+  setMany(entries: { id: string; value: string }[], ttlSeconds: number): Promise<void>;
+  /** Extends the TTL of entries that exist. */
+  touch(ids: string[], ttlSeconds: number): Promise<void>;
+  has(id: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Milliseconds since some fixed point; injectable so TTL tests need no sleeps. */
+export type Clock = () => number;

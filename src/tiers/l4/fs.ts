@@ -1,0 +1,82 @@
+import { access, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFileIfExists, writeFileAtomic } from '../../core/atomic-file.js';
+import { sha256 } from '../../core/hash.js';
+import type { Page } from '../../core/page.js';
+import type { L4Store, RecordKind } from './store.js';
+
+const ID = /^[a-z0-9]{4,64}$/;
+
+export class CorruptPageError extends Error {
+  override name = 'CorruptPageError';
+}
+
+/** L4 on the local filesystem: one JSON file per page, fanned out by id prefix, written atomically. */
+export class FsL4 implements L4Store {
+  readonly name = 'fs';
+
+  constructor(readonly root: string) {}
+
+  private pagePath(id: string): string {
+    if (!ID.test(id)) throw new Error(`invalid page id ${JSON.stringify(id)}`);
+    return join(this.root, 'pages', id.slice(1, 3), `${id}.json`);
+  }
+
+  private recordPath(kind: RecordKind, id: string): string {
+    if (!ID.test(id)) throw new Error(`invalid ${kind} id ${JSON.stringify(id)}`);
+    return join(this.root, kind, `${id}.json`);
+  }
+
+  async putPages(pages: Page[]): Promise<void> {
+    await Promise.all(
+      pages.map(async (p) => {
+        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p));
+      }),
+    );
+  }
+
+  async getPages(ids: string[]): Promise<(Page | undefined)[]> {
+    return Promise.all(
+      ids.map(async (id) => {
+        const raw = await readFileIfExists(this.pagePath(id));
+        if (raw === undefined) return undefined;
+        const page = JSON.parse(raw) as Page;
+        // The source of truth checks itself: a page whose bytes changed on disk is never served.
+        if (page.id !== id || sha256(page.text) !== page.sha256) {
+          throw new CorruptPageError(`page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`);
+        }
+        return page;
+      }),
+    );
+  }
+
+  async hasPage(id: string): Promise<boolean> {
+    return access(this.pagePath(id)).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async listPageIds(): Promise<string[]> {
+    const dir = join(this.root, 'pages');
+    const shards = await readdir(dir).catch(() => [] as string[]);
+    const ids: string[] = [];
+    for (const s of shards) {
+      for (const f of await readdir(join(dir, s))) if (f.endsWith('.json')) ids.push(f.slice(0, -5));
+    }
+    return ids;
+  }
+
+  async putRecord(kind: RecordKind, id: string, json: string): Promise<void> {
+    await writeFileAtomic(this.recordPath(kind, id), json);
+  }
+
+  async getRecord(kind: RecordKind, id: string): Promise<string | undefined> {
+    return readFileIfExists(this.recordPath(kind, id));
+  }
+
+  async listRecords(kind: RecordKind): Promise<string[]> {
+    const files = await readdir(join(this.root, kind)).catch(() => [] as string[]);
+    return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+  }
+}
