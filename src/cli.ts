@@ -14,7 +14,7 @@ Usage:
   vmem [serve]               MCP server over stdio (the default)
   vmem ingest <path>...      page files or directories into the store
   vmem stats                 what the store holds
-  vmem demo                  page a generated 250k-token document through L1–L4 with a real MCP client
+  vmem demo                  page a generated 300k-token document through L1–L4 with a real MCP client
 
 Options (each also an env var):
 ${Object.values(SETTINGS)

@@ -19,24 +19,24 @@ const FILLER = [
 ];
 
 /**
- * A deterministic operations manual of about 250k tokens: one section per station and year, each with
+ * A deterministic operations manual of about 300k tokens: one section per station and year, each with
  * one unique fact, so a question has exactly one page that answers it.
  */
 export function demoDocument(): string {
   let seed = 7;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const sections: string[] = ['# Northern Waterworks Operations Manual\n'];
-  for (let year = 1990; year < 2030; year++) {
+  for (let year = 1950; year < 2030; year++) {
     for (const station of STATIONS) {
       const code = 1000 + Math.floor(rand() * 9000);
-      const body = Array.from({ length: 6 }, () => FILLER[Math.floor(rand() * FILLER.length)]).join(' ');
+      const body = Array.from({ length: 14 }, () => FILLER[Math.floor(rand() * FILLER.length)]).join(' ');
       sections.push(`## ${station} station, ${year}\n\nIn ${year} the maintenance code for pump station ${station} was ${code}. ${body}\n`);
     }
   }
   return sections.join('\n');
 }
 
-function show(title: string, result: unknown): void {
+function show(title: string, result: unknown, fact?: RegExp): void {
   const r = result as CallToolResult;
   const s = r.structuredContent as { pages?: { page_id: string; level: string; tokens: number; source: string; ordinal: number }[]; evicted?: unknown[]; l1?: { used_tokens: number; budget_tokens: number } } | undefined;
   console.log(`\n▶ ${title}`);
@@ -45,6 +45,8 @@ function show(title: string, result: unknown): void {
     return;
   }
   for (const p of s?.pages ?? []) console.log(`  ${p.page_id}  ${p.source} #${p.ordinal}  ${p.tokens} tokens  served from ${p.level}`);
+  const found = fact && s?.pages?.map((p) => (p as { text?: string }).text?.match(fact)?.[0]).find(Boolean);
+  if (fact) console.log(found ? `  the page says: "${found}"` : '  (the answer is already in context from the earlier fault)');
   if (s?.evicted?.length) console.log(`  evicted ${s.evicted.length} page(s), each left a handle`);
   if (s?.l1) console.log(`  L1 ${s.l1.used_tokens}/${s.l1.budget_tokens} tokens`);
 }
@@ -68,10 +70,11 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
     const ingest = (await agentA.callTool({ name: 'ingest', arguments: { text: demoDocument(), source: 'operations-manual.md' } })) as CallToolResult;
     console.log(`\n▶ ingest operations-manual.md\n  ${(ingest.content[0] as { text: string }).text.split('\n')[0]}`);
     const q = 'What was the maintenance code for pump station Kestrel in 2003?';
-    show(`page_fault "${q}" (first time: found by L3, served from L4)`, await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }));
+    const fact = (station: string, year: number) => new RegExp(`In ${year} the maintenance code for pump station ${station} was \\d+`);
+    show(`page_fault "${q}" (first time: found by L3, served from L4)`, await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }), fact('Kestrel', 2003));
     show('the same fault again (now resident: an L1 hit)', await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }));
     for (const [station, year] of [['Osprey', 2011], ['Merlin', 1995], ['Siskin', 2024], ['Godwit', 1999], ['Heron', 2017], ['Linnet', 2008], ['Avocet', 1992], ['Curlew', 2021], ['Plover', 2014]] as const) {
-      show(`page_fault "maintenance code for ${station} in ${year}"`, await agentA.callTool({ name: 'page_fault', arguments: { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1 } }));
+      show(`page_fault "maintenance code for ${station} in ${year}"`, await agentA.callTool({ name: 'page_fault', arguments: { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1 } }), fact(station, year));
     }
     const snap = (await agentA.callTool({ name: 'serialize_context', arguments: { note: 'maintenance codes so far' } })) as CallToolResult;
     const s = snap.structuredContent as { snapshot_id: string; snapshot_bytes: number; page_tokens: number };
