@@ -1,0 +1,10 @@
+import { tokenizer } from '../src/core/tokenizer.ts';
+const enc = tokenizer('o200k_base');
+const show = (s: string) => console.log(JSON.stringify(s), enc.encode(s).length, enc.encode(s).map(t => enc.decode([t])));
+show('warning. Crews rotate');
+show('warning.'); show(' Crews rotate');
+show('log.\n\n## Heron'); show('log.\n\n'); show('## Heron');
+show('log.\n'); show('\n## Heron');
+show('was 1234. Crews'); show('was 1234.'); 
+const c = enc.encode(' Access roads are cleared of debris after every storm warning. Crews rotate every fourteen days');
+console.log(c.length);
