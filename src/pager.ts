@@ -129,7 +129,8 @@ export class Pager extends EventEmitter {
         const hash = sha256(c.text);
         return { id: pageIdOf(hash), sha256: hash, documentId, source: d.source, ...c };
       });
-      const fresh = pages.filter((p, i) => !this.table.has(p.id) && pages.findIndex((q) => q.id === p.id) === i);
+      const seen = new Set<string>();
+      const fresh = pages.filter((p) => !this.table.has(p.id) && !seen.has(p.id) && seen.add(p.id));
       await this.l4.putPages(fresh);
       await this.l3.upsert(fresh.map((p) => ({ meta: p, text: p.text })));
       await this.l3.flush();
