@@ -1,0 +1,248 @@
+import { Redis, type ChainableCommander } from 'ioredis';
+import type { L2Store } from './store.js';
+
+/**
+ * L2 on Redis, shared by every vmem process that points at the same server and prefix.
+ *
+ * This is the only module that imports `ioredis`; the pager loads it with a dynamic `import()` only
+ * when a Redis URL is configured, so the embedded setup never pays for the client.
+ *
+ * Keys are `${prefix}page:${id}` (prefix `vmem:` by default), values are the page text as a UTF-8
+ * string, each with a millisecond TTL (`SET … PX`). Several stores can share one server (or one
+ * db index) by using different prefixes.
+ *
+ * Server configuration: run Redis with `maxmemory <bytes>` and `maxmemory-policy allkeys-lru`.
+ * Every value here is a cache entry whose durable copy lives in L4, so when memory runs out Redis
+ * should evict the least recently used page (what the embedded MemoryL2 does at its size bound)
+ * rather than refuse writes. `noeviction` (the default policy) turns a full cache into failed
+ * `SET`s (`OOM command not allowed`), which this store swallows, so L2 silently stops filling;
+ * the `volatile-*` policies work only as long as every key has a TTL (ours do, but other tenants
+ * of a shared server may not), so `allkeys-lru` is the one that cannot wedge. (`allkeys-lfu` is a
+ * fine alternative when a few pages are hot for a long time.) Persistence (RDB/AOF) is optional:
+ * a restarted, empty L2 only costs L4 reads.
+ *
+ * Fault tolerance: Redis being down or slow never throws out of this store and never crashes the
+ * process. A failed read is a miss, a failed write or touch is dropped, `has` answers false. The
+ * client reconnects by itself forever, with exponential backoff capped at `maxReconnectDelayMs`;
+ * while it is disconnected commands fail at once (no offline queue) instead of piling up.
+ * `available()` tells the current state and `onStatus` reports each transition once.
+ */
+
+/** Called once per transition: `up` false when the connection is lost (or never came up), true when it is ready again. */
+export type RedisStatusListener = (up: boolean, err?: Error) => void;
+
+export type RedisL2Op = 'getMany' | 'setMany' | 'touch' | 'has';
+
+export interface RedisL2Options {
+  /** Key namespace, so several stores can share one Redis; keys are `${prefix}page:${id}`. Default `vmem:`. */
+  prefix?: string;
+  /** A command not answered within this many ms fails (read: miss; write: dropped). Default 1000. */
+  commandTimeoutMs?: number;
+  /** Give up on one connection attempt after this many ms (then retry). Default 2000. */
+  connectTimeoutMs?: number;
+  /** Upper bound of the reconnect backoff. Default 2000. */
+  maxReconnectDelayMs?: number;
+  /** Registered before the first connection attempt, so the initial outcome is reported too. */
+  onStatus?: RedisStatusListener;
+  /** Errors of individual commands that were swallowed (timeouts, OOM, …); connection loss goes to `onStatus`. */
+  onCommandError?: (op: RedisL2Op, err: Error) => void;
+}
+
+export const DEFAULT_REDIS_PREFIX = 'vmem:';
+
+export class RedisL2 implements L2Store {
+  readonly name = 'redis';
+  readonly prefix: string;
+  private readonly client: Redis;
+  private readonly listeners = new Set<RedisStatusListener>();
+  private readonly onCommandError: RedisL2Options['onCommandError'];
+  /** Last reported state; undefined until the first connection attempt has settled. */
+  private up: boolean | undefined;
+  private lastError: Error | undefined;
+  private closed = false;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly firstOutcome: Promise<void>;
+  private settleFirst!: () => void;
+
+  /**
+   * Starts connecting in the background and returns at once; the store answers misses until the
+   * connection is ready. Use `RedisL2.open` to wait for the first attempt. `url` is anything ioredis
+   * accepts: `redis://[[user]:password@]host[:port][/db]`, `rediss://…` for TLS.
+   */
+  constructor(url: string, options: RedisL2Options = {}) {
+    this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
+    this.onCommandError = options.onCommandError;
+    if (options.onStatus) this.listeners.add(options.onStatus);
+    const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    this.firstOutcome = new Promise((resolve) => (this.settleFirst = resolve));
+
+    this.client = new Redis(url, {
+      // Listeners are attached before the first attempt; connect() is called below.
+      lazyConnect: true,
+      // Fail fast while disconnected: a cache miss is cheaper than a queued request.
+      enableOfflineQueue: false,
+      // A command in flight when the connection drops fails instead of being resent later.
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: options.commandTimeoutMs ?? 1000,
+      connectTimeout: options.connectTimeoutMs ?? 2000,
+      // Never give up: 50 ms, 100 ms, 200 ms, … capped at maxDelay.
+      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), maxDelay),
+    });
+
+    this.client.on('ready', () => {
+      this.lastError = undefined;
+      this.report(true);
+    });
+    // 'error' must have a listener or ioredis prints every failed attempt; keep the last one for the report.
+    this.client.on('error', (err: Error) => {
+      this.lastError = err;
+    });
+    this.client.on('close', () => this.report(false, this.lastError));
+    // 'end' means ioredis stopped reconnecting (only on close() or a connector failure): keep trying.
+    this.client.on('end', () => {
+      this.report(false, this.lastError);
+      if (!this.closed && !this.restartTimer) {
+        this.restartTimer = setTimeout(() => {
+          this.restartTimer = undefined;
+          if (!this.closed && this.client.status === 'end') this.client.connect().catch(() => {});
+        }, maxDelay);
+      }
+    });
+    this.client.connect().catch(() => {});
+  }
+
+  /** Creates the store and waits (at most `waitMs`, default the connect timeout) for the first connection attempt to settle. Never rejects. */
+  static async open(url: string, options: RedisL2Options & { waitMs?: number } = {}): Promise<RedisL2> {
+    const store = new RedisL2(url, options);
+    await store.whenSettled(options.waitMs ?? options.connectTimeoutMs ?? 2000);
+    return store;
+  }
+
+  /** Resolves true once connected, false when the first attempt failed or `timeoutMs` passed. */
+  async whenSettled(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.firstOutcome, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    return this.available();
+  }
+
+  /** True while the connection is up and commands are being sent. */
+  available(): boolean {
+    return !this.closed && this.client.status === 'ready';
+  }
+
+  /** Subscribes to up/down transitions (each reported once, not per retry); returns the unsubscribe function. */
+  onStatus(cb: RedisStatusListener): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  key(id: string): string {
+    return `${this.prefix}page:${id}`;
+  }
+
+  async getMany(ids: string[]): Promise<(string | undefined)[]> {
+    const misses = (): undefined[] => ids.map(() => undefined);
+    if (ids.length === 0 || !this.available()) return misses();
+    try {
+      const values = await this.client.mget(ids.map((id) => this.key(id)));
+      return ids.map((_, i) => values[i] ?? undefined);
+    } catch (err) {
+      this.commandFailed('getMany', err);
+      return misses();
+    }
+  }
+
+  async setMany(entries: { id: string; value: string }[], ttlSeconds: number): Promise<void> {
+    if (entries.length === 0 || !this.available()) return;
+    const ttlMs = toMillis(ttlSeconds);
+    const pipeline = this.client.pipeline();
+    for (const { id, value } of entries) {
+      const key = this.key(id);
+      if (ttlMs === undefined) pipeline.set(key, value);
+      else if (ttlMs <= 0) pipeline.del(key); // already expired, as in MemoryL2
+      else pipeline.set(key, value, 'PX', ttlMs);
+    }
+    await this.runPipeline('setMany', pipeline);
+  }
+
+  async touch(ids: string[], ttlSeconds: number): Promise<void> {
+    if (ids.length === 0 || !this.available()) return;
+    const ttlMs = toMillis(ttlSeconds);
+    const pipeline = this.client.pipeline();
+    for (const id of ids) {
+      if (ttlMs === undefined) pipeline.persist(this.key(id));
+      else pipeline.pexpire(this.key(id), ttlMs); // ≤ 0 deletes the key, as in MemoryL2
+    }
+    await this.runPipeline('touch', pipeline);
+  }
+
+  async has(id: string): Promise<boolean> {
+    if (!this.available()) return false;
+    try {
+      return (await this.client.exists(this.key(id))) === 1;
+    } catch (err) {
+      this.commandFailed('has', err);
+      return false;
+    }
+  }
+
+  /** Closes the connection and stops reconnecting; idempotent. The keys stay in Redis. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+    this.listeners.clear();
+    if (this.client.status === 'ready') {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.client.quit().catch(() => {}),
+        new Promise<void>((r) => (timer = setTimeout(r, 1000))),
+      ]);
+      clearTimeout(timer);
+    }
+    this.client.disconnect();
+    this.settleFirst();
+  }
+
+  private async runPipeline(op: RedisL2Op, pipeline: ChainableCommander): Promise<void> {
+    try {
+      const results = await pipeline.exec();
+      const failed = results?.find(([err]) => err);
+      if (failed?.[0]) this.commandFailed(op, failed[0]);
+    } catch (err) {
+      this.commandFailed(op, err);
+    }
+  }
+
+  private commandFailed(op: RedisL2Op, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    try {
+      this.onCommandError?.(op, error);
+    } catch {
+      // a throwing callback must not turn a miss into an exception
+    }
+  }
+
+  private report(up: boolean, err?: Error): void {
+    this.settleFirst();
+    if (this.closed || this.up === up) return;
+    this.up = up;
+    for (const cb of this.listeners) {
+      try {
+        cb(up, up ? undefined : err);
+      } catch {
+        // a listener's bug must not break the connection handling
+      }
+    }
+  }
+}
+
+/** TTL in whole milliseconds: undefined for no expiry (Infinity), 0 for already expired (≤ 0, NaN). */
+function toMillis(ttlSeconds: number): number | undefined {
+  if (ttlSeconds === Infinity) return undefined;
+  if (!(ttlSeconds > 0)) return 0;
+  return Math.ceil(ttlSeconds * 1000);
+}

@@ -1,0 +1,411 @@
+/**
+ * One contract for every L2Store backend (MemoryL2 on a fake clock, RedisL2 on a real server), plus
+ * Redis-only checks: key layout and TTL units, namespaces, and fault tolerance (server down at
+ * start, server stopped and restarted mid-test, server hung).
+ *
+ * Redis: VMEM_TEST_REDIS_URL if set, else a redis-server from PATH on a free port; without one the
+ * Redis tests are skipped with a visible reason (and fail when CI=true).
+ */
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import type { L2Store } from '../src/tiers/l2/store.ts';
+import { MemoryL2 } from '../src/tiers/l2/memory.ts';
+import { RedisL2 } from '../src/tiers/l2/redis.ts';
+import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from './support/redis.ts';
+
+interface Harness {
+  store: L2Store;
+  /** Lets `ms` of (store) time pass: a fake clock for MemoryL2, real waiting for Redis. */
+  advance(ms: number): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+type Make = () => Promise<Harness>;
+
+/** Runs `fn` on a fresh harness, cleaning up even when it fails; skips when `skipReason()` says so. */
+async function withHarness(
+  t: TestContext,
+  make: Make,
+  skipReason: (() => string | undefined) | undefined,
+  fn: (h: Harness) => Promise<void>,
+): Promise<void> {
+  const reason = skipReason?.();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const h = await make();
+  try {
+    await fn(h);
+  } finally {
+    await h.cleanup();
+  }
+}
+
+export function l2Contract(name: string, make: Make, skipReason?: () => string | undefined): void {
+  describe(`L2 contract: ${name}`, () => {
+    const test = (title: string, fn: (h: Harness) => Promise<void>) =>
+      it(title, { timeout: 30_000 }, (t) => withHarness(t, make, skipReason, fn));
+
+    test('a miss is undefined, never an exception', async ({ store }) => {
+      assert.deepEqual(await store.getMany(['nope']), [undefined]);
+      assert.deepEqual(await store.getMany([]), []);
+      assert.equal(await store.has('nope'), false);
+      await store.touch(['nope'], 60);
+      await store.setMany([], 60);
+      assert.equal(await store.has('nope'), false, 'touch must not create entries');
+    });
+
+    test('getMany keeps the order of ids with mixed hits and misses', async ({ store }) => {
+      await store.setMany(
+        [
+          { id: 'a', value: 'A' },
+          { id: 'c', value: 'C' },
+          { id: 'e', value: 'E' },
+        ],
+        60,
+      );
+      assert.deepEqual(await store.getMany(['c', 'x', 'a', 'a', 'y', 'e']), ['C', undefined, 'A', 'A', undefined, 'E']);
+      assert.deepEqual(await store.getMany(['x', 'y']), [undefined, undefined]);
+    });
+
+    test('setMany then getMany round-trips unicode, emoji, protocol-like bytes, empty and ~100 KB values', async ({ store }) => {
+      const big = 'Résumé of §4.2 — 日本語のテキスト, 👩‍👩‍👧‍👦 🇫🇷 🚀\n'.repeat(1800);
+      assert.ok(Buffer.byteLength(big) > 100_000, `big is ${Buffer.byteLength(big)} bytes`);
+      const entries = [
+        { id: 'ascii', value: 'plain text' },
+        { id: 'latin', value: 'héllo wörld, façade, naïve' },
+        { id: 'cjk', value: '虚拟内存 仮想メモリ 가상 메모리' },
+        { id: 'emoji', value: '🧠💾 ZWJ 👨‍💻, flags 🇯🇵🇧🇷, skin tone 👍🏽, astral 𝔘𝔫𝔦' },
+        { id: 'combining', value: 'e\u0301 vs \u00e9, \u200b zero width, \u0000 NUL' },
+        { id: 'resp', value: '*2\r\n$3\r\nGET\r\n$1\r\nx\r\n-ERR not an error\r\n' },
+        { id: 'empty', value: '' },
+        { id: 'big', value: big },
+        { id: 'id with spaces:colons/and/ünïcödé 🚀', value: 'odd id' },
+      ];
+      await store.setMany(entries, 60);
+      const got = await store.getMany(entries.map((e) => e.id));
+      for (const [i, e] of entries.entries()) {
+        assert.equal(got[i], e.value, `value of ${e.id}`);
+      }
+      for (const e of entries) assert.equal(await store.has(e.id), true, `has(${e.id})`);
+    });
+
+    test('setMany overwrites existing values', async ({ store }) => {
+      await store.setMany([{ id: 'p', value: 'v1' }], 60);
+      await store.setMany([{ id: 'p', value: 'v2' }, { id: 'q', value: 'w' }], 60);
+      assert.deepEqual(await store.getMany(['p', 'q']), ['v2', 'w']);
+    });
+
+    test('entries expire after their TTL', async ({ store, advance }) => {
+      await store.setMany([{ id: 'short', value: 's' }], 1);
+      await store.setMany([{ id: 'long', value: 'l' }], 60);
+      await advance(400);
+      assert.deepEqual(await store.getMany(['short', 'long']), ['s', 'l'], 'alive before the TTL');
+      assert.equal(await store.has('short'), true);
+      await advance(700);
+      assert.deepEqual(await store.getMany(['short', 'long']), [undefined, 'l'], 'gone after the TTL');
+      assert.equal(await store.has('short'), false);
+    });
+
+    test('touch extends the TTL of existing entries only', async ({ store, advance }) => {
+      await store.setMany(
+        [
+          { id: 'kept', value: 'k' },
+          { id: 'left', value: 'l' },
+        ],
+        0.6,
+      );
+      await advance(300);
+      await store.touch(['kept', 'absent'], 1.2);
+      await advance(400); // past the original 0.6 s, within the new 1.2 s
+      assert.deepEqual(await store.getMany(['kept', 'left', 'absent']), ['k', undefined, undefined]);
+      assert.equal(await store.has('absent'), false, 'touch must not create entries');
+      await advance(900); // past the extended TTL too
+      assert.deepEqual(await store.getMany(['kept']), [undefined]);
+      assert.equal(await store.has('kept'), false);
+    });
+
+    test('has tells live entries from misses', async ({ store }) => {
+      await store.setMany([{ id: 'here', value: 'x' }], 60);
+      assert.equal(await store.has('here'), true);
+      assert.equal(await store.has('there'), false);
+    });
+  });
+}
+
+// ---- MemoryL2 --------------------------------------------------------------------------------
+
+l2Contract('MemoryL2', async () => {
+  let now = 1_000;
+  const store = new MemoryL2(10_000, () => now);
+  return {
+    store,
+    advance: async (ms) => {
+      now += ms;
+    },
+    cleanup: () => store.close(),
+  };
+});
+
+// ---- RedisL2 ---------------------------------------------------------------------------------
+
+const testPrefix = () => `vmem-test:${randomUUID().slice(0, 8)}:`;
+
+/** Fails instead of hanging when `p` does not settle within `ms` (so `finally` blocks still run). */
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `cond` every 25 ms until true or `timeoutMs` passed. */
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+describe('RedisL2', () => {
+  let server: TestRedis | undefined;
+  let startError: unknown;
+  before(async () => {
+    try {
+      server = await startRedis();
+    } catch (err) {
+      startError = err; // fail every Redis test with it (CI without redis-server), rather than cancel them
+    }
+  });
+  after(async () => {
+    await server?.stop();
+  });
+  const skipReason = () => {
+    if (startError) throw startError;
+    return server ? undefined : REDIS_MISSING;
+  };
+
+  const open = async (prefix: string, extra: Parameters<typeof RedisL2.open>[1] = {}) => {
+    const store = await RedisL2.open(server!.url, { prefix, ...extra });
+    assert.equal(store.available(), true, `RedisL2 could not connect to ${server!.url}`);
+    return store;
+  };
+
+  l2Contract(
+    'RedisL2',
+    async () => {
+      const prefix = testPrefix();
+      const store = await open(prefix);
+      return {
+        store,
+        advance: sleep,
+        cleanup: async () => {
+          await store.close();
+          await deleteKeys(server!.url, `${prefix}*`);
+        },
+      };
+    },
+    skipReason,
+  );
+
+  describe('Redis specifics', () => {
+    const test = (title: string, fn: (t: TestContext) => Promise<void>) =>
+      it(title, { timeout: 30_000 }, async (t) => {
+        const reason = skipReason();
+        if (reason) {
+          t.skip(reason);
+          return;
+        }
+        await fn(t);
+      });
+
+    test('keys are ${prefix}page:${id} with a millisecond TTL; touch resets it', async () => {
+      const prefix = testPrefix();
+      const store = await open(prefix);
+      try {
+        const byDefault = new RedisL2(server!.url);
+        assert.equal(byDefault.key('p1'), 'vmem:page:p1', 'default prefix');
+        await byDefault.close();
+        await store.setMany([{ id: 'p1', value: 'text' }], 30);
+        assert.equal(await command(server!.url, ['GET', `${prefix}page:p1`]), 'text');
+        const pttl = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
+        assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL after setMany(…, 30) is ${pttl}`);
+        await store.touch(['p1'], 90);
+        const touched = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
+        assert.ok(touched > 89_000 && touched <= 90_000, `PTTL after touch(…, 90) is ${touched}`);
+        await store.touch(['p1'], 5);
+        const shortened = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
+        assert.ok(shortened > 4_000 && shortened <= 5_000, `touch sets the TTL (not max of old and new): ${shortened}`);
+      } finally {
+        await store.close();
+        await deleteKeys(server!.url, `${prefix}*`);
+      }
+    });
+
+    test('stores with different prefixes on one server do not see each other', async () => {
+      const [pa, pb] = [testPrefix(), testPrefix()];
+      const a = await open(pa);
+      const b = await open(pb);
+      try {
+        await a.setMany([{ id: 'shared-id', value: 'from a' }, { id: 'only-a', value: 'a' }], 60);
+        assert.deepEqual(await b.getMany(['shared-id', 'only-a']), [undefined, undefined]);
+        assert.equal(await b.has('only-a'), false);
+        await b.setMany([{ id: 'shared-id', value: 'from b' }], 60);
+        assert.deepEqual(await a.getMany(['shared-id']), ['from a']);
+        assert.deepEqual(await b.getMany(['shared-id']), ['from b']);
+        await b.touch(['only-a'], 60);
+        assert.equal(await b.has('only-a'), false);
+        await b.close();
+        assert.deepEqual(await a.getMany(['shared-id']), ['from a'], 'closing one store leaves the other working');
+      } finally {
+        await a.close();
+        await b.close();
+        await deleteKeys(server!.url, `${pa}*`);
+        await deleteKeys(server!.url, `${pb}*`);
+      }
+    });
+
+    test('a server that is down at start: misses, no throw, one down event; connects once it appears', async () => {
+      const port = await freePort();
+      const events: { up: boolean; err?: Error }[] = [];
+      const started = Date.now();
+      const store = await RedisL2.open(`redis://127.0.0.1:${port}`, {
+        prefix: testPrefix(),
+        onStatus: (up, err) => events.push({ up, err }),
+      });
+      let late: TestRedis | undefined;
+      try {
+        assert.ok(Date.now() - started < 3_000, 'open() returns promptly when Redis is down');
+        assert.equal(store.available(), false);
+        assert.deepEqual(await store.getMany(['a', 'b']), [undefined, undefined]);
+        await store.setMany([{ id: 'a', value: 'x' }], 60);
+        await store.touch(['a'], 60);
+        assert.equal(await store.has('a'), false);
+        await sleep(400); // several reconnect attempts
+        assert.deepEqual(events.map((e) => e.up), [false], 'reported once, not per retry');
+        assert.ok(events[0]?.err instanceof Error, 'the down event carries the connection error');
+
+        late = await startRedis({ ownServer: true, port });
+        if (!late) return; // no redis-server binary (external server only): the part above still ran
+        await until(() => store.available(), 10_000, 'RedisL2 to connect to the late server');
+        assert.deepEqual(events.map((e) => e.up), [false, true]);
+        await store.setMany([{ id: 'a', value: 'x' }], 60);
+        assert.deepEqual(await store.getMany(['a']), ['x']);
+      } finally {
+        await store.close();
+        await late?.stop();
+      }
+    });
+
+    test('the server stops mid-test: misses and dropped writes, then the same store reconnects by itself', async (t) => {
+      const own = await startRedis({ ownServer: true });
+      if (!own) {
+        t.skip(`${REDIS_MISSING} (this test stops and restarts its own server)`);
+        return;
+      }
+      let restarted: TestRedis | undefined;
+      const events: boolean[] = [];
+      const store = await RedisL2.open(own.url, { prefix: testPrefix(), onStatus: (up) => events.push(up) });
+      try {
+        assert.equal(store.available(), true);
+        await store.setMany([{ id: 'a', value: 'before' }], 60);
+        assert.deepEqual(await store.getMany(['a', 'b']), ['before', undefined]);
+
+        await own.stop();
+        // Whether or not the client has noticed yet, nothing throws and reads are misses.
+        assert.deepEqual(await within(3_000, store.getMany(['a', 'b']), 'getMany'), [undefined, undefined]);
+        await until(() => !store.available(), 5_000, 'RedisL2 to notice the server is gone');
+        assert.deepEqual(await store.getMany(['a']), [undefined]);
+        await store.setMany([{ id: 'a', value: 'during' }], 60);
+        await store.touch(['a'], 60);
+        assert.equal(await store.has('a'), false);
+        await sleep(500); // several reconnect attempts
+        assert.deepEqual(events, [true, false], 'one down event, not one per retry');
+
+        restarted = await startRedis({ ownServer: true, port: own.port });
+        assert.ok(restarted);
+        // Backoff is capped at 2 s, so this takes at most about that long.
+        await until(() => store.available(), 10_000, 'RedisL2 to reconnect');
+        assert.deepEqual(events, [true, false, true]);
+        assert.deepEqual(await store.getMany(['a']), [undefined], 'the restarted server is empty (no persistence)');
+        await store.setMany([{ id: 'a', value: 'after' }], 60);
+        assert.deepEqual(await store.getMany(['a']), ['after']);
+        assert.equal(await store.has('a'), true);
+      } finally {
+        await store.close();
+        await own.stop();
+        await restarted?.stop();
+      }
+    });
+
+    test('a hung server: commands time out into misses instead of blocking', async (t) => {
+      const own = await startRedis({ ownServer: true });
+      if (!own?.pid) {
+        t.skip(`${REDIS_MISSING} (this test pauses its own server)`);
+        return;
+      }
+      const errors: string[] = [];
+      const store = await RedisL2.open(own.url, {
+        prefix: testPrefix(),
+        commandTimeoutMs: 300,
+        onCommandError: (op, err) => errors.push(`${op}: ${err.message}`),
+      });
+      let paused = false;
+      try {
+        await store.setMany([{ id: 'a', value: 'x' }], 60);
+        process.kill(own.pid, 'SIGSTOP');
+        paused = true;
+        const started = Date.now();
+        assert.deepEqual(await within(2_000, store.getMany(['a']), 'getMany'), [undefined]);
+        await within(2_000, store.setMany([{ id: 'b', value: 'y' }], 60), 'setMany');
+        await within(2_000, store.touch(['a'], 60), 'touch');
+        assert.equal(await within(2_000, store.has('a'), 'has'), false);
+        const took = Date.now() - started;
+        assert.ok(took < 4 * 300 + 1_000, `four timed-out commands took ${took} ms`);
+        assert.deepEqual(errors.map((e) => e.split(':')[0]), ['getMany', 'setMany', 'touch', 'has']);
+        process.kill(own.pid, 'SIGCONT');
+        paused = false;
+        await until(() => store.available(), 10_000, 'RedisL2 to be available again');
+        assert.deepEqual(await store.getMany(['a']), ['x']);
+      } finally {
+        if (paused) process.kill(own.pid, 'SIGCONT');
+        await store.close();
+        await own.stop();
+      }
+    });
+  });
+});
+
+// ---- lazy loading ----------------------------------------------------------------------------
+
+describe('ioredis stays optional', () => {
+  it('only src/tiers/l2/redis.ts imports ioredis, and nothing imports redis.ts statically', () => {
+    const root = join(import.meta.dirname, '..', 'src');
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        if (e.isDirectory()) walk(join(dir, e.name));
+        else if (e.name.endsWith('.ts')) files.push(join(dir, e.name));
+      }
+    };
+    walk(root);
+    const ioredisImporters = files.filter((f) => /from\s+['"]ioredis['"]|import\(\s*['"]ioredis['"]\s*\)|require\(\s*['"]ioredis['"]\s*\)/.test(readFileSync(f, 'utf8')));
+    assert.deepEqual(ioredisImporters.map((f) => relative(root, f)), [join('tiers', 'l2', 'redis.ts')]);
+    const staticImporters = files.filter((f) =>
+      /^\s*import\s+(?!type\b)[^;]*from\s+['"][./]*(?:tiers\/)?(?:l2\/)?redis\.js['"]/m.test(readFileSync(f, 'utf8')),
+    );
+    assert.deepEqual(staticImporters.map((f) => relative(root, f)), [], 'load redis.ts with a dynamic import()');
+  });
+});
