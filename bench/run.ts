@@ -139,7 +139,16 @@ async function main(): Promise<void> {
     ]),
   );
 
-  const recall = await squadRecall({ dataDir: ingest.dir });
+  const pager = await Pager.open(configFor(ingest.dir));
+  const session = pager.newSession();
+  const recall = await squadRecall({
+    articles,
+    rank: async (q) => {
+      pager.evict(session, 'all');
+      return (await pager.fault(session, q, { maxPages: 3 })).pages.map((p) => p.pageId);
+    },
+  });
+  await pager.close();
   log(`\n## page_fault recall on SQuAD v1.1 dev (${recall.questions} questions, ${recall.pages} pages of ≤2000 tokens)\n`);
   log(
     table(['ranker', 'recall@1', 'recall@3'], [

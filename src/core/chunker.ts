@@ -1,4 +1,4 @@
-import type { Tiktoken } from 'js-tiktoken';
+import type { Tokenizer } from './tokenizer.js';
 
 /** One cut of a document, before it becomes a page. Offsets are UTF-16 code units into the document. */
 export interface Chunk {
@@ -42,9 +42,9 @@ function cutPoints(text: string, start: number, end: number, re: RegExp): number
 /**
  * Cuts `text` into chunks of at most `maxTokens` tokens, at paragraph, then sentence, then line
  * boundaries; a span with no boundary left is cut between tokens (never inside a character).
- * Each paragraph is tokenized once, so chunking costs about one pass of the tokenizer.
+ * Each paragraph is counted once, so chunking costs at most one pass of the tokenizer.
  */
-export function chunkText(text: string, maxTokens: number, enc: Tiktoken): Chunk[] {
+export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chunk[] {
   const units = (start: number, end: number, level: number): Unit[] => {
     const re = LEVELS[level];
     if (!re) return hardSplit(start, end);
@@ -53,7 +53,7 @@ export function chunkText(text: string, maxTokens: number, enc: Tiktoken): Chunk
     for (let i = 0; i + 1 < bounds.length; i++) {
       const s = bounds[i]!;
       const e = bounds[i + 1]!;
-      const tokens = enc.encode(text.slice(s, e)).length;
+      const tokens = enc.count(text.slice(s, e));
       if (tokens > maxTokens) out.push(...units(s, e, level + 1));
       else out.push({ start: s, end: e, tokens, level: level + 1 });
     }
@@ -77,7 +77,7 @@ export function chunkText(text: string, maxTokens: number, enc: Tiktoken): Chunk
       pos += piece.length;
       i = j;
     }
-    if (pos < end) out.push({ start: pos, end, tokens: enc.encode(text.slice(pos, end)).length, level: LEVELS.length + 1 });
+    if (pos < end) out.push({ start: pos, end, tokens: enc.count(text.slice(pos, end)), level: LEVELS.length + 1 });
     return out;
   };
 

@@ -20,7 +20,8 @@ export class HashingEmbedder implements Embedder {
   readonly name: string;
 
   constructor(readonly dim = 1024) {
-    this.name = `hashing-v1-${dim}`;
+    // v2: the analyzer folds accents and truncates terms, so v1 vectors are not comparable.
+    this.name = `hashing-v2-${dim}`;
   }
 
   embedOne(text: string): Float32Array {

@@ -3,12 +3,23 @@ import { dirname } from 'node:path';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
-import { Bm25, withBigrams } from './lexical.js';
+import { Bm25, SentenceWindows, Vocabulary, withBigrams } from './lexical.js';
 
 /** Sentence ends, for the passage windows the lexical ranker scores. */
 const SENTENCE_END = /(?<=[.!?。！？])\s+|\n\s*\n/;
-/** Sentences per passage window; windows overlap by all but one sentence. */
-const WINDOW = 3;
+/**
+ * The passage windows, as half-widths around a centre sentence (0: the sentence alone, 1: three
+ * sentences, 2: five), and how much each weighs in the passage signal. The 3-sentence window carries it;
+ * the single sentence rewards a question written from one sentence, the 5-sentence one a question whose
+ * words are spread over a paragraph. Tuned on the even half of SQuAD dev: +0.4 recall@1 over 3 alone.
+ */
+const WINDOWS = [
+  { half: 0, weight: 0.15 },
+  { half: 1, weight: 0.7 },
+  { half: 2, weight: 0.15 },
+];
+/** What the stored records hold: v2 terms come from the truncating, accent-folding analyzer. */
+const FORMAT = 'vmem-l3-embedded/2';
 
 /** How much each signal weighs in the fused score (each normalised to the best page first). */
 export interface FusionWeights {
@@ -17,7 +28,12 @@ export interface FusionWeights {
   vector: number;
 }
 
-export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.3, passage: 0.7, vector: 0 };
+/**
+ * Page BM25 with bigrams finds the article, the passage windows the page within it. The hashing cosine
+ * stays off: alone it ranks pages far worse than BM25 (35% vs 81% recall@1 on SQuAD), and at weight 0.1 it
+ * lowers the fused recall@1 (88.3% to 87.7%).
+ */
+export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6, vector: 0 };
 
 interface Record {
   id: string;
@@ -33,16 +49,17 @@ export class EmbedderMismatchError extends Error {
 
 /**
  * The embedded L3: in-process, persisted as an append-only JSON-lines file in the data dir.
- * Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (3-sentence windows,
- * which rewards the page where the query's words sit together), and the embedder's cosine.
+ * Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (sentence windows of 1, 3
+ * and 5 sentences, which reward the page where the query's words sit together), and the embedder's cosine.
  */
 export class EmbeddedIndex implements L3Index {
   readonly name = 'embedded';
   private readonly ids: string[] = [];
   private readonly index = new Map<string, number>();
   private readonly vectors: Float32Array[] = [];
+  private readonly vocabulary = new Vocabulary();
   private readonly pages = new Bm25(1.2, 0.75);
-  private readonly passages = new Bm25(0.7, 0.75);
+  private readonly passages = new SentenceWindows(0.7, 0.75);
   private pending: string[] = [];
 
   private constructor(
@@ -51,10 +68,10 @@ export class EmbeddedIndex implements L3Index {
     private readonly weights: FusionWeights,
   ) {}
 
-  /** Opens (or creates) the index file; refuses one built by another embedder. */
+  /** Opens (or creates) the index file; refuses one of another format or built by another embedder. */
   static async open(file: string, embedder: Embedder, weights: FusionWeights = DEFAULT_WEIGHTS): Promise<EmbeddedIndex> {
     const idx = new EmbeddedIndex(file, embedder, weights);
-    const header = JSON.stringify({ format: 'vmem-l3-embedded/1', embedder: embedder.name, dim: embedder.dim });
+    const header = JSON.stringify({ format: FORMAT, embedder: embedder.name, dim: embedder.dim });
     let content: string | undefined;
     try {
       content = await readFile(file, 'utf8');
@@ -67,7 +84,11 @@ export class EmbeddedIndex implements L3Index {
       return idx;
     }
     const lines = content.split('\n');
-    const found = JSON.parse(lines[0]!) as { embedder?: string; dim?: number };
+    const found = JSON.parse(lines[0]!) as { format?: string; embedder?: string; dim?: number };
+    if (found.format !== FORMAT) {
+      // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
+      throw new EmbedderMismatchError(`the L3 index at ${file} has format ${found.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`);
+    }
     if (found.embedder !== embedder.name) {
       throw new EmbedderMismatchError(
         `the L3 index at ${file} was built by embedder ${found.embedder}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
@@ -92,14 +113,14 @@ export class EmbeddedIndex implements L3Index {
     this.ids.push(id);
     this.index.set(id, n);
     this.vectors.push(vector);
-    this.pages.add(n, withBigrams(sentences.flat()));
-    for (let i = 0; i < Math.max(1, sentences.length - WINDOW + 1); i++) {
-      this.passages.add(n, sentences.slice(i, i + WINDOW).flat());
-    }
+    const ids = sentences.map((s) => s.map((t) => this.vocabulary.id(t)));
+    this.pages.add(n, withBigrams(ids.flat()));
+    this.passages.add(n, ids);
   }
 
   async upsert(items: IndexItem[]): Promise<void> {
-    const fresh = items.filter((it, i) => !this.index.has(it.meta.id) && items.findIndex((o) => o.meta.id === it.meta.id) === i);
+    const seen = new Set<string>();
+    const fresh = items.filter((it) => !this.index.has(it.meta.id) && !seen.has(it.meta.id) && seen.add(it.meta.id));
     if (!fresh.length) return;
     const vectors = this.weights.vector > 0 ? await this.embedder.embed(fresh.map((it) => it.text)) : fresh.map(() => new Float32Array(0));
     fresh.forEach((it, i) => {
@@ -114,7 +135,9 @@ export class EmbeddedIndex implements L3Index {
   async query(query: string, k: number): Promise<Hit[]> {
     const n = this.ids.length;
     if (!n || k <= 0) return [];
-    const terms = analyze(query);
+    const terms = analyze(query)
+      .map((t) => this.vocabulary.find(t))
+      .filter((t): t is number => t !== undefined);
     const fused = new Float64Array(n);
     const addNormalised = (scores: Float64Array, weight: number) => {
       if (weight <= 0) return;
@@ -126,8 +149,16 @@ export class EmbeddedIndex implements L3Index {
     const pageScores = new Float64Array(n);
     this.pages.scorePages(withBigrams(terms), pageScores);
     addNormalised(pageScores, this.weights.page);
+    // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
+    const perWindow = WINDOWS.map(() => new Float64Array(n));
+    this.passages.scorePages(terms, WINDOWS.map((w) => w.half), perWindow);
     const passageScores = new Float64Array(n);
-    this.passages.scorePages(terms, passageScores);
+    WINDOWS.forEach((w, h) => {
+      const scores = perWindow[h]!;
+      let max = 0;
+      for (const s of scores) if (s > max) max = s;
+      if (max > 0) for (let i = 0; i < n; i++) passageScores[i]! += (w.weight * scores[i]!) / max;
+    });
     addNormalised(passageScores, this.weights.passage);
     if (this.weights.vector > 0) {
       const [q] = await this.embedder.embed([query]);

@@ -1,0 +1,172 @@
+/**
+ * Shared fixtures for the test files (not a test file itself: the runner only picks up *.test.ts).
+ */
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import { join, relative } from 'node:path';
+import type { TestContext } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig, type Config } from '../src/config.ts';
+import { demoDocument } from '../src/demo.ts';
+import { createServer } from '../src/mcp/server.ts';
+import { Pager, type PagerParts } from '../src/pager.ts';
+import type { Session } from '../src/session.ts';
+
+export const REPO = join(import.meta.dirname, '..');
+export const ESSAYS_DIR = join(REPO, '..', 'shared', 'data', 'pg-essays');
+
+/**
+ * Cleanups that run last-registered-first in one after hook (node:test runs separate after hooks in
+ * registration order, which would remove a data dir before the pager that writes to it is closed).
+ */
+export function deferrals(t: TestContext): (fn: () => unknown) => void {
+  const fns: (() => unknown)[] = [];
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn();
+  });
+  return (fn) => void fns.push(fn);
+}
+
+/** A fresh temp data dir; `cleanup` removes it. */
+export function tempDir(prefix = 'vmem-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Config from flags only: an empty env so the user's VMEM_* / XDG vars never leak in. */
+export function testConfig(dir: string, flags: Record<string, string> = {}): Config {
+  return loadConfig({ '--data-dir': dir, ...flags }, {});
+}
+
+/** A controllable clock. */
+export function fakeClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void; set: (t: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => void (t += ms), set: (v) => void (t = v) };
+}
+
+let demoCache: string | undefined;
+/** The generated ~220k-token operations manual (deterministic); cached per process. */
+export function demoDoc(): string {
+  return (demoCache ??= demoDocument());
+}
+
+/** The fact sentence demoDocument holds for one station and year. */
+export function factRe(station: string, year: number): RegExp {
+  return new RegExp(`In ${year} the maintenance code for pump station ${station} was (\\d+)`);
+}
+
+/** The first `n` essays, concatenated with distinct headers (deterministic order). */
+export function essays(n: number): string {
+  const files = fs.readdirSync(ESSAYS_DIR).filter((f) => f.endsWith('.txt')).sort().slice(0, n);
+  return files.map((f) => `# Essay: ${f}\n\n${fs.readFileSync(join(ESSAYS_DIR, f), 'utf8')}`).join('\n\n');
+}
+
+/** Every file under `dir` with a hash of its bytes, sorted: a before/after fingerprint of a data dir. */
+export function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = join(d, e.name);
+      if (e.isDirectory()) walk(full);
+      else out.push(`${relative(dir, full)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex').slice(0, 16)}`);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** Paths of every file under `dir`, relative. */
+export function files(dir: string): string[] {
+  return listing(dir).map((l) => l.split(' ')[0]!);
+}
+
+export interface Connected {
+  client: Client;
+  session: Session;
+  close: () => Promise<void>;
+}
+
+/** A real SDK client connected in-process to `createServer(pager)`. */
+export async function connect(pager: Pager, name = 'vmem-test', ownSession?: Session): Promise<Connected> {
+  const { server, session, close } = createServer(pager, ownSession);
+  const [a, b] = InMemoryTransport.createLinkedPair();
+  const client = new Client({ name, version: '1.0.0' });
+  await Promise.all([server.connect(b), client.connect(a)]);
+  return {
+    client,
+    session,
+    close: async () => {
+      await client.close();
+      await close();
+    },
+  };
+}
+
+export async function openPager(dir: string, flags: Record<string, string> = {}, parts: PagerParts = {}): Promise<Pager> {
+  return Pager.open(testConfig(dir, flags), parts);
+}
+
+/** The text of a tool result's first content block. */
+export function textOf(r: unknown): string {
+  const c = (r as CallToolResult).content;
+  const first = c[0];
+  if (!first || first.type !== 'text') throw new Error(`no text content in ${JSON.stringify(r).slice(0, 300)}`);
+  return first.text;
+}
+
+export interface PageOutJson {
+  page_id: string;
+  source: string;
+  ordinal: number;
+  tokens: number;
+  level: 'L1' | 'L2' | 'L3' | 'L4';
+  pinned: boolean;
+  lines: [number, number];
+  score?: number;
+  text?: string;
+}
+export interface HandleJson {
+  page_id: string;
+  source: string;
+  ordinal: number;
+  tokens: number;
+  gist: string;
+  reload: string;
+}
+export interface PagingJson {
+  pages: PageOutJson[];
+  evicted: HandleJson[];
+  skipped: HandleJson[];
+  l1: { used_tokens: number; budget_tokens: number; pages: number };
+  query?: string;
+  snapshot_id?: string;
+}
+
+/** Calls a tool, asserting it did not fail, and returns its structured content. */
+export async function call<T = PagingJson>(client: Client, name: string, args: Record<string, unknown>): Promise<{ s: T; text: string; raw: CallToolResult }> {
+  const raw = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  if (raw.isError) throw new Error(`${name} failed: ${textOf(raw)}`);
+  return { s: raw.structuredContent as T, text: textOf(raw), raw };
+}
+
+/** Calls a tool expecting a tool error; returns its message. */
+export async function callErr(client: Client, name: string, args: Record<string, unknown>): Promise<string> {
+  const raw = (await client.callTool({ name, arguments: args })) as CallToolResult;
+  if (!raw.isError) throw new Error(`${name} was expected to fail but returned: ${textOf(raw).slice(0, 300)}`);
+  return textOf(raw);
+}
+
+export async function readText(client: Client, uri: string): Promise<string> {
+  const r = await client.readResource({ uri });
+  const c = r.contents[0] as { text?: string } | undefined;
+  if (c?.text === undefined) throw new Error(`resource ${uri} has no text`);
+  return c.text;
+}
+
+/** Page ids in L1 order (least recently used first), parsed from the vmem://l1 resource. */
+export function l1Ids(l1Text: string): string[] {
+  return [...l1Text.matchAll(/^## (p[0-9a-f]{20}) ·/gm)].map((m) => m[1]!);
+}
