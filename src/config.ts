@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Tokenizer encodings vmem can count with. */
@@ -8,12 +8,19 @@ export type EncodingName = (typeof ENCODINGS)[number];
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   // Never the working directory: under `npx` that is a throwaway cache or the host's cwd.
-  const base = env.XDG_DATA_HOME || join(env.HOME || homedir(), '.local', 'share');
+  // The XDG spec says a relative XDG_DATA_HOME is invalid and must be ignored.
+  const xdg = env.XDG_DATA_HOME && isAbsolute(env.XDG_DATA_HOME) ? env.XDG_DATA_HOME : undefined;
+  const base = xdg ?? join(env.HOME || homedir(), '.local', 'share');
   return join(base, 'vmem');
 }
 
 const intFrom = (min: number, max: number) =>
-  z.coerce.number().int(`must be a whole number`).min(min, `must be at least ${min}`).max(max, `must be at most ${max}`);
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, 'must be a whole number of decimal digits')
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
 /** The one configuration schema; every setting has an env var `VMEM_<NAME>` and a flag `--<name>`. */
 export const configSchema = z

@@ -178,6 +178,8 @@ export class Pager extends EventEmitter {
   async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number } = {}): Promise<PagingResult> {
     const entries = this.entriesFor(pageIds, 'page_ids');
     const maxTokens = this.checkMaxTokens(opts.maxTokens);
+    const tooBig = entries.find((e) => !session.l1.has(e.id) && e.tokens > maxTokens);
+    if (tooBig) throw new InputError('max_tokens', `is ${maxTokens}, smaller than page ${tooBig.id} (${tooBig.tokens} tokens); raise max_tokens to at least ${tooBig.tokens}`);
     return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, textForResident: true });
   }
 
@@ -246,13 +248,20 @@ export class Pager extends EventEmitter {
       const parsed = snapshotSchema.safeParse(candidate);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new InputError(`snapshot.${issue.path.join('.') || '(root)'}`, `${issue.message}; pass the snapshot object serialize_context returned`);
+        const at = issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
+        throw new InputError(`snapshot${at}`, `${issue.message}; pass the snapshot object serialize_context returned`);
       }
       snapshot = parsed.data;
     } else {
       throw new InputError('snapshot_id', 'give snapshot_id or snapshot');
     }
 
+    snapshot.pages.forEach((p, i) => {
+      const e = this.table.get(p.id);
+      if (!e) throw new InputError(`snapshot.pages[${i}].id`, `unknown page ${p.id}: this store never ingested it; restore into a vmem that shares the snapshot's store`);
+      // Sizes come from the page table, never from the snapshot: a forged size must not overfill L1.
+      if (e.tokens !== p.tokens) throw new InputError(`snapshot.pages[${i}].tokens`, `is ${p.tokens}, but page ${p.id} has ${e.tokens} tokens; the snapshot was altered; nothing was restored`);
+    });
     const texts = await this.fetch(snapshot.pages.map((p) => p.id), 'snapshot.pages');
     snapshot.pages.forEach((p, i) => {
       const got = texts[i]!;

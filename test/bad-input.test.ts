@@ -146,7 +146,6 @@ describe('bad input via the MCP client', () => {
 
   test(
     'load_page: max_tokens smaller than the page fails like page_fault does',
-    { todo: 'bug: load_page with max_tokens below the page size succeeds with pages: [] and the page under skipped, while page_fault rejects the same cap naming max_tokens' },
     async (t) => {
       const fx = await fixture(t);
       const other = fx.pager.table.listPages().find((p) => !fx.residents.includes(p.id))!;
@@ -164,12 +163,12 @@ describe('bad input via the MCP client', () => {
     await rejects(fx, 'restore_context', { snapshot: '{"version": 1, "pages": [' }, 'snapshot: is not valid JSON');
     await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, version: 2 } }, 'snapshot.version: must be 1');
     await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: 'all of them' } }, 'snapshot.pages:');
-    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, id: 'not-an-id' }] } }, 'snapshot.pages.0.id: must be a page id');
-    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, sha256: 'abc' }] } }, 'snapshot.pages.0.sha256: must be the 64-hex sha256');
-    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, tokens: -3 }] } }, 'snapshot.pages.0.tokens');
+    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, id: 'not-an-id' }] } }, 'snapshot.pages[0].id: must be a page id');
+    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, sha256: 'abc' }] } }, 'snapshot.pages[0].sha256: must be the 64-hex sha256');
+    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [{ ...fx.snapshot.pages[0]!, tokens: -3 }] } }, 'snapshot.pages[0].tokens');
     // Well-formed, but pointing at a page this store never had.
     const ghost = { id: `p${'a'.repeat(20)}`, sha256: 'a'.repeat(64), tokens: 10 };
-    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [...fx.snapshot.pages, ghost] } }, `snapshot.pages[${fx.snapshot.pages.length}]: page ${ghost.id} is not stored in L4`);
+    await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages: [...fx.snapshot.pages, ghost] } }, `snapshot.pages[${fx.snapshot.pages.length}].id: unknown page ${ghost.id}`);
   });
 
   test('restore_context: a tampered snapshot (one hash changed) restores nothing', async (t) => {
@@ -211,7 +210,6 @@ describe('bad input via the MCP client', () => {
 
   test(
     'a page file rewritten on disk with a matching sha256 field is still never served',
-    { todo: 'bug: FsL4.getPages checks the text against the sha256 stored in the same file, not against the page id (a content address) or the page table, so a consistent rewrite is served' },
     async (t) => {
       const fx = await fixture(t);
       const victim = fx.residents[0]!;
@@ -229,7 +227,6 @@ describe('bad input via the MCP client', () => {
 
   test(
     'restore_context: snapshot token counts are not trusted (L1 cannot be overfilled by a forged snapshot)',
-    { todo: 'bug: Pager.restore admits pages with the snapshot\'s `tokens` instead of the page table\'s, so a snapshot claiming 1 token per page overfills L1' },
     async (t) => {
       const fx = await fixture(t);
       const all = fx.pager.table.listPages();

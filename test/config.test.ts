@@ -54,7 +54,6 @@ describe('config', () => {
 
   test(
     'a relative XDG_DATA_HOME is ignored (XDG spec), so the default never lands in the cwd',
-    { todo: 'bug: defaultDataDir uses a relative XDG_DATA_HOME as is and resolve() makes it cwd-relative' },
     () => {
       const dir = loadConfig({}, { XDG_DATA_HOME: 'relative/share', HOME: '/home/u' }).dataDir;
       assert.equal(dir, '/home/u/.local/share/vmem');

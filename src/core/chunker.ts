@@ -27,6 +27,31 @@ const SENTENCE = /[.!?。！？][)"'\]\u201d\u2019]*(?=\s)/g;
 const LINE = /\n/g;
 const LEVELS = [PARAGRAPH, SENTENCE, LINE];
 
+/** Code points that extend the grapheme before them: combining marks, ZWJ, variation selectors, skin tones, tags. */
+const EXTENDS = /^[\p{M}\u200D\uFE0F\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}]/u;
+const REGIONAL = /^[\u{1F1E6}-\u{1F1FF}]/u;
+
+/**
+ * Whether a cut before `text[i]` keeps user-perceived characters whole. A local rule set rather than
+ * Intl.Segmenter, whose segments each copy the whole input (quadratic on long runs).
+ */
+export function graphemeBoundary(text: string, i: number): boolean {
+  if (i <= 0 || i >= text.length) return true;
+  const code = text.charCodeAt(i);
+  if (code >= 0xdc00 && code <= 0xdfff) return false; // inside a surrogate pair
+  const prev = text.charCodeAt(i - 1);
+  if (prev === 0x200d || (prev === 0x0d && code === 0x0a)) return false; // after a joiner; inside CR LF
+  const next = text.slice(i, i + 2);
+  if (EXTENDS.test(next)) return false;
+  if (REGIONAL.test(next)) {
+    // Flags are pairs of regional indicators: a cut is fine only after an even number of them.
+    let n = 0;
+    for (let j = i - 2; j >= 0 && REGIONAL.test(text.slice(j, j + 2)); j -= 2) n++;
+    return n % 2 === 0;
+  }
+  return true;
+}
+
 function cutPoints(text: string, start: number, end: number, re: RegExp): number[] {
   const slice = text.slice(start, end);
   const points: number[] = [];
@@ -41,7 +66,7 @@ function cutPoints(text: string, start: number, end: number, re: RegExp): number
 
 /**
  * Cuts `text` into chunks of at most `maxTokens` tokens, at paragraph, then sentence, then line
- * boundaries; a span with no boundary left is cut between tokens (never inside a character).
+ * boundaries; a span with no boundary left is cut between tokens (never inside a character or grapheme).
  * Each paragraph is counted once, so chunking costs at most one pass of the tokenizer.
  */
 export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chunk[] {
@@ -60,52 +85,101 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
     return out;
   };
 
+  // Below line level, pages are packed from the pre-tokenizer's pieces, which are always token
+  // boundaries, joined where a cut would split a grapheme (cl100k makes a combining accent its own
+  // piece). Only a run larger than a page is cut inside.
   const hardSplit = (start: number, end: number): Unit[] => {
-    const ids = enc.encode(text.slice(start, end));
+    const out: Unit[] = [];
+    let from = start;
+    let pos = start;
+    let tokens = 0;
+    for (const [piece, n] of enc.pieces(text.slice(start, end))) {
+      pos += piece.length;
+      tokens += n;
+      if (pos < end && !graphemeBoundary(text, pos)) continue;
+      if (tokens <= maxTokens) out.push({ start: from, end: pos, tokens, level: LEVELS.length });
+      else out.push(...splitRun(from, pos));
+      from = pos;
+      tokens = 0;
+    }
+    return out;
+  };
+
+  const splitRun = (start: number, end: number): Unit[] => {
     const out: Unit[] = [];
     let pos = start;
-    let i = 0;
-    while (i < ids.length) {
-      let j = Math.min(i + maxTokens, ids.length);
-      let piece = enc.decode(ids.slice(i, j));
-      // A token may hold part of a multi-byte character; back off until the cut is between characters.
-      while (j < ids.length && j > i + 1 && (piece.endsWith('\uFFFD') || !text.startsWith(piece, pos))) {
-        j--;
-        piece = enc.decode(ids.slice(i, j));
+    while (pos < end) {
+      // A window that surely holds more than a page (a token rarely spans 8 characters), grown if not.
+      let hi = Math.min(end, pos + maxTokens * 8);
+      while (hi < end && enc.count(text.slice(pos, hi)) <= maxTokens) hi = Math.min(end, pos + (hi - pos) * 2);
+      let cut = hi;
+      if (enc.count(text.slice(pos, hi)) > maxTokens) {
+        // The longest prefix that fits, by binary search, then back to a grapheme boundary.
+        let lo = pos + 1;
+        let top = hi - 1;
+        cut = pos + 1;
+        while (lo <= top) {
+          const mid = (lo + top) >> 1;
+          if (enc.count(text.slice(pos, mid)) <= maxTokens) {
+            cut = mid;
+            lo = mid + 1;
+          } else top = mid - 1;
+        }
+        for (let back = cut; back > pos + 1; back--) {
+          if (graphemeBoundary(text, back)) {
+            cut = back;
+            break;
+          }
+        }
       }
-      out.push({ start: pos, end: pos + piece.length, tokens: j - i, level: LEVELS.length + 1 });
-      pos += piece.length;
-      i = j;
+      out.push({ start: pos, end: cut, tokens: enc.count(text.slice(pos, cut)), level: LEVELS.length });
+      pos = cut;
     }
-    if (pos < end) out.push({ start: pos, end, tokens: enc.count(text.slice(pos, end)), level: LEVELS.length + 1 });
     return out;
   };
 
   const queue = text.length ? units(0, text.length, 0) : [];
   const chunks: Chunk[] = [];
   let line = 1;
-  let cur: { start: number; end: number; tokens: number } | undefined;
+  /** The page being filled: its units' start offsets, and the sum of their counts. */
+  let cur: { starts: number[]; end: number; tokens: number } | undefined;
 
-  const flush = () => {
-    if (!cur) return;
-    const body = text.slice(cur.start, cur.end);
+  /**
+   * Closes the page with its exact count. Units are counted apart, and a token can span a cut (".\n"
+   * is one token), so the sum over-counts slightly; in the rare case the exact count is higher, the
+   * last units go back to the queue. Returns how many went back.
+   */
+  const flush = (): number => {
+    if (!cur) return 0;
+    let body = text.slice(cur.starts[0], cur.end);
+    let tokens = enc.count(body);
+    let returned = 0;
+    while (tokens > maxTokens && cur.starts.length > 1) {
+      cur.end = cur.starts.pop()!;
+      returned++;
+      body = text.slice(cur.starts[0], cur.end);
+      tokens = enc.count(body);
+    }
+    const start = cur.starts[0]!;
     const lineStart = line;
     let newlines = 0;
     for (let k = body.indexOf('\n'); k !== -1; k = body.indexOf('\n', k + 1)) newlines++;
     line += newlines;
     // A trailing newline belongs to the line it ends, not to the next one.
     const lineEnd = body.endsWith('\n') ? line - 1 : line;
-    chunks.push({ ordinal: chunks.length, text: body, tokens: cur.tokens, charStart: cur.start, charEnd: cur.end, lineStart, lineEnd: Math.max(lineStart, lineEnd) });
+    chunks.push({ ordinal: chunks.length, text: body, tokens, charStart: start, charEnd: cur.end, lineStart, lineEnd: Math.max(lineStart, lineEnd) });
     cur = undefined;
+    return returned;
   };
 
   for (let q = 0; q < queue.length; q++) {
     const u = queue[q]!;
     if (!cur) {
-      cur = { start: u.start, end: u.end, tokens: u.tokens };
+      cur = { starts: [u.start], end: u.end, tokens: u.tokens };
       continue;
     }
     if (cur.tokens + u.tokens <= maxTokens) {
+      cur.starts.push(u.start);
       cur.end = u.end;
       cur.tokens += u.tokens;
       continue;
@@ -120,9 +194,12 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
         continue;
       }
     }
-    flush();
-    q--;
+    q -= flush() + 1;
   }
-  flush();
+  // Units sent back by the last flush start a new page.
+  for (let back = flush(); back > 0; back = flush()) {
+    const rest = queue.slice(queue.length - back);
+    cur = { starts: rest.map((u) => u.start), end: rest[rest.length - 1]!.end, tokens: rest.reduce((n, u) => n + u.tokens, 0) };
+  }
   return chunks;
 }

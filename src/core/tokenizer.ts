@@ -7,6 +7,8 @@ const RANKS: Record<EncodingName, TiktokenBPE> = { o200k_base, cl100k_base };
 
 /** Pieces remembered by a counter; past this the memo starts over, bounding memory on huge corpora. */
 const MEMO_LIMIT = 200_000;
+/** Pieces longer than this (characters) are counted in slices; no real word comes near it. */
+const LONG_PIECE = 64;
 
 /**
  * Exact token counts, fast. BPE never merges across the pieces the encoding's pre-tokenizer regex
@@ -16,37 +18,53 @@ const MEMO_LIMIT = 200_000;
  */
 export class Tokenizer {
   private readonly tiktoken: Tiktoken;
-  private readonly pieces: RegExp;
+  private readonly pattern: RegExp;
   private readonly memo = new Map<string, number>();
 
   constructor(readonly encoding: EncodingName) {
     const ranks = RANKS[encoding];
     this.tiktoken = new Tiktoken(ranks);
-    this.pieces = new RegExp(ranks.pat_str, 'gu');
+    this.pattern = new RegExp(ranks.pat_str, 'gu');
+  }
+
+  /** The pre-tokenizer's pieces of `text` with their token counts; they add up to the text's count. */
+  *pieces(text: string): Generator<[piece: string, tokens: number]> {
+    for (const m of text.matchAll(this.pattern)) yield [m[0], this.pieceTokens(m[0])];
   }
 
   count(text: string): number {
     let n = 0;
-    for (const m of text.matchAll(this.pieces)) {
-      const piece = m[0];
-      let c = this.memo.get(piece);
-      if (c === undefined) {
-        c = this.tiktoken.encode(piece, [], []).length;
-        if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
-        this.memo.set(piece, c);
-      }
-      n += c;
-    }
+    for (const m of text.matchAll(this.pattern)) n += this.pieceTokens(m[0]);
     return n;
   }
 
-  encode(text: string): number[] {
-    return this.tiktoken.encode(text, [], []);
+  private pieceTokens(piece: string): number {
+    if (piece.length > LONG_PIECE) {
+      // BPE is quadratic in a piece's length: a 3,000-character run with no space would stall ingest
+      // for seconds. Such runs (base64, long CJK lines, minified code) are counted in slices instead,
+      // which can only add tokens at the cuts: a safe bound, off by about one token per slice. The run
+      // itself is not remembered (it is rarely seen twice and would bloat the memo); its slices are.
+      let c = 0;
+      for (let at = 0; at < piece.length; ) {
+        let to = Math.min(piece.length, at + LONG_PIECE);
+        if (to < piece.length && isLowSurrogate(piece.charCodeAt(to))) to++;
+        c += this.pieceTokens(piece.slice(at, to));
+        at = to;
+      }
+      return c;
+    }
+    let c = this.memo.get(piece);
+    if (c === undefined) {
+      c = this.tiktoken.encode(piece, [], []).length;
+      if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
+      this.memo.set(piece, c);
+    }
+    return c;
   }
+}
 
-  decode(ids: number[]): string {
-    return this.tiktoken.decode(ids);
-  }
+function isLowSurrogate(code: number): boolean {
+  return code >= 0xdc00 && code <= 0xdfff;
 }
 
 const cache = new Map<EncodingName, Tokenizer>();

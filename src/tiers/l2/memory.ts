@@ -58,7 +58,7 @@ export class MemoryL2 implements L2Store {
     return this.live(id) !== undefined;
   }
 
-  /** Live entries; expired ones are dropped lazily. */
+  /** Entries held, including expired ones not yet dropped (they go lazily, on access or when full). */
   size(): number {
     return this.entries.size;
   }

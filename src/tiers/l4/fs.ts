@@ -1,7 +1,7 @@
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFileIfExists, writeFileAtomic } from '../../core/atomic-file.js';
-import { sha256 } from '../../core/hash.js';
+import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
 import type { L4Store, RecordKind } from './store.js';
 
@@ -41,8 +41,10 @@ export class FsL4 implements L4Store {
         const raw = await readFileIfExists(this.pagePath(id));
         if (raw === undefined) return undefined;
         const page = JSON.parse(raw) as Page;
-        // The source of truth checks itself: a page whose bytes changed on disk is never served.
-        if (page.id !== id || sha256(page.text) !== page.sha256) {
+        // The source of truth checks itself: the id is the content's address, so a page whose text
+        // changed on disk (even with its recorded hash rewritten to match) is never served.
+        const hash = sha256(page.text);
+        if (page.id !== id || hash !== page.sha256 || pageIdOf(hash) !== id) {
           throw new CorruptPageError(`page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`);
         }
         return page;
