@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from './core/atomic-file.js';
 import { chunkText } from './core/chunker.js';
 import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
 import type { Resident } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page } from './core/page.js';
-import { PageTable, type PageEntry, type PageTableData } from './core/page-table.js';
+import type { PageEntry, PageTable } from './core/page-table.js';
+import { Catalog } from './catalog.js';
 import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
 import type { Config } from './config.js';
@@ -57,6 +57,27 @@ export interface IngestResult {
   tokens: number;
 }
 
+/** A change in a networked level's reachability. */
+export interface Health {
+  level: Level;
+  up: boolean;
+  message: string;
+}
+
+function healthOf(level: Level, backend: string, up: boolean, err?: Error): Health {
+  const message = up
+    ? `${level} (${backend}) is reachable again; serving from it`
+    : `${level} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; serving from the levels below it and reconnecting`;
+  return { level, up, message };
+}
+
+/** L2 from the configuration: Redis when a URL is set (loaded only then), else the in-process map. */
+async function openL2(config: Config): Promise<L2Store> {
+  if (!config.redisUrl) return new MemoryL2(config.l2MaxPages);
+  const { RedisL2 } = await import('./tiers/l2/redis.js');
+  return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
+}
+
 export interface PagerParts {
   l2?: L2Store;
   l3?: L3Index;
@@ -66,7 +87,6 @@ export interface PagerParts {
 }
 
 const MAX_FAULT_PAGES = 20;
-const STATS_SAVE_DELAY_MS = 2000;
 
 /**
  * The one place that moves pages between levels. Shared by every session of a process:
@@ -74,28 +94,49 @@ const STATS_SAVE_DELAY_MS = 2000;
  * Emits 'pages' when the page table gains pages or documents.
  */
 export class Pager extends EventEmitter {
-  private saveTimer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> = Promise.resolve();
+  /** The page table, shared with the other processes on this store. */
+  readonly table: PageTable;
 
   private constructor(
     readonly config: Config,
-    readonly table: PageTable,
+    private readonly catalog: Catalog,
     readonly l2: L2Store,
     readonly l3: L3Index,
     readonly l4: L4Store,
     private readonly now: () => number,
   ) {
     super();
+    this.table = catalog.table;
   }
 
   static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
-    const tablePath = join(config.dataDir, 'page-table.json');
-    const raw = await readFileIfExists(tablePath);
-    const table = raw ? PageTable.fromJSON(JSON.parse(raw) as PageTableData) : new PageTable();
+    const catalog = await Catalog.open(config.dataDir);
     const l4 = parts.l4 ?? new FsL4(config.dataDir);
     const l3 = parts.l3 ?? (await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), new HashingEmbedder()));
-    const l2 = parts.l2 ?? new MemoryL2(config.l2MaxPages);
-    return new Pager(config, table, l2, l3, l4, parts.now ?? Date.now);
+    const l2 = parts.l2 ?? (await openL2(config));
+    const pager = new Pager(config, catalog, l2, l3, l4, parts.now ?? Date.now);
+    catalog.on('changed', () => pager.emit('pages'));
+    pager.watchHealth('L2', l2);
+    return pager;
+  }
+
+  /** Networked levels unreachable right now. */
+  outages(): Health[] {
+    const down: Health[] = [];
+    if (this.l2.available && !this.l2.available()) down.push(healthOf('L2', this.l2.name, false));
+    return down;
+  }
+
+  /** Reports each outage and recovery of a networked level once, as a 'health' event and on stderr. */
+  private watchHealth(level: Level, store: Pick<L2Store, 'name' | 'available' | 'onStatus'>): void {
+    if (!store.onStatus) return;
+    const report = (up: boolean, err?: Error) => {
+      const health = healthOf(level, store.name, up, err);
+      console.error(`vmem: ${health.message}`);
+      this.emit('health', health);
+    };
+    store.onStatus(report);
+    if (store.available && !store.available()) report(false);
   }
 
   newSession(id?: string): Session {
@@ -124,6 +165,14 @@ export class Pager extends EventEmitter {
     let done = 0;
     for (const d of docs) {
       const documentId = documentIdOf(d.source, d.text);
+      const known = this.table.document(documentId);
+      if (known) {
+        // Same source, same bytes: already paged; nothing to write.
+        results.push({ documentId, source: d.source, pages: known.pageIds.length, newPages: 0, tokens: known.tokens });
+        done += Buffer.byteLength(d.text);
+        await onProgress?.(done, total);
+        continue;
+      }
       const chunks = chunkText(d.text, this.config.pageTokens, enc);
       const pages: Page[] = chunks.map((c) => {
         const hash = sha256(c.text);
@@ -134,17 +183,13 @@ export class Pager extends EventEmitter {
       await this.l4.putPages(fresh);
       await this.l3.upsert(fresh.map((p) => ({ meta: p, text: p.text })));
       await this.l3.flush();
-      for (const p of fresh) {
-        const { text, ...meta } = p;
-        this.table.addPage({ ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 });
-      }
+      const entries = fresh.map(({ text, ...meta }) => ({ ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 }));
       const tokens = pages.reduce((n, p) => n + p.tokens, 0);
-      this.table.addDocument({ id: documentId, source: d.source, tokens, bytes: Buffer.byteLength(d.text), pageIds: pages.map((p) => p.id), ingestedAt: this.now() });
+      await this.catalog.addDocument({ id: documentId, source: d.source, tokens, bytes: Buffer.byteLength(d.text), pageIds: pages.map((p) => p.id), ingestedAt: this.now() }, entries);
       results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
       done += Buffer.byteLength(d.text);
       await onProgress?.(done, total);
     }
-    await this.saveTable();
     this.emit('pages');
     return results;
   }
@@ -294,9 +339,8 @@ export class Pager extends EventEmitter {
       const got = texts[i]!;
       session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, text: got.text });
       pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text));
-      this.table.recordAccess(p.id, this.now(), true);
+      this.catalog.recordAccess(p.id, this.now(), true);
     });
-    this.scheduleSave();
     session.changed();
     return { snapshotId: from.snapshotId, pages, evicted, skipped, l1: this.pressure(session) };
   }
@@ -334,7 +378,7 @@ export class Pager extends EventEmitter {
   }
 
   async close(): Promise<void> {
-    await this.saveTable();
+    await this.catalog.close();
     await this.l3.close();
     await this.l2.close();
   }
@@ -424,7 +468,7 @@ export class Pager extends EventEmitter {
         if (opts.pin) l1.setPinned(e.id, true);
         l1.touch(e.id);
         served.set(e.id, this.served(e.id, 'L1', resident.pinned, opts.textForResident ? resident.text : undefined));
-        this.table.recordAccess(e.id, at, false);
+        this.catalog.recordAccess(e.id, at, false);
         continue;
       }
       const got = fetchedById.get(e.id);
@@ -436,9 +480,8 @@ export class Pager extends EventEmitter {
       }
       evictedResidents.push(...evicted);
       served.set(e.id, this.served(e.id, got.level, opts.pin, got.text));
-      this.table.recordAccess(e.id, at, true);
+      this.catalog.recordAccess(e.id, at, true);
     }
-    this.scheduleSave();
     session.changed();
     return {
       pages: entries.map((e) => served.get(e.id)).filter((p): p is ServedPage => !!p),
@@ -451,25 +494,5 @@ export class Pager extends EventEmitter {
   private served(pageId: string, level: Level, pinned: boolean, text: string | undefined): ServedPage {
     const e = this.table.get(pageId)!;
     return { pageId, source: e.source, ordinal: e.ordinal, tokens: e.tokens, level, pinned, lines: [e.lineStart, e.lineEnd], ...(text !== undefined ? { text } : {}) };
-  }
-
-  /** Access statistics are worth keeping but not worth a write per fault: they are saved in batches. */
-  private scheduleSave(): void {
-    if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      void this.saveTable().catch((err: unknown) => console.error('vmem: saving the page table failed:', err));
-    }, STATS_SAVE_DELAY_MS);
-    this.saveTimer.unref();
-  }
-
-  private async saveTable(): Promise<void> {
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.saveTimer = undefined;
-    }
-    // Saves run one after another so an older table never overwrites a newer one.
-    this.saving = this.saving.catch(() => {}).then(() => writeFileAtomic(join(this.config.dataDir, 'page-table.json'), JSON.stringify(this.table.toJSON())));
-    await this.saving;
   }
 }

@@ -36,7 +36,18 @@ describe('config', () => {
     const c = loadConfig({}, {});
     assert.deepEqual(
       { ...c, dataDir: undefined },
-      { dataDir: undefined, pageTokens: 2000, l1Tokens: 16000, encoding: 'o200k_base', l2TtlSeconds: 3600, l2MaxPages: 4096, maxIngestBytes: 64 * 1024 * 1024 },
+      {
+        dataDir: undefined,
+        pageTokens: 2000,
+        l1Tokens: 16000,
+        encoding: 'o200k_base',
+        l2TtlSeconds: 3600,
+        l2MaxPages: 4096,
+        maxIngestBytes: 64 * 1024 * 1024,
+        namespace: 'vmem',
+        redisUrl: undefined,
+        chromaUrl: undefined,
+      },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
   });
@@ -66,8 +77,30 @@ describe('config', () => {
   });
 
   test('every setting reads its env var, and its flag wins over the env var', () => {
-    const envValues: Record<keyof Config, string> = { dataDir: '/env/dir', pageTokens: '300', l1Tokens: '5000', encoding: 'cl100k_base', l2TtlSeconds: '60', l2MaxPages: '10', maxIngestBytes: '1000' };
-    const flagValues: Record<keyof Config, string> = { dataDir: '/flag/dir', pageTokens: '400', l1Tokens: '6000', encoding: 'o200k_base', l2TtlSeconds: '70', l2MaxPages: '20', maxIngestBytes: '2000' };
+    const envValues: Record<keyof Config, string> = {
+      dataDir: '/env/dir',
+      pageTokens: '300',
+      l1Tokens: '5000',
+      encoding: 'cl100k_base',
+      l2TtlSeconds: '60',
+      l2MaxPages: '10',
+      maxIngestBytes: '1000',
+      namespace: 'env-ns',
+      redisUrl: 'redis://env:6379/1',
+      chromaUrl: 'http://env:8000',
+    };
+    const flagValues: Record<keyof Config, string> = {
+      dataDir: '/flag/dir',
+      pageTokens: '400',
+      l1Tokens: '6000',
+      encoding: 'o200k_base',
+      l2TtlSeconds: '70',
+      l2MaxPages: '20',
+      maxIngestBytes: '2000',
+      namespace: 'flag_ns',
+      redisUrl: 'rediss://:secret@flag:6380/2',
+      chromaUrl: 'https://flag:8443',
+    };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
     const fromEnv = loadConfig({}, env);
@@ -93,6 +126,9 @@ describe('config', () => {
     assertNames(() => loadConfig({}, { VMEM_MAX_INGEST_BYTES: 'lots' }), 'maxIngestBytes');
     assertNames(() => loadConfig({ '--data-dir': '' }, {}), 'dataDir', /empty/);
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
+    assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
+    assertNames(() => loadConfig({}, { VMEM_CHROMA_URL: 'chroma:8000' }), 'chromaUrl', /http:\/\//);
+    assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
   });
 
   test('an unknown flag fails naming it and the known ones', () => {

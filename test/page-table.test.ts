@@ -3,12 +3,25 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
-import type { PageTableData } from '../src/core/page-table.ts';
+import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
 import { essays, fakeClock, files, listing, openPager, tempDir, deferrals } from './helpers.ts';
 
 const FLAGS = { '--page-tokens': '200', '--l1-tokens': '2000' };
-const readTable = (dir: string) => JSON.parse(fs.readFileSync(join(dir, 'page-table.json'), 'utf8')) as PageTableData;
+/** The page table as the catalog log on disk records it (documents and their new pages). */
+function readTable(dir: string): { documents: DocumentEntry[]; pages: PageEntry[] } {
+  const documents: DocumentEntry[] = [];
+  const pages: PageEntry[] = [];
+  for (const line of fs.readFileSync(join(dir, 'catalog.jsonl'), 'utf8').split('\n')) {
+    if (!line) continue;
+    const r = JSON.parse(line) as { t: string; doc?: DocumentEntry; pages?: PageEntry[] };
+    if (r.t === 'doc') {
+      documents.push(r.doc!);
+      pages.push(...r.pages!);
+    }
+  }
+  return { documents, pages };
+}
 
 describe('page table persistence', () => {
   test('pages, documents and access stats survive a restart', async (t) => {
@@ -79,9 +92,9 @@ describe('page table persistence', () => {
     await pager.close();
     const all = files(dir);
     assert.deepEqual(all.filter((f) => f.endsWith('.tmp') || f.includes('.tmp')), [], 'no temp files');
-    assert.ok(all.includes('page-table.json'));
+    assert.ok(all.includes('catalog.jsonl'));
     const table = readTable(dir);
-    assert.equal(table.format, 'vmem-page-table/1');
+    assert.equal(table.documents.length, 2);
     const pageFiles = all.filter((f) => f.startsWith('pages/'));
     assert.equal(pageFiles.length, table.pages.length, 'one L4 file per page');
     for (const e of table.pages) {

@@ -23,28 +23,10 @@ export interface DocumentEntry {
   ingestedAt: number;
 }
 
-export interface PageTableData {
-  format: 'vmem-page-table/1';
-  documents: DocumentEntry[];
-  pages: PageEntry[];
-}
-
-/** The central index: page → facts, document → its pages in order. Pure data; the pager persists it. */
+/** The central index: page → facts, document → its pages in order. Pure data; the Catalog persists and shares it. */
 export class PageTable {
   private readonly pages = new Map<string, PageEntry>();
   private readonly documents = new Map<string, DocumentEntry>();
-
-  static fromJSON(data: PageTableData): PageTable {
-    if (data.format !== 'vmem-page-table/1') throw new Error(`unknown page table format ${String(data.format)}`);
-    const t = new PageTable();
-    for (const p of data.pages) t.pages.set(p.id, p);
-    for (const d of data.documents) t.documents.set(d.id, d);
-    return t;
-  }
-
-  toJSON(): PageTableData {
-    return { format: 'vmem-page-table/1', documents: [...this.documents.values()], pages: [...this.pages.values()] };
-  }
 
   get(pageId: string): PageEntry | undefined {
     return this.pages.get(pageId);
@@ -86,12 +68,12 @@ export class PageTable {
     this.documents.set(doc.id, doc);
   }
 
-  /** Records an access; a fault is an access that had to go below L1. */
-  recordAccess(pageId: string, at: number, fault: boolean): void {
+  /** Adds access statistics: accesses, the faults among them (accesses that went below L1), the latest time. */
+  addStats(pageId: string, accesses: number, faults: number, lastAccess: number): void {
     const e = this.pages.get(pageId);
     if (!e) return;
-    e.accessCount++;
-    if (fault) e.faultCount++;
-    e.lastAccess = at;
+    e.accessCount += accesses;
+    e.faultCount += faults;
+    e.lastAccess = Math.max(e.lastAccess, lastAccess);
   }
 }

@@ -1,5 +1,5 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { Pager } from '../pager.js';
+import type { Health, Pager } from '../pager.js';
 import type { Session } from '../session.js';
 import type { ToolContext } from './context.js';
 import { registerResources } from './resources.js';
@@ -29,7 +29,20 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
   registerEvict(ctx);
   registerSerializeContext(ctx);
   registerRestoreContext(ctx);
-  const detach = registerResources(ctx);
+  const detachResources = registerResources(ctx);
+  // Outages of a networked level reach the host once, as a logging notification; tool calls keep working.
+  const onHealth = (h: Health) => {
+    if (server.isConnected()) void server.sendLoggingMessage({ level: h.up ? 'info' : 'warning', logger: 'vmem', data: h.message }).catch(() => {});
+  };
+  pager.on('health', onHealth);
+  server.server.oninitialized = () => {
+    // A level that was already down when this session began is reported once, too.
+    for (const h of pager.outages()) onHealth(h);
+  };
+  const detach = () => {
+    detachResources();
+    pager.off('health', onHealth);
+  };
   server.registerPrompt(
     'use-virtual-memory',
     { title: 'Work with virtual memory', description: 'How to read a large corpus through vmem' },

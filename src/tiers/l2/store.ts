@@ -9,10 +9,14 @@ export interface L2Store {
   getMany(ids: string[]): Promise<(string | undefined)[]>;
   /** Stores values with a TTL, in one round trip. */
   setMany(entries: { id: string; value: string }[], ttlSeconds: number): Promise<void>;
-  /** Extends the TTL of entries that exist. */
+  /** Sets the TTL of entries that exist (from now). */
   touch(ids: string[], ttlSeconds: number): Promise<void>;
   has(id: string): Promise<boolean>;
   close(): Promise<void>;
+  /** Backends behind a network say whether they are reachable now… */
+  available?(): boolean;
+  /** …and report each change once; returns an unsubscribe function. */
+  onStatus?(listener: (up: boolean, err?: Error) => void): () => void;
 }
 
 /** Milliseconds since some fixed point; injectable so TTL tests need no sleeps. */

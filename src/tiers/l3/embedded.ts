@@ -20,6 +20,13 @@ const WINDOWS = [
 ];
 /** What the stored records hold: v2 terms come from the truncating, accent-folding analyzer. */
 const FORMAT = 'vmem-l3-embedded/2';
+// EXPERIMENT
+import { readFileSync as __rf } from 'node:fs';
+const EXP: Record<string, [string, number][]> = process.env.EXP ? JSON.parse(__rf(process.env.EXP, 'utf8')) : {};
+const EXP_PAGE = Number(process.env.EXP_PAGE ?? 0);
+const EXP_PASS = Number(process.env.EXP_PASS ?? 0);
+const EXP_NORM = process.env.EXP_NORM ?? 'none';
+
 
 /** How much each signal weighs in the fused score (each normalised to the best page first). */
 export interface FusionWeights {
@@ -138,6 +145,19 @@ export class EmbeddedIndex implements L3Index {
     const terms = analyze(query)
       .map((t) => this.vocabulary.find(t))
       .filter((t): t is number => t !== undefined);
+    const origSet = new Set(terms);
+    const expW = new Map<number, number>();
+    for (const t of analyze(query)) {
+      const list = EXP[t];
+      if (!list) continue;
+      const found = list.map(([e, w]) => [this.vocabulary.find(e), w] as const).filter(([e]) => e !== undefined && !origSet.has(e));
+      const div = EXP_NORM === 'sqrt' ? Math.sqrt(found.length) : EXP_NORM === 'lin' ? found.length : 1;
+      for (const [e, w] of found) expW.set(e!, Math.max(expW.get(e!) ?? 0, w / div));
+    }
+    const mk = (a: number) => { const m = new Map<number, number>(); for (const [e, w] of expW) m.set(e, w * a); return m; };
+    const pageW = mk(EXP_PAGE), passW = mk(EXP_PASS);
+    const pageTerms = EXP_PAGE > 0 ? [...withBigrams(terms), ...expW.keys()] : withBigrams(terms);
+    const passTerms = EXP_PASS > 0 ? [...terms, ...expW.keys()] : terms;
     const fused = new Float64Array(n);
     const addNormalised = (scores: Float64Array, weight: number) => {
       if (weight <= 0) return;
@@ -147,11 +167,11 @@ export class EmbeddedIndex implements L3Index {
       for (let i = 0; i < n; i++) fused[i]! += (weight * scores[i]!) / max;
     };
     const pageScores = new Float64Array(n);
-    this.pages.scorePages(withBigrams(terms), pageScores);
+    this.pages.scorePages(pageTerms, pageScores, pageW);
     addNormalised(pageScores, this.weights.page);
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
     const perWindow = WINDOWS.map(() => new Float64Array(n));
-    this.passages.scorePages(terms, WINDOWS.map((w) => w.half), perWindow);
+    this.passages.scorePages(passTerms, WINDOWS.map((w) => w.half), perWindow, passW);
     const passageScores = new Float64Array(n);
     WINDOWS.forEach((w, h) => {
       const scores = perWindow[h]!;

@@ -1,6 +1,6 @@
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from '../../core/atomic-file.js';
+import { readFileIfExists, writeFileAtomic } from '../../store/atomic-file.js';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
 import type { L4Store, RecordKind } from './store.js';
