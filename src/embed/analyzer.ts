@@ -1,7 +1,9 @@
+import { stemmer } from 'stemmer';
+
 /**
  * Text → index terms, shared by the lexical ranker and the hashing embedder so both see the same words.
- * Lowercase, accents folded, Unicode letters and digits, English stopwords dropped, a light suffix
- * stemmer (plural, -ing, -ed), then words cut to their first MAX_TERM letters.
+ * Lowercase, accents folded, Unicode letters and digits, English stopwords dropped, the Porter stemmer,
+ * then words cut to their first MAX_TERM letters.
  */
 const STOPWORDS = new Set(
   ('a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its ' +
@@ -13,16 +15,26 @@ const STOPWORDS = new Set(
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu;
 
 /**
- * Truncation stemming: a word keeps its first MAX_TERM letters, which merges the derivations the suffix
- * stemmer misses (relocat-ed/-ion, constitution/-al) at the cost of a few false merges; on SQuAD page
- * retrieval 7 did best among 5-8 and beat no truncation. Numbers are never cut (1984 ≠ 19845).
+ * Truncation after stemming: a stem keeps its first MAX_TERM letters, which merges derivations Porter
+ * leaves apart (constitut-ion/-ional) at the cost of a few false merges. Numbers are never cut (1984 ≠ 19845).
+ * On SQuAD page retrieval (even questions) Porter+7 did best: recall@1 88.70 vs 88.65 (8), 88.63 (none),
+ * 88.50 (6), and the old light stemmer +7 at 88.46.
  */
 const MAX_TERM = 7;
 const DIGIT = /\p{N}/u;
 /** Combining marks left by NFD: dropping them folds Gospić to gospic, as users type it. */
 const MARKS = /\p{M}+/gu;
 
+const POSSESSIVE = /['’]s$/;
+
+/** A word's stem: Porter's, after dropping a possessive 's. Tokens with digits get only the light stemmer below (1980s → 1980). */
 export function stem(w: string): string {
+  if (DIGIT.test(w)) return lightStem(w);
+  return stemmer(w.replace(POSSESSIVE, ''));
+}
+
+/** Plural, -ing and -ed stripping: the stemmer before Porter, kept for tokens with digits. */
+function lightStem(w: string): string {
   if (w.length <= 3) return w;
   if (w.endsWith("'s") || w.endsWith('’s')) w = w.slice(0, -2);
   if (w.endsWith('ies') && w.length > 4) return `${w.slice(0, -3)}y`;

@@ -1,4 +1,4 @@
-import { mkdir, open, stat } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { withFileLock } from './file-lock.js';
 
@@ -91,10 +91,5 @@ export class JsonlLog<T> {
   unfollow(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-  }
-
-  /** Bytes in the file now. */
-  async size(): Promise<number> {
-    return (await stat(this.path).catch(() => ({ size: 0 }))).size;
   }
 }

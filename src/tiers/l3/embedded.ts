@@ -1,7 +1,6 @@
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
+import { JsonlLog } from '../../store/jsonl-log.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
 import { Bm25, SentenceWindows, Vocabulary, withBigrams } from './lexical.js';
 
@@ -18,15 +17,8 @@ const WINDOWS = [
   { half: 1, weight: 0.7 },
   { half: 2, weight: 0.15 },
 ];
-/** What the stored records hold: v2 terms come from the truncating, accent-folding analyzer. */
-const FORMAT = 'vmem-l3-embedded/2';
-// EXPERIMENT
-import { readFileSync as __rf } from 'node:fs';
-const EXP: Record<string, [string, number][]> = process.env.EXP ? JSON.parse(__rf(process.env.EXP, 'utf8')) : {};
-const EXP_PAGE = Number(process.env.EXP_PAGE ?? 0);
-const EXP_PASS = Number(process.env.EXP_PASS ?? 0);
-const EXP_NORM = process.env.EXP_NORM ?? 'none';
-
+/** What the stored records hold: v3 terms come from the Porter-stemming, truncating, accent-folding analyzer. */
+const FORMAT = 'vmem-l3-embedded/3';
 
 /** How much each signal weighs in the fused score (each normalised to the best page first). */
 export interface FusionWeights {
@@ -42,7 +34,7 @@ export interface FusionWeights {
  */
 export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6, vector: 0 };
 
-interface Record {
+interface IndexRecord {
   id: string;
   /** Analysed terms of each sentence, space-joined: enough to rebuild the lexical index without L4. */
   s: string[];
@@ -50,12 +42,21 @@ interface Record {
   v: string;
 }
 
+interface IndexHeader {
+  format: string;
+  embedder: string;
+  dim: number;
+}
+
+type IndexLine = IndexHeader | IndexRecord;
+
 export class EmbedderMismatchError extends Error {
   override name = 'EmbedderMismatchError';
 }
 
 /**
- * The embedded L3: in-process, persisted as an append-only JSON-lines file in the data dir.
+ * The embedded L3: in-process, persisted as an append-only JSON-lines file in the data dir, which
+ * every process on that data dir appends to and follows.
  * Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (sentence windows of 1, 3
  * and 5 sentences, which reward the page where the query's words sit together), and the embedder's cosine.
  */
@@ -67,52 +68,47 @@ export class EmbeddedIndex implements L3Index {
   private readonly vocabulary = new Vocabulary();
   private readonly pages = new Bm25(1.2, 0.75);
   private readonly passages = new SentenceWindows(0.7, 0.75);
-  private pending: string[] = [];
+  private pending: IndexRecord[] = [];
 
   private constructor(
-    private readonly file: string,
+    private readonly log: JsonlLog<IndexLine>,
     private readonly embedder: Embedder,
     private readonly weights: FusionWeights,
   ) {}
 
-  /** Opens (or creates) the index file; refuses one of another format or built by another embedder. */
+  /**
+   * Opens (or creates) the index file; refuses one of another format or built by another embedder.
+   * Follows the file afterwards, so pages indexed by other processes on the same data dir are found.
+   */
   static async open(file: string, embedder: Embedder, weights: FusionWeights = DEFAULT_WEIGHTS): Promise<EmbeddedIndex> {
-    const idx = new EmbeddedIndex(file, embedder, weights);
-    const header = JSON.stringify({ format: FORMAT, embedder: embedder.name, dim: embedder.dim });
-    let content: string | undefined;
-    try {
-      content = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const log = new JsonlLog<IndexLine>(file);
+    const idx = new EmbeddedIndex(log, embedder, weights);
+    let lines = await log.read();
+    if (!lines.length) {
+      await log.append([{ format: FORMAT, embedder: embedder.name, dim: embedder.dim }]);
+      lines = await log.read();
     }
-    if (content === undefined || content === '') {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, `${header}\n`);
-      return idx;
-    }
-    const lines = content.split('\n');
-    const found = JSON.parse(lines[0]!) as { format?: string; embedder?: string; dim?: number };
-    if (found.format !== FORMAT) {
+    const header = lines.find((l): l is IndexHeader => 'format' in l);
+    if (header?.format !== FORMAT) {
       // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
-      throw new EmbedderMismatchError(`the L3 index at ${file} has format ${found.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`);
+      throw new EmbedderMismatchError(`the L3 index at ${file} has format ${header?.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`);
     }
-    if (found.embedder !== embedder.name) {
+    if (header.embedder !== embedder.name) {
       throw new EmbedderMismatchError(
-        `the L3 index at ${file} was built by embedder ${found.embedder}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
+        `the L3 index at ${file} was built by embedder ${header.embedder}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
       );
     }
-    for (const line of lines.slice(1)) {
-      if (!line) continue;
-      let rec: Record;
-      try {
-        rec = JSON.parse(line) as Record;
-      } catch {
-        continue; // a torn last line from a crash: the page is re-indexed on its next ingest or reindex
-      }
-      const buf = Buffer.from(rec.v, 'base64');
-      idx.insert(rec.id, rec.s.map((s) => (s ? s.split(' ') : [])), new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4));
-    }
+    idx.load(lines);
+    log.follow((more) => idx.load(more));
     return idx;
+  }
+
+  private load(lines: IndexLine[]): void {
+    for (const rec of lines) {
+      if (!('id' in rec) || this.index.has(rec.id)) continue;
+      const buf = Buffer.from(rec.v, 'base64');
+      this.insert(rec.id, rec.s.map((s) => (s ? s.split(' ') : [])), new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4));
+    }
   }
 
   private insert(id: string, sentences: string[][], vector: Float32Array): void {
@@ -134,8 +130,8 @@ export class EmbeddedIndex implements L3Index {
       const sentences = it.text.split(SENTENCE_END).map(analyze);
       const v = vectors[i]!;
       this.insert(it.meta.id, sentences, v);
-      const rec: Record = { id: it.meta.id, s: sentences.map((s) => s.join(' ')), v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
-      this.pending.push(JSON.stringify(rec));
+      const rec: IndexRecord = { id: it.meta.id, s: sentences.map((s) => s.join(' ')), v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+      this.pending.push(rec);
     });
   }
 
@@ -145,19 +141,6 @@ export class EmbeddedIndex implements L3Index {
     const terms = analyze(query)
       .map((t) => this.vocabulary.find(t))
       .filter((t): t is number => t !== undefined);
-    const origSet = new Set(terms);
-    const expW = new Map<number, number>();
-    for (const t of analyze(query)) {
-      const list = EXP[t];
-      if (!list) continue;
-      const found = list.map(([e, w]) => [this.vocabulary.find(e), w] as const).filter(([e]) => e !== undefined && !origSet.has(e));
-      const div = EXP_NORM === 'sqrt' ? Math.sqrt(found.length) : EXP_NORM === 'lin' ? found.length : 1;
-      for (const [e, w] of found) expW.set(e!, Math.max(expW.get(e!) ?? 0, w / div));
-    }
-    const mk = (a: number) => { const m = new Map<number, number>(); for (const [e, w] of expW) m.set(e, w * a); return m; };
-    const pageW = mk(EXP_PAGE), passW = mk(EXP_PASS);
-    const pageTerms = EXP_PAGE > 0 ? [...withBigrams(terms), ...expW.keys()] : withBigrams(terms);
-    const passTerms = EXP_PASS > 0 ? [...terms, ...expW.keys()] : terms;
     const fused = new Float64Array(n);
     const addNormalised = (scores: Float64Array, weight: number) => {
       if (weight <= 0) return;
@@ -167,11 +150,11 @@ export class EmbeddedIndex implements L3Index {
       for (let i = 0; i < n; i++) fused[i]! += (weight * scores[i]!) / max;
     };
     const pageScores = new Float64Array(n);
-    this.pages.scorePages(pageTerms, pageScores, pageW);
+    this.pages.scorePages(withBigrams(terms), pageScores);
     addNormalised(pageScores, this.weights.page);
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
     const perWindow = WINDOWS.map(() => new Float64Array(n));
-    this.passages.scorePages(passTerms, WINDOWS.map((w) => w.half), perWindow, passW);
+    this.passages.scorePages(terms, WINDOWS.map((w) => w.half), perWindow);
     const passageScores = new Float64Array(n);
     WINDOWS.forEach((w, h) => {
       const scores = perWindow[h]!;
@@ -202,13 +185,13 @@ export class EmbeddedIndex implements L3Index {
 
   async flush(): Promise<void> {
     if (!this.pending.length) return;
-    const lines = this.pending;
+    const records = this.pending;
     this.pending = [];
-    // One append per batch: a crash tears at most the last line, which open() skips.
-    await appendFile(this.file, `${lines.join('\n')}\n`);
+    await this.log.append(records);
   }
 
   async close(): Promise<void> {
     await this.flush();
+    this.log.unfollow();
   }
 }

@@ -68,8 +68,8 @@ export class Bm25 {
     }
   }
 
-  /** Best unit score per page, into `out` (indexed by page); `weights` scales a term's contribution (default 1). */
-  scorePages(queryTerms: readonly number[], out: Float64Array, weights?: ReadonlyMap<number, number>): void {
+  /** Best unit score per page, into `out` (indexed by page). */
+  scorePages(queryTerms: readonly number[], out: Float64Array): void {
     const n = this.lengths.length;
     if (!n) return;
     const avg = this.totalLength / n;
@@ -78,7 +78,7 @@ export class Bm25 {
       const p = this.postings.get(t);
       if (!p) continue;
       const df = p.length / 2;
-      const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5)) * (weights?.get(t) ?? 1);
+      const idf = Math.log(1 + (n - df + 0.5) / (df + 0.5));
       for (let i = 0; i < p.length; i += 2) {
         const u = p[i]!;
         const f = p[i + 1]!;
@@ -136,13 +136,13 @@ export class SentenceWindows {
   }
 
   /** For each half-width in `halves`, the best window score per page, into the matching array of `out`. */
-  scorePages(queryTerms: readonly number[], halves: readonly number[], out: readonly Float64Array[], weights?: ReadonlyMap<number, number>): void {
+  scorePages(queryTerms: readonly number[], halves: readonly number[], out: readonly Float64Array[]): void {
     const n = this.lengths.length;
     if (!n) return;
     const terms = [...new Set(queryTerms)].filter((t) => this.postings.has(t));
     const idf = terms.map((t) => {
       const df = this.postings.get(t)!.length / 2;
-      return Math.log(1 + (n - df + 0.5) / (df + 0.5)) * (weights?.get(t) ?? 1);
+      return Math.log(1 + (n - df + 0.5) / (df + 0.5));
     });
     const avg = this.totalLength / n;
     halves.forEach((half, h) => {

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { call, deferrals, demoDoc, factRe, l1Ids, readText, tempDir } from './helpers.ts';
+import { startRedis, REDIS_MISSING } from './support/redis.ts';
+import { spawnServer, type Spawned } from './support/spawn.ts';
+
+const FLAGS = ['--page-tokens', '500', '--l1-tokens', '4000'];
+const ask = (station: string, year: number) => ({ query: `What was the maintenance code for pump station ${station} in ${year}?`, max_pages: 1 });
+
+interface Served {
+  pages: { page_id: string; level: string; text?: string }[];
+}
+
+/** Polls `fn` until it returns a value (bounded), for changes that travel between processes. */
+async function eventually<T>(fn: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A fault that finds the page holding the fact, or undefined while it is not there yet. */
+async function faultFinds(s: Spawned, station: string, year: number): Promise<Served | undefined> {
+  const r = (await s.client.callTool({ name: 'page_fault', arguments: ask(station, year) })) as CallToolResult;
+  const served = r.structuredContent as unknown as Served;
+  return served.pages[0]?.text && factRe(station, year).test(served.pages[0].text) ? served : undefined;
+}
+
+/** Two `vmem serve` processes over stdio on one store: A ingests and snapshots, B finds and restores. */
+async function handOff(t: import('node:test').TestContext, extra: string[]): Promise<{ a: Spawned; b: Spawned }> {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const a = await spawnServer(dir, [...FLAGS, ...extra]);
+  const b = await spawnServer(dir, [...FLAGS, ...extra]);
+  defer(() => a.close());
+  defer(() => b.close());
+
+  await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
+  // B never restarted: A's pages reach it through the shared catalog and index.
+  const found = await eventually(() => faultFinds(b, 'Kestrel', 2003), "A's pages in B");
+  assert.equal(found.pages[0]!.level === 'L4' || found.pages[0]!.level === 'L2', true);
+
+  await call(a.client, 'page_fault', ask('Osprey', 2011));
+  await call(a.client, 'page_fault', ask('Merlin', 1995));
+  const snap = (await call<{ snapshot_id: string }>(a.client, 'serialize_context', { note: 'hand-off' })).s;
+  const restored = (await call<Served>(b.client, 'restore_context', { snapshot_id: snap.snapshot_id })).s;
+  assert.equal(restored.pages.length, 2);
+  assert.deepEqual(l1Ids(await readText(b.client, 'vmem://l1')), l1Ids(await readText(a.client, 'vmem://l1')), 'B holds A\'s L1, in order');
+  const table = JSON.parse(await readText(b.client, 'vmem://page-table')) as { documents: unknown[] };
+  assert.equal(table.documents.length, 1);
+  return { a, b };
+}
+
+describe('several vmem processes on one store', () => {
+  test('sharing only the data dir: A ingests, B finds the pages without a restart and restores A\'s snapshot', async (t) => {
+    await handOff(t, []);
+  });
+
+  test('sharing Redis and the data dir; Redis killed mid-run: faults keep being served from L4, then L2 comes back', async (t) => {
+    const redis = await startRedis({ ownServer: true });
+    if (!redis) return t.skip(REDIS_MISSING);
+    t.after(() => redis.stop());
+    const ns = `t${process.pid}x${Date.now()}`;
+    const { a, b } = await handOff(t, ['--redis-url', redis.url, '--namespace', ns]);
+
+    // A warmed L2 with its pages; B, sharing Redis, is served from L2.
+    await call(b.client, 'evict', { all: true });
+    const warm = (await call<Served>(b.client, 'page_fault', ask('Osprey', 2011))).s;
+    assert.equal(warm.pages[0]!.level, 'L2');
+
+    const logs: string[] = [];
+    b.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+    await b.client.setLoggingLevel('info');
+    await redis.stop();
+    await call(b.client, 'evict', { all: true });
+    const cold = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault served while Redis is down');
+    assert.equal(cold.pages[0]!.level, 'L4', 'served from L4 while Redis is down');
+    await eventually(async () => (logs.some((l) => /L2 \(redis\) is unreachable/.test(l)) ? true : undefined), 'the outage notice');
+    assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
+
+    const again = await startRedis({ ownServer: true, port: redis.port });
+    assert.ok(again);
+    t.after(() => again.stop());
+    await eventually(async () => (logs.some((l) => /reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    await call(b.client, 'evict', { all: true });
+    await call(b.client, 'page_fault', ask('Kestrel', 2003)); // warms the fresh Redis
+    await call(b.client, 'evict', { all: true });
+    const back = (await call<Served>(b.client, 'page_fault', ask('Kestrel', 2003))).s;
+    assert.equal(back.pages[0]!.level, 'L2', 'L2 serves again after Redis returns');
+    void a;
+  });
+});

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { REPO } from '../helpers.ts';
+
+export const CLI = join(REPO, 'dist', 'cli.js');
+export const ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+
+export interface Spawned {
+  client: Client;
+  transport: StdioClientTransport;
+  errors: Error[];
+  stderr: () => string;
+  close: () => Promise<void>;
+}
+
+/** Spawns the built binary as an MCP server over stdio, with a real SDK client. */
+export async function spawnServer(dataDir: string, extra: string[] = []): Promise<Spawned> {
+  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--data-dir', dataDir, ...extra], env: ENV, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const client = new Client({ name: 'vmem-stdio-test', version: '1.0.0' });
+  const errors: Error[] = [];
+  // A non-JSON-RPC line on stdout fails to parse and surfaces here.
+  client.onerror = (e) => void errors.push(e);
+  await client.connect(transport);
+  return { client, transport, errors, stderr: () => stderr, close: () => client.close() };
+}
+
