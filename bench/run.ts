@@ -10,7 +10,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig, type Config } from '../src/config.js';
-import { tokenizer } from '../src/core/tokenizer.js';
+import { getEncoding } from 'js-tiktoken';
 import { Pager } from '../src/pager.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { bestOf, fmt, percentile, table } from './stats.js';
@@ -26,12 +26,13 @@ function configFor(dir: string): Config {
 async function benchIngest(articles: SquadArticle[]) {
   const docs = articles.map((a) => ({ source: a.title, text: a.text }));
   const mb = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0) / 1e6;
-  const enc = tokenizer('o200k_base');
-  const encodeAll = () => docs.forEach((d) => enc.encode(d.text));
-  encodeAll(); // warm the tokenizer and the JIT for both measurements
+  const enc = getEncoding('o200k_base');
+  // Special-token strings in a document are text, as vmem treats them.
+  const encodeAll = () => docs.forEach((d) => enc.encode(d.text, [], []));
+  encodeAll(); // warm the JIT for the baseline
   const rawMs = await bestOf(3, encodeAll);
   let dir = '';
-  const ingestMs = await bestOf(3, async () => {
+  const ingestOnce = async () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
     dir = mkdtempSync(join(tmpdir(), 'vmem-bench-'));
     const pager = await Pager.open(configFor(dir));
@@ -40,8 +41,13 @@ async function benchIngest(articles: SquadArticle[]) {
     const ms = performance.now() - t;
     await pager.close();
     return ms;
-  });
-  return { dir, mb, rawMbps: mb / (rawMs / 1000), ingestMbps: mb / (ingestMs / 1000) };
+  };
+  // The first ingest in a process meets every word for the first time (cold token and term memos);
+  // later ones reuse them, as a long-running server does.
+  const coldMs = await ingestOnce();
+  let warmMs = Infinity;
+  for (let i = 0; i < 3; i++) warmMs = Math.min(warmMs, await ingestOnce());
+  return { dir, mb, rawMbps: mb / (rawMs / 1000), coldMbps: mb / (coldMs / 1000), warmMbps: mb / (warmMs / 1000) };
 }
 
 type Samples = Record<string, number[]>;
@@ -121,7 +127,8 @@ async function main(): Promise<void> {
       ['what', 'MB/s', 'ratio to raw tokenizer'],
       [
         ['raw js-tiktoken encode (o200k_base)', fmt(ingest.rawMbps), '1.00'],
-        ['vmem ingest (chunk + L4 write + L3 index + page table)', fmt(ingest.ingestMbps), fmt(ingest.ingestMbps / ingest.rawMbps)],
+        ['vmem ingest, first in the process (chunk + L4 fsync + L3 index + catalog)', fmt(ingest.coldMbps), fmt(ingest.coldMbps / ingest.rawMbps)],
+        ['vmem ingest, best of 3 later runs (token and term memos warm)', fmt(ingest.warmMbps), fmt(ingest.warmMbps / ingest.rawMbps)],
       ],
     ),
   );

@@ -7,8 +7,8 @@ const RANKS: Record<EncodingName, TiktokenBPE> = { o200k_base, cl100k_base };
 
 /** Pieces remembered by a counter; past this the memo starts over, bounding memory on huge corpora. */
 const MEMO_LIMIT = 200_000;
-/** Pieces longer than this (characters) are counted in slices; no real word comes near it. */
-const LONG_PIECE = 64;
+/** Pieces longer than this (characters) are counted in slices: no token of either encoding is longer than 128 bytes. */
+const LONG_PIECE = 128;
 
 /**
  * Exact token counts, fast. BPE never merges across the pieces the encoding's pre-tokenizer regex
@@ -20,10 +20,15 @@ export class Tokenizer {
   private readonly tiktoken: Tiktoken;
   private readonly pattern: RegExp;
   private readonly memo = new Map<string, number>();
+  private readonly utf8 = new TextEncoder();
+  /** js-tiktoken's byte-sequence → rank table (an internal field; if it ever moves, counting falls back to encode()). */
+  private readonly ranks: Map<string, number> | undefined;
 
   constructor(readonly encoding: EncodingName) {
     const ranks = RANKS[encoding];
     this.tiktoken = new Tiktoken(ranks);
+    const table = (this.tiktoken as unknown as { rankMap?: unknown }).rankMap;
+    this.ranks = table instanceof Map ? (table as Map<string, number>) : undefined;
     this.pattern = new RegExp(ranks.pat_str, 'gu');
   }
 
@@ -55,11 +60,42 @@ export class Tokenizer {
     }
     let c = this.memo.get(piece);
     if (c === undefined) {
-      c = this.tiktoken.encode(piece, [], []).length;
+      c = this.bpeCount(piece);
       if (this.memo.size >= MEMO_LIMIT) this.memo.clear();
       this.memo.set(piece, c);
     }
     return c;
+  }
+
+  /**
+   * Tokens of one piece: js-tiktoken's byte-pair merge, run on its own rank table. Calling its
+   * encode() per piece would rebuild its regexes on every call, which dominates a cold count.
+   */
+  private bpeCount(piece: string): number {
+    const ranks = this.ranks;
+    if (!ranks) return this.tiktoken.encode(piece, [], []).length;
+    const bytes = this.utf8.encode(piece);
+    if (bytes.length <= 1 || ranks.has(bytes.join(','))) return 1;
+    // Part boundaries; each round merges the adjacent pair of lowest rank (the first on ties), and
+    // only the two pair ranks next to a merge change, as in tiktoken's own merge loop.
+    const cuts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
+    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (ranks.get(bytes.subarray(cuts[i], cuts[i + 2]).join(',')) ?? Infinity) : Infinity);
+    const pairs = cuts.slice(0, -2).map((_, i) => pairRank(i));
+    for (;;) {
+      let best = Infinity;
+      let at = -1;
+      for (let i = 0; i < pairs.length; i++) {
+        if (pairs[i]! < best) {
+          best = pairs[i]!;
+          at = i;
+        }
+      }
+      if (at < 0) return cuts.length - 1;
+      cuts.splice(at + 1, 1);
+      pairs.splice(at + 1, 1);
+      if (at < pairs.length) pairs[at] = pairRank(at);
+      if (at > 0) pairs[at - 1] = pairRank(at - 1);
+    }
   }
 }
 
