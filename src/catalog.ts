@@ -51,13 +51,16 @@ export class Catalog extends EventEmitter {
     if (pages && !initial) this.emit('changed');
   }
 
-  /** Records a document and its new pages, durably, before returning. */
-  async addDocument(doc: DocumentEntry, pages: PageEntry[]): Promise<void> {
-    for (const p of pages) this.table.addPage(p);
-    this.table.addDocument(doc);
-    // Copies, taken now: the live entries gain statistics, which the log keeps in 'stats' records.
-    const logged = pages.map((p) => ({ ...p, accessCount: 0, faultCount: 0, lastAccess: 0 }));
-    await this.write([{ t: 'doc', w: this.writer, doc: { ...doc }, pages: logged }]);
+  /** Records documents and their new pages, durably, before returning. */
+  async addDocuments(docs: { doc: DocumentEntry; pages: PageEntry[] }[]): Promise<void> {
+    const records: CatalogRecord[] = docs.map(({ doc, pages }) => {
+      for (const p of pages) this.table.addPage(p);
+      this.table.addDocument(doc);
+      // Copies, taken now: the live entries gain statistics, which the log keeps in 'stats' records.
+      const logged = pages.map((p) => ({ ...p, accessCount: 0, faultCount: 0, lastAccess: 0 }));
+      return { t: 'doc', w: this.writer, doc: { ...doc }, pages: logged };
+    });
+    await this.write(records);
   }
 
   /** Counts an access now; access statistics reach the log in batches, not one write per fault. */

@@ -4,7 +4,7 @@ import { chunkText } from './core/chunker.js';
 import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
 import type { Resident } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page } from './core/page.js';
-import type { PageEntry, PageTable } from './core/page-table.js';
+import type { DocumentEntry, PageEntry, PageTable } from './core/page-table.js';
 import { Catalog } from './catalog.js';
 import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
@@ -87,6 +87,13 @@ export interface PagerParts {
 }
 
 const MAX_FAULT_PAGES = 20;
+/** Bytes of documents chunked before their pages are written together. */
+const INGEST_BATCH_BYTES = 1 << 20;
+
+/** A page's entry in the page table, as ingest creates it. */
+function entryOf({ text, ...meta }: Page): PageEntry {
+  return { ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 };
+}
 
 /**
  * The one place that moves pages between levels. Shared by every session of a process:
@@ -163,33 +170,60 @@ export class Pager extends EventEmitter {
     const enc = tokenizer(this.config.encoding);
     const results: IngestResult[] = [];
     let done = 0;
+    // Pages are written in batches, each L4 first, then L3, then the catalog, while the next batch is
+    // being chunked: the disk's fsyncs overlap the tokenizer's work instead of adding to it.
+    let batch: { doc: DocumentEntry; pages: Page[] }[] = [];
+    let batchBytes = 0;
+    let writing = Promise.resolve();
+    let failure: unknown;
+    const claimed = new Set<string>();
+    const write = (b: typeof batch) => {
+      writing = writing
+        .then(async () => {
+          if (failure !== undefined) return;
+          const pages = b.flatMap((x) => x.pages);
+          await this.l4.putPages(pages);
+          await this.l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
+          await this.l3.flush();
+          await this.catalog.addDocuments(b.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
+          for (const x of b) {
+            done += x.doc.bytes;
+            await onProgress?.(done, total);
+          }
+        })
+        .catch((err: unknown) => void (failure ??= err));
+    };
     for (const d of docs) {
+      if (failure !== undefined) break;
       const documentId = documentIdOf(d.source, d.text);
+      const bytes = Buffer.byteLength(d.text);
       const known = this.table.document(documentId);
       if (known) {
         // Same source, same bytes: already paged; nothing to write.
         results.push({ documentId, source: d.source, pages: known.pageIds.length, newPages: 0, tokens: known.tokens });
-        done += Buffer.byteLength(d.text);
+        done += bytes;
         await onProgress?.(done, total);
         continue;
       }
-      const chunks = chunkText(d.text, this.config.pageTokens, enc);
-      const pages: Page[] = chunks.map((c) => {
+      const pages: Page[] = chunkText(d.text, this.config.pageTokens, enc).map((c) => {
         const hash = sha256(c.text);
         return { id: pageIdOf(hash), sha256: hash, documentId, source: d.source, ...c };
       });
-      const seen = new Set<string>();
-      const fresh = pages.filter((p) => !this.table.has(p.id) && !seen.has(p.id) && seen.add(p.id));
-      await this.l4.putPages(fresh);
-      await this.l3.upsert(fresh.map((p) => ({ meta: p, text: p.text })));
-      await this.l3.flush();
-      const entries = fresh.map(({ text, ...meta }) => ({ ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 }));
+      const fresh = pages.filter((p) => !this.table.has(p.id) && !claimed.has(p.id) && claimed.add(p.id));
       const tokens = pages.reduce((n, p) => n + p.tokens, 0);
-      await this.catalog.addDocument({ id: documentId, source: d.source, tokens, bytes: Buffer.byteLength(d.text), pageIds: pages.map((p) => p.id), ingestedAt: this.now() }, entries);
+      batch.push({ doc: { id: documentId, source: d.source, tokens, bytes, pageIds: pages.map((p) => p.id), ingestedAt: this.now() }, pages: fresh });
       results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
-      done += Buffer.byteLength(d.text);
-      await onProgress?.(done, total);
+      batchBytes += bytes;
+      if (batchBytes >= INGEST_BATCH_BYTES) {
+        write(batch);
+        batch = [];
+        batchBytes = 0;
+      }
+      await new Promise((r) => setImmediate(r)); // let the writes and other requests progress
     }
+    if (batch.length) write(batch);
+    await writing;
+    if (failure !== undefined) throw failure;
     this.emit('pages');
     return results;
   }
