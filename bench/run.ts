@@ -167,6 +167,17 @@ async function main(): Promise<void> {
   );
   rmSync(ingest.dir, { recursive: true, force: true });
 
+  const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
+  const coldRatio = ingest.coldMbps / ingest.rawMbps;
+  log('\n## Targets\n');
+  log(
+    table(['target', 'measured', ''], [
+      ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
+      ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
+      ['recall@1 ≥ BM25 baseline', `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`, verdict(recall.recallAt1 >= recall.bm25RecallAt1)],
+    ]),
+  );
+
   const header = `# Benchmarks
 
 Made by \`npm run bench\` on ${started.toISOString().slice(0, 10)}: Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}.
