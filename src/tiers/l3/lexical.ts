@@ -33,6 +33,17 @@ export function withBigrams(ids: readonly number[]): number[] {
   return out;
 }
 
+/** Appends `unit` with each distinct term's count to that term's postings ([unit, tf, unit, tf, …]). */
+function addPostings(postings: Map<number, number[]>, unit: number, terms: readonly number[]): void {
+  const tf = new Map<number, number>();
+  for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
+  for (const [t, n] of tf) {
+    const p = postings.get(t);
+    if (p) p.push(unit, n);
+    else postings.set(t, [unit, n]);
+  }
+}
+
 /**
  * BM25 over one granularity of text units. Incremental: units are added as pages are ingested,
  * document frequencies and the average length follow.
@@ -59,13 +70,7 @@ export class Bm25 {
     this.lengths.push(terms.length);
     this.owner.push(page);
     this.totalLength += terms.length;
-    const tf = new Map<number, number>();
-    for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-    for (const [t, n] of tf) {
-      const p = this.postings.get(t);
-      if (p) p.push(unit, n);
-      else this.postings.set(t, [unit, n]);
-    }
+    addPostings(this.postings, unit, terms);
   }
 
   /** Best unit score per page, into `out` (indexed by page). */
@@ -125,13 +130,7 @@ export class SentenceWindows {
       this.lengths.push(terms.length);
       this.owner.push(page);
       this.totalLength += terms.length;
-      const tf = new Map<number, number>();
-      for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-      for (const [t, n] of tf) {
-        const p = this.postings.get(t);
-        if (p) p.push(s, n);
-        else this.postings.set(t, [s, n]);
-      }
+      addPostings(this.postings, s, terms);
     }
   }
 
