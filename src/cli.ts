@@ -7,6 +7,7 @@ import { readSources } from './ingest/sources.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
 import { progressBar } from './progress.js';
+import { reindex } from './reindex.js';
 
 const USAGE = `vmem ${VERSION}: virtual memory for LLM agents, over MCP
 
@@ -14,6 +15,7 @@ Usage:
   vmem [serve]               MCP server over stdio (the default)
   vmem ingest <path>...      page files or directories into the store
   vmem stats                 what the store holds
+  vmem reindex               rebuild the page table and L3 from L4 (stop other vmem processes first)
   vmem demo                  page a generated 300k-token document through L1–L4 with a real MCP client
 
 Options (each also an env var):
@@ -122,6 +124,14 @@ async function main(): Promise<void> {
       return ingest(config, rest);
     case 'stats':
       return stats(config);
+    case 'reindex': {
+      const bar = progressBar('reindex', (n) => `${n} pages`);
+      const r = await reindex(config, (done, total) => bar.update(done, total));
+      bar.done();
+      console.log(`reindexed ${r.pages} pages of ${r.documents} documents from L4${r.backups.length ? `; previous files kept as ${r.backups.join(', ')}` : ''}`);
+      if (r.corrupt.length) console.error(`vmem: ${r.corrupt.length} page file(s) do not match their content address and were left out: ${r.corrupt.join(', ')}`);
+      return;
+    }
     default:
       throw new ConfigError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }

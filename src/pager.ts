@@ -181,11 +181,8 @@ export class Pager extends EventEmitter {
       writing = writing
         .then(async () => {
           if (failure !== undefined) return;
-          const pages = b.flatMap((x) => x.pages);
-          await this.l4.putPages(pages);
-          await this.l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
-          await this.l3.flush();
-          await this.catalog.addDocuments(b.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
+          await this.l4.putPages(b.flatMap((x) => x.pages));
+          await this.index(b);
           for (const x of b) {
             done += x.doc.bytes;
             await onProgress?.(done, total);
@@ -226,6 +223,14 @@ export class Pager extends EventEmitter {
     if (failure !== undefined) throw failure;
     this.emit('pages');
     return results;
+  }
+
+  /** Makes documents whose pages L4 already holds findable: L3 first, then the page table. */
+  async index(docs: { doc: DocumentEntry; pages: Page[] }[]): Promise<void> {
+    const pages = docs.flatMap((x) => x.pages);
+    await this.l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
+    await this.l3.flush();
+    await this.catalog.addDocuments(docs.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
   }
 
   // ---------------------------------------------------------------- paging

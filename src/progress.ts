@@ -1,5 +1,9 @@
 /** A progress bar on stderr when it is a terminal; silent otherwise (logs and CI stay clean). */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr): { update(done: number, total: number): void; done(): void } {
+export function progressBar(
+  label: string,
+  unit: (n: number) => string = (n) => `${(n / 1e6).toFixed(1)} MB`,
+  stream: NodeJS.WriteStream = process.stderr,
+): { update(done: number, total: number): void; done(): void } {
   if (!stream.isTTY) return { update() {}, done() {} };
   let last = 0;
   let shown = false;
@@ -12,7 +16,7 @@ export function progressBar(label: string, stream: NodeJS.WriteStream = process.
       const width = 30;
       const frac = total ? done / total : 1;
       const filled = Math.round(frac * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${(done / 1e6).toFixed(1)}/${(total / 1e6).toFixed(1)} MB`);
+      stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${unit(done)} of ${unit(total)}`);
     },
     done() {
       if (shown) stream.write('\n');
