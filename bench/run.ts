@@ -16,6 +16,7 @@ import { Pager } from '../src/pager.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { bestOf, fmt, percentile, table } from './stats.js';
 import { squadRecall } from './squad-recall.js';
+import { startRedis } from '../test/support/redis.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LATENCY_QUESTIONS = 400;
@@ -107,6 +108,53 @@ async function benchLatencyStdio(dir: string, questions: string[]): Promise<{ sa
   }
 }
 
+/**
+ * L2 on a real Redis: a page served from L2 by load_page and by page_fault, against a raw ioredis GET
+ * of the same key on the same server. Undefined when redis-server is not installed.
+ */
+async function benchRedis(dir: string, questions: string[]): Promise<(string | number)[][] | undefined> {
+  const redis = await startRedis({ ownServer: true }).catch(() => undefined);
+  if (!redis) return undefined;
+  const { Redis } = await import('ioredis');
+  const raw = new Redis(redis.url);
+  const pager = await Pager.open(loadConfig({ '--data-dir': dir, '--redis-url': redis.url, '--namespace': 'bench' }, {}));
+  const session = pager.newSession();
+  try {
+    const ids = pager.table.listPages().map((p) => p.id);
+    for (const id of ids) await pager.load(session, [id]); // warms Redis from L4
+    pager.evict(session, 'all');
+    await new Promise((r) => setTimeout(r, 200)); // the warming writes are off the hot path
+    const rawMs: number[] = [];
+    const loadMs: number[] = [];
+    for (let round = 0; round < 5; round++) {
+      for (const id of ids) {
+        let t = performance.now();
+        await raw.get(`bench:page:${id}`);
+        rawMs.push(performance.now() - t);
+        t = performance.now();
+        const r = await pager.load(session, [id]);
+        loadMs.push(performance.now() - t);
+        if (r.pages[0]?.level !== 'L2') throw new Error(`expected an L2 hit, got ${r.pages[0]?.level}`);
+        pager.evict(session, 'all');
+      }
+    }
+    const faultMs: number[] = [];
+    for (const q of questions) {
+      pager.evict(session, 'all');
+      const t = performance.now();
+      const r = await pager.fault(session, q, { maxPages: 1 });
+      if (r.pages[0]?.level === 'L2') faultMs.push(performance.now() - t);
+    }
+    const base = percentile(rawMs, 50);
+    const row = (what: string, v: number[]) => [what, v.length, fmt(percentile(v, 50), 3), fmt(percentile(v, 99), 3), fmt(percentile(v, 50) / base)];
+    return [row('baseline: raw ioredis GET of the page', rawMs), row('load_page served from L2 (Redis)', loadMs), row('page_fault served from L2 (Redis; includes L3 ranking)', faultMs)];
+  } finally {
+    await pager.close();
+    raw.disconnect();
+    await redis.stop();
+  }
+}
+
 function latencyRows(where: string, s: Samples): (string | number)[][] {
   return Object.entries(s)
     .filter(([, v]) => v.length)
@@ -150,6 +198,10 @@ async function main(): Promise<void> {
 
   const pager = await Pager.open(configFor(ingest.dir));
   const session = pager.newSession();
+  const redisRows = await benchRedis(ingest.dir, sample);
+  log(`\n## L2 on Redis (ms, same redis-server, same bytes)\n`);
+  log(redisRows ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redisRows) : 'redis-server is not installed here; skipped.');
+
   const recall = await squadRecall({
     articles,
     rank: async (q) => {

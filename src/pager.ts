@@ -463,11 +463,12 @@ export class Pager extends EventEmitter {
       if (t === undefined) throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
       return { text: t, level: 'L4' as Level };
     });
+    // Warming L2 and refreshing TTLs are off the hot path: the caller has its pages after one L2
+    // round trip (plus L4 for misses). Commands on one connection stay in order, so this process's
+    // next read sees them; a cache write that fails loses nothing.
     const hits = ids.filter((_, i) => cached[i] !== undefined);
-    await Promise.all([
-      byId.size ? this.l2.setMany([...byId].map(([id, value]) => ({ id, value })), this.config.l2TtlSeconds) : undefined,
-      hits.length ? this.l2.touch(hits, this.config.l2TtlSeconds) : undefined,
-    ]);
+    if (byId.size) void this.l2.setMany([...byId].map(([id, value]) => ({ id, value })), this.config.l2TtlSeconds).catch(() => {});
+    if (hits.length) void this.l2.touch(hits, this.config.l2TtlSeconds).catch(() => {});
     return out;
   }
 

@@ -1,0 +1,233 @@
+/**
+ * One contract for every L3Index backend (EmbeddedIndex on a temp file, ChromaIndex on a real Chroma
+ * server with a random collection per test, deleted after), plus Chroma-only checks.
+ *
+ * Chroma: VMEM_TEST_CHROMA_URL if set, else scripts/chroma-server.sh on a free port; when it cannot start
+ * the Chroma tests are skipped with a visible reason (and fail when CI=true). The server is stopped in
+ * `after`, and killed on process exit as a backstop.
+ */
+import { after, before, describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { PageMeta } from '../src/core/page.ts';
+import type { Embedder } from '../src/embed/embedder.ts';
+import { HashingEmbedder } from '../src/embed/hashing.ts';
+import { ChromaIndex } from '../src/tiers/l3/chroma.ts';
+import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
+import type { IndexItem, L3Index } from '../src/tiers/l3/index.ts';
+import { CHROMA_MISSING, deleteCollection, getRecords, startChroma, type TestChroma } from './support/chroma.ts';
+
+interface Harness {
+  index: L3Index;
+  /** A new instance on the same store (the current one is closed first), optionally with another embedder. */
+  reopen(embedder?: Embedder): Promise<L3Index>;
+  cleanup(): Promise<void>;
+}
+
+type Make = () => Promise<Harness>;
+
+const TEXTS = {
+  cat: 'The cat sat on the warm mat and purred at the sleepy dog by the fire.',
+  revenue: 'Quarterly revenue grew eleven percent on strong cloud subscription sales.',
+  volcano: 'The volcano erupted, sending ash and molten lava down the mountain slopes.',
+  plants: 'Photosynthesis converts sunlight, water and carbon dioxide into glucose inside plant leaves.',
+};
+
+function item(text: string, ordinal = 0): IndexItem {
+  const sha256 = createHash('sha256').update(text).digest('hex');
+  const meta: PageMeta = {
+    id: sha256.slice(0, 16),
+    sha256,
+    tokens: text.split(/\s+/).length,
+    documentId: 'doc-1',
+    source: 'test.txt',
+    ordinal,
+    charStart: 0,
+    charEnd: text.length,
+    lineStart: 1,
+    lineEnd: 1,
+  };
+  return { meta, text };
+}
+
+const ITEMS = Object.fromEntries(Object.entries(TEXTS).map(([k, text], i) => [k, item(text, i)])) as Record<keyof typeof TEXTS, IndexItem>;
+const ALL = Object.values(ITEMS);
+
+async function withHarness(t: TestContext, make: Make, skipReason: (() => string | undefined) | undefined, fn: (h: Harness) => Promise<void>) {
+  const reason = skipReason?.();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const h = await make();
+  try {
+    await fn(h);
+  } finally {
+    await h.cleanup();
+  }
+}
+
+export function l3Contract(name: string, make: Make, skipReason?: () => string | undefined): void {
+  describe(`L3 contract: ${name}`, () => {
+    const test = (title: string, fn: (h: Harness) => Promise<void>) => it(title, { timeout: 30_000 }, (t) => withHarness(t, make, skipReason, fn));
+
+    test('an empty index finds nothing', async ({ index }) => {
+      assert.equal(index.size(), 0);
+      assert.equal(index.has(ITEMS.cat.meta.id), false);
+      assert.deepEqual(await index.query('volcano lava', 5), []);
+    });
+
+    test('a query finds the page whose text matches best, first', async ({ index }) => {
+      await index.upsert(ALL);
+      await index.flush();
+      const cases: [string, IndexItem][] = [
+        ['where did the molten lava and ash go after the volcano erupted', ITEMS.volcano],
+        ['cloud subscription revenue growth', ITEMS.revenue],
+        ['sleepy cat on a warm mat', ITEMS.cat],
+        ['how do plant leaves make glucose from sunlight', ITEMS.plants],
+      ];
+      for (const [q, want] of cases) {
+        const hits = await index.query(q, 3);
+        assert.ok(hits.length >= 1, `no hits for ${q}`);
+        assert.equal(hits[0]!.pageId, want.meta.id, `best hit for ${JSON.stringify(q)}`);
+        for (let i = 1; i < hits.length; i++) assert.ok(hits[i - 1]!.score >= hits[i]!.score, 'hits are best first');
+      }
+    });
+
+    test('upsert is idempotent; has and size track the pages', async ({ index }) => {
+      await index.upsert([ITEMS.cat, ITEMS.revenue]);
+      assert.equal(index.size(), 2);
+      assert.equal(index.has(ITEMS.cat.meta.id), true);
+      assert.equal(index.has(ITEMS.volcano.meta.id), false);
+      await index.upsert([ITEMS.cat, ITEMS.revenue, ITEMS.cat]);
+      assert.equal(index.size(), 2, 'a repeated upsert adds nothing');
+      await index.upsert(ALL);
+      assert.equal(index.size(), 4);
+      await index.flush();
+      const hits = await index.query('cat mat', 10);
+      assert.equal(new Set(hits.map((h) => h.pageId)).size, hits.length, 'no duplicate hits');
+    });
+
+    test('k bounds the result count', async ({ index }) => {
+      await index.upsert(ALL);
+      await index.flush();
+      const q = 'cat revenue volcano photosynthesis';
+      assert.equal((await index.query(q, 2)).length, 2);
+      assert.equal((await index.query(q, 1)).length, 1);
+      assert.deepEqual(await index.query(q, 0), []);
+      assert.ok((await index.query(q, 10)).length <= 4);
+    });
+
+    test('a new instance on the same store sees the same pages', async (h) => {
+      await h.index.upsert(ALL);
+      await h.index.flush();
+      const again = await h.reopen();
+      assert.equal(again.size(), 4);
+      for (const it of ALL) assert.equal(again.has(it.meta.id), true);
+      const hits = await again.query('volcano ash and lava', 2);
+      assert.equal(hits[0]?.pageId, ITEMS.volcano.meta.id);
+      await again.upsert(ALL);
+      assert.equal(again.size(), 4);
+    });
+  });
+}
+
+// --- EmbeddedIndex on a temp file -------------------------------------------------------------------
+
+l3Contract('embedded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vmem-l3-'));
+  const file = join(dir, 'embedded.jsonl');
+  let current: L3Index = await EmbeddedIndex.open(file, new HashingEmbedder());
+  const h: Harness = {
+    index: current,
+    async reopen(embedder = new HashingEmbedder()) {
+      await current.close();
+      current = await EmbeddedIndex.open(file, embedder);
+      return current;
+    },
+    async cleanup() {
+      await current.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+});
+
+// --- ChromaIndex on a real server ------------------------------------------------------------------
+
+let chroma: TestChroma | undefined;
+let chromaStartMs = 0;
+
+before(async () => {
+  const t0 = Date.now();
+  chroma = await startChroma();
+  chromaStartMs = Date.now() - t0;
+  if (chroma && !chroma.external) console.log(`# chroma server up in ${chromaStartMs} ms (pid ${chroma.pid})`);
+});
+after(async () => {
+  await chroma?.stop();
+});
+
+const chromaSkip = () => (chroma ? undefined : CHROMA_MISSING);
+
+/** `named` learns the test's collection name. */
+function makeChroma(named?: (collection: string) => void): Make {
+  return async () => {
+    const url = chroma!.url;
+    const collection = `vmem-test-${randomUUID()}`;
+    named?.(collection);
+    let current: L3Index = await ChromaIndex.open({ url, collection, embedder: new HashingEmbedder() });
+    return {
+      index: current,
+      async reopen(embedder = new HashingEmbedder()) {
+        await current.close();
+        current = await ChromaIndex.open({ url, collection, embedder });
+        return current;
+      },
+      async cleanup() {
+        await current.close();
+        await deleteCollection(url, collection);
+      },
+    };
+  };
+}
+
+l3Contract('chroma', makeChroma(), chromaSkip);
+
+describe('L3 chroma only', () => {
+  it('reopening with another embedder throws EmbedderMismatchError naming both and vmem reindex', { timeout: 30_000 }, (t) =>
+    withHarness(t, makeChroma(), chromaSkip, async (h) => {
+      await h.index.upsert([ITEMS.cat]);
+      const other = new HashingEmbedder(512);
+      await assert.rejects(h.reopen(other), (err: Error) => {
+        assert.ok(err instanceof EmbedderMismatchError, `got ${err.name}: ${err.message}`);
+        assert.match(err.message, /vmem reindex/);
+        assert.ok(err.message.includes(new HashingEmbedder().name), err.message);
+        assert.ok(err.message.includes(other.name), err.message);
+        return true;
+      });
+      // The collection is untouched: the right embedder still opens it.
+      const again = await h.reopen();
+      assert.equal(again.size(), 1);
+    }),
+  );
+
+  it('stores the page text and metadata, and scores are cosine similarities', { timeout: 30_000 }, (t) => {
+    let collection = '';
+    return withHarness(t, makeChroma((c) => (collection = c)), chromaSkip, async ({ index }) => {
+      await index.upsert(ALL);
+      const stored = await getRecords(chroma!.url, collection);
+      assert.equal(stored.ids.length, 4);
+      const at = stored.ids.indexOf(ITEMS.revenue.meta.id);
+      assert.equal(stored.documents[at], TEXTS.revenue);
+      const { documentId, source, ordinal, tokens } = ITEMS.revenue.meta;
+      assert.deepEqual(stored.metadatas[at], { documentId, source, ordinal, tokens });
+      const [hit] = await index.query(TEXTS.plants, 1);
+      assert.equal(hit?.pageId, ITEMS.plants.meta.id);
+      assert.ok(Math.abs(hit!.score - 1) < 1e-3, `an identical text scores ~1, got ${hit!.score}`);
+    });
+  });
+});
