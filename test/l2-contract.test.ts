@@ -7,6 +7,7 @@
  * Redis tests are skipped with a visible reason (and fail when CI=true).
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
+import { withHarness } from './support/contract.ts';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -26,24 +27,6 @@ interface Harness {
 type Make = () => Promise<Harness>;
 
 /** Runs `fn` on a fresh harness, cleaning up even when it fails; skips when `skipReason()` says so. */
-async function withHarness(
-  t: TestContext,
-  make: Make,
-  skipReason: (() => string | undefined) | undefined,
-  fn: (h: Harness) => Promise<void>,
-): Promise<void> {
-  const reason = skipReason?.();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const h = await make();
-  try {
-    await fn(h);
-  } finally {
-    await h.cleanup();
-  }
-}
 
 export function l2Contract(name: string, make: Make, skipReason?: () => string | undefined): void {
   describe(`L2 contract: ${name}`, () => {

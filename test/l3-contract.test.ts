@@ -6,7 +6,8 @@
  * the Chroma tests are skipped with a visible reason (and fail when CI=true). The server is stopped in
  * `after`, and killed on process exit as a backstop.
  */
-import { after, before, describe, it, type TestContext } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { withHarness } from './support/contract.ts';
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -56,19 +57,6 @@ function item(text: string, ordinal = 0): IndexItem {
 const ITEMS = Object.fromEntries(Object.entries(TEXTS).map(([k, text], i) => [k, item(text, i)])) as Record<keyof typeof TEXTS, IndexItem>;
 const ALL = Object.values(ITEMS);
 
-async function withHarness(t: TestContext, make: Make, skipReason: (() => string | undefined) | undefined, fn: (h: Harness) => Promise<void>) {
-  const reason = skipReason?.();
-  if (reason) {
-    t.skip(reason);
-    return;
-  }
-  const h = await make();
-  try {
-    await fn(h);
-  } finally {
-    await h.cleanup();
-  }
-}
 
 export function l3Contract(name: string, make: Make, skipReason?: () => string | undefined): void {
   describe(`L3 contract: ${name}`, () => {

@@ -7,6 +7,7 @@
  * elsewhere, so the caller can skip visibly. The server is killed (its whole process group) by stop(),
  * and with SIGKILL on process exit as a backstop: a leftover one has been seen spinning a CPU for an hour.
  */
+import { captureOutput } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,13 +55,7 @@ async function spawnChroma(port: number): Promise<TestChroma> {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-chroma-'));
   // detached: its own process group, so stop() can kill the script and everything it started at once.
   const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    if (output.length < 20_000) output += chunk.toString();
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { output, exited } = captureOutput(child);
   const killGroup = (signal: NodeJS.Signals) => {
     try {
       process.kill(-child.pid!, signal);
@@ -95,7 +90,7 @@ async function spawnChroma(port: number): Promise<TestChroma> {
   while (true) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new Error(`chroma-server.sh exited early (port ${port}):\n${output.slice(-4000)}`);
+      throw new Error(`chroma-server.sh exited early (port ${port}):\n${output().slice(-4000)}`);
     }
     try {
       const res = await fetch(`${url}/api/v2/heartbeat`, { signal: AbortSignal.timeout(1000) });
@@ -105,7 +100,7 @@ async function spawnChroma(port: number): Promise<TestChroma> {
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Chroma on port ${port} did not answer its heartbeat within ${START_TIMEOUT_MS / 1000} s:\n${output.slice(-4000)}`);
+      throw new Error(`Chroma on port ${port} did not answer its heartbeat within ${START_TIMEOUT_MS / 1000} s:\n${output().slice(-4000)}`);
     }
     await sleep(100);
   }

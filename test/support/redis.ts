@@ -6,6 +6,7 @@
  * free loopback port with persistence off. Without redis-server it throws when CI=true (a missing
  * service is a failure there) and returns undefined elsewhere, so the caller can skip visibly.
  */
+import { captureOutput } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
@@ -82,13 +83,7 @@ async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
     ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let output = '';
-  const collect = (chunk: Buffer) => {
-    if (output.length < 20_000) output += chunk.toString();
-  };
-  child.stdout?.on('data', collect);
-  child.stderr?.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const { output, exited } = captureOutput(child);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -106,7 +101,7 @@ async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
   while (true) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
-      throw new Error(`redis-server exited early (port ${port}):\n${output}`);
+      throw new Error(`redis-server exited early (port ${port}):\n${output()}`);
     }
     try {
       if ((await command({ host, port }, ['PING'], 500)) === 'PONG') break;
@@ -115,7 +110,7 @@ async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output}`);
+      throw new Error(`redis-server on port ${port} did not answer PING within 10 s:\n${output()}`);
     }
     await sleep(25);
   }

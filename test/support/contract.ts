@@ -1,0 +1,24 @@
+import type { TestContext } from 'node:test';
+
+/**
+ * Runs one contract test against a backend: skips visibly when the backend is unavailable here,
+ * otherwise makes a fresh, isolated instance and always cleans it up.
+ */
+export async function withHarness<H extends { cleanup(): Promise<void> }>(
+  t: TestContext,
+  make: () => Promise<H>,
+  skipReason: (() => string | undefined) | undefined,
+  fn: (h: H) => Promise<void>,
+): Promise<void> {
+  const reason = skipReason?.();
+  if (reason) {
+    t.skip(reason);
+    return;
+  }
+  const h = await make();
+  try {
+    await fn(h);
+  } finally {
+    await h.cleanup();
+  }
+}
