@@ -1,4 +1,4 @@
-import { Tiktoken, type TiktokenBPE } from 'js-tiktoken/lite';
+import type { TiktokenBPE } from 'js-tiktoken/lite';
 import cl100k_base from 'js-tiktoken/ranks/cl100k_base';
 import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import type { EncodingName } from '../config.js';
@@ -17,19 +17,21 @@ const LONG_PIECE = 128;
  * `<|endoftext|>` in a document are ordinary text here, as they are to the model reading it.
  */
 export class Tokenizer {
-  private readonly tiktoken: Tiktoken;
-  private readonly pattern: RegExp;
   private readonly memo = new Map<string, number>();
-  private readonly utf8 = new TextEncoder();
-  /** js-tiktoken's byte-sequence → rank table (an internal field; if it ever moves, counting falls back to encode()). */
-  private readonly ranks: Map<string, number> | undefined;
+  /** Token bytes (as a binary string, one char per byte) → rank: the encoding's BPE table. */
+  private readonly ranks = new Map<string, number>();
+  private readonly pattern: RegExp;
 
   constructor(readonly encoding: EncodingName) {
-    const ranks = RANKS[encoding];
-    this.tiktoken = new Tiktoken(ranks);
-    const table = (this.tiktoken as unknown as { rankMap?: unknown }).rankMap;
-    this.ranks = table instanceof Map ? (table as Map<string, number>) : undefined;
-    this.pattern = new RegExp(ranks.pat_str, 'gu');
+    const source = RANKS[encoding];
+    this.pattern = new RegExp(source.pat_str, 'gu');
+    // js-tiktoken's rank files: lines of "<tag> <first rank> <base64 token> <base64 token> …".
+    for (const line of source.bpe_ranks.split('\n')) {
+      const [, first, ...tokens] = line.split(' ');
+      if (first === undefined) continue;
+      const offset = Number.parseInt(first, 10);
+      tokens.forEach((t, i) => this.ranks.set(atob(t), offset + i));
+    }
   }
 
   /** The pre-tokenizer's pieces of `text` with their token counts; they add up to the text's count. */
@@ -68,18 +70,15 @@ export class Tokenizer {
   }
 
   /**
-   * Tokens of one piece: js-tiktoken's byte-pair merge, run on its own rank table. Calling its
-   * encode() per piece would rebuild its regexes on every call, which dominates a cold count.
+   * Tokens of one piece by byte-pair merge, as tiktoken does it: each round merges the adjacent pair
+   * of lowest rank (the first on ties), and only the two pair ranks next to a merge change.
    */
   private bpeCount(piece: string): number {
-    const ranks = this.ranks;
-    if (!ranks) return this.tiktoken.encode(piece, [], []).length;
-    const bytes = this.utf8.encode(piece);
-    if (bytes.length <= 1 || ranks.has(bytes.join(','))) return 1;
-    // Part boundaries; each round merges the adjacent pair of lowest rank (the first on ties), and
-    // only the two pair ranks next to a merge change, as in tiktoken's own merge loop.
+    // One char per UTF-8 byte, so substrings are byte ranges and look up the table directly.
+    const bytes = ASCII.test(piece) ? piece : Buffer.from(piece, 'utf8').toString('latin1');
+    if (bytes.length <= 1 || this.ranks.has(bytes)) return 1;
     const cuts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
-    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (ranks.get(bytes.subarray(cuts[i], cuts[i + 2]).join(',')) ?? Infinity) : Infinity);
+    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (this.ranks.get(bytes.slice(cuts[i], cuts[i + 2])) ?? Infinity) : Infinity);
     const pairs = cuts.slice(0, -2).map((_, i) => pairRank(i));
     for (;;) {
       let best = Infinity;
@@ -98,6 +97,8 @@ export class Tokenizer {
     }
   }
 }
+
+const ASCII = /^[\x00-\x7f]*$/;
 
 function isLowSurrogate(code: number): boolean {
   return code >= 0xdc00 && code <= 0xdfff;
