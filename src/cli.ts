@@ -16,7 +16,7 @@ Usage:
   vmem ingest <path>...      page files or directories into the store
   vmem stats                 what the store holds
   vmem reindex               rebuild the page table and L3 from L4 (stop other vmem processes first)
-  vmem demo                  page a generated 300k-token document through L1–L4 with a real MCP client
+  vmem demo                  page a generated 220k-token document through L1–L4 with a real MCP client
 
 Options (each also an env var):
 ${Object.values(SETTINGS)

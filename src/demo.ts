@@ -19,7 +19,7 @@ const FILLER = [
 ];
 
 /**
- * A deterministic operations manual of about 300k tokens: one section per station and year, each with
+ * A deterministic operations manual of about 220k tokens: one section per station and year, each with
  * one unique fact, so a question has exactly one page that answers it.
  */
 export function demoDocument(): string {
