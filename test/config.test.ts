@@ -46,7 +46,6 @@ describe('config', () => {
         maxIngestBytes: 64 * 1024 * 1024,
         namespace: 'vmem',
         redisUrl: undefined,
-        chromaUrl: undefined,
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -87,7 +86,6 @@ describe('config', () => {
       maxIngestBytes: '1000',
       namespace: 'env-ns',
       redisUrl: 'redis://env:6379/1',
-      chromaUrl: 'http://env:8000',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -99,7 +97,6 @@ describe('config', () => {
       maxIngestBytes: '2000',
       namespace: 'flag_ns',
       redisUrl: 'rediss://:secret@flag:6380/2',
-      chromaUrl: 'https://flag:8443',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
@@ -127,7 +124,6 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--data-dir': '' }, {}), 'dataDir', /empty/);
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
     assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
-    assertNames(() => loadConfig({}, { VMEM_CHROMA_URL: 'chroma:8000' }), 'chromaUrl', /http:\/\//);
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
   });
 
