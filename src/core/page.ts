@@ -33,10 +33,6 @@ export interface Handle {
 /** Metadata of a page without its text. */
 export type PageMeta = Omit<Page, 'text'>;
 
-export function metaOf(page: Page): PageMeta {
-  const { text: _text, ...meta } = page;
-  return meta;
-}
 
 const GIST_CHARS = 120;
 

@@ -115,8 +115,3 @@ export function tokenizer(encoding: EncodingName): Tokenizer {
   }
   return t;
 }
-
-/** Tokens in `text` under `encoding`. */
-export function countTokens(text: string, encoding: EncodingName): number {
-  return tokenizer(encoding).count(text);
-}
