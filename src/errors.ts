@@ -11,4 +11,3 @@ export class InputError extends Error {
     this.name = 'InputError';
   }
 }
-
