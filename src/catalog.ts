@@ -85,11 +85,6 @@ export class Catalog extends EventEmitter {
     await this.write([{ t: 'stats', w: this.writer, s }]);
   }
 
-  /** Pulls other processes' appends now rather than at the next poll. */
-  async refresh(): Promise<void> {
-    this.apply(await this.log.read(), false);
-  }
-
   private async write(records: CatalogRecord[]): Promise<void> {
     // Appends from this process go one after another, in the order they were made.
     this.writing = this.writing.catch(() => {}).then(() => this.log.append(records));

@@ -20,4 +20,3 @@ export const snapshotSchema = z.object({
 });
 
 export type Snapshot = z.infer<typeof snapshotSchema>;
-export type SnapshotPage = z.infer<typeof snapshotPageSchema>;

@@ -42,6 +42,15 @@ interface IndexRecord {
   v: string;
 }
 
+/** Adds `scores`, scaled so the best is `weight`, into `into`: signals of different ranges mix by weight alone. */
+function addNormalised(into: Float64Array, scores: Float64Array, weight: number): void {
+  if (weight <= 0) return;
+  let max = 0;
+  for (const s of scores) if (s > max) max = s;
+  if (max <= 0) return;
+  for (let i = 0; i < scores.length; i++) into[i]! += (weight * scores[i]!) / max;
+}
+
 interface IndexHeader {
   format: string;
   embedder: string;
@@ -142,32 +151,20 @@ export class EmbeddedIndex implements L3Index {
       .map((t) => this.vocabulary.find(t))
       .filter((t): t is number => t !== undefined);
     const fused = new Float64Array(n);
-    const addNormalised = (scores: Float64Array, weight: number) => {
-      if (weight <= 0) return;
-      let max = 0;
-      for (const s of scores) if (s > max) max = s;
-      if (max <= 0) return;
-      for (let i = 0; i < n; i++) fused[i]! += (weight * scores[i]!) / max;
-    };
     const pageScores = new Float64Array(n);
     this.pages.scorePages(withBigrams(terms), pageScores);
-    addNormalised(pageScores, this.weights.page);
+    addNormalised(fused, pageScores, this.weights.page);
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
     const perWindow = WINDOWS.map(() => new Float64Array(n));
     this.passages.scorePages(terms, WINDOWS.map((w) => w.half), perWindow);
     const passageScores = new Float64Array(n);
-    WINDOWS.forEach((w, h) => {
-      const scores = perWindow[h]!;
-      let max = 0;
-      for (const s of scores) if (s > max) max = s;
-      if (max > 0) for (let i = 0; i < n; i++) passageScores[i]! += (w.weight * scores[i]!) / max;
-    });
-    addNormalised(passageScores, this.weights.passage);
+    WINDOWS.forEach((w, h) => addNormalised(passageScores, perWindow[h]!, w.weight));
+    addNormalised(fused, passageScores, this.weights.passage);
     if (this.weights.vector > 0) {
       const [q] = await this.embedder.embed([query]);
       const cos = new Float64Array(n);
       for (let i = 0; i < n; i++) cos[i] = Math.max(0, dot(q!, this.vectors[i]!));
-      addNormalised(cos, this.weights.vector);
+      addNormalised(fused, cos, this.weights.vector);
     }
     const order: number[] = [];
     for (let i = 0; i < n; i++) if (fused[i]! > 0) order.push(i);

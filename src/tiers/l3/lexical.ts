@@ -53,17 +53,13 @@ export class Bm25 {
   private readonly postings = new Map<number, number[]>();
   private readonly lengths: number[] = [];
   /** Unit → page it belongs to. */
-  readonly owner: number[] = [];
+  private readonly owner: number[] = [];
   private totalLength = 0;
 
   constructor(
     private readonly k1 = 1.2,
     private readonly b = 0.75,
   ) {}
-
-  get units(): number {
-    return this.lengths.length;
-  }
 
   add(page: number, terms: readonly number[]): void {
     const unit = this.lengths.length;
