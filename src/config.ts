@@ -42,6 +42,7 @@ export const configSchema = z
     maxIngestBytes: intFrom(1, 2 ** 31),
     namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
     redisUrl: optional(z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL, e.g. redis://localhost:6379/0')),
+    chromaUrl: optional(z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000')),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
     path: ['l1Tokens'],
@@ -59,8 +60,9 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   l2TtlSeconds: { env: 'VMEM_L2_TTL', flag: '--l2-ttl', doc: 'seconds a page stays in L2 after its last use', default: () => '3600' },
   maxIngestBytes: { env: 'VMEM_MAX_INGEST_BYTES', flag: '--max-ingest-bytes', doc: 'largest text or file one ingest accepts', default: () => String(64 * 1024 * 1024) },
   l2MaxPages: { env: 'VMEM_L2_MAX_PAGES', flag: '--l2-max-pages', doc: 'pages the embedded L2 holds before dropping the least recently used', default: () => '4096' },
-  namespace: { env: 'VMEM_NAMESPACE', flag: '--namespace', doc: 'Redis key prefix, so several stores can share one Redis', default: () => 'vmem' },
+  namespace: { env: 'VMEM_NAMESPACE', flag: '--namespace', doc: 'Redis key prefix and Chroma collection name, so several stores can share one server', default: () => 'vmem' },
   redisUrl: { env: 'VMEM_REDIS_URL', flag: '--redis-url', doc: 'L2 on Redis (redis://[:password@]host:port[/db]); unset: in-process L2', default: () => '' },
+  chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
 };
 
 export class ConfigError extends Error {

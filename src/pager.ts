@@ -14,6 +14,7 @@ import { InputError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { Session } from './session.js';
 import type { L2Store } from './tiers/l2/store.js';
+import type { Networked } from './tiers/status.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
 import type { L3Index } from './tiers/l3/index.js';
@@ -64,10 +65,16 @@ export interface Health {
   message: string;
 }
 
+/** What vmem does without each networked level. */
+const MEANWHILE: Partial<Record<Level, string>> = {
+  L2: 'pages are served from L4',
+  L3: 'page_fault ranks with the local lexical index alone, and pages indexed meanwhile are added once it is back',
+};
+
 function healthOf(level: Level, backend: string, up: boolean, err?: Error): Health {
   const message = up
     ? `${level} (${backend}) is reachable again; serving from it`
-    : `${level} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; serving from the levels below it and reconnecting`;
+    : `${level} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; ${MEANWHILE[level] ?? 'serving from the levels below it'} while vmem reconnects`;
   return { level, up, message };
 }
 
@@ -76,6 +83,34 @@ async function openL2(config: Config): Promise<L2Store> {
   if (!config.redisUrl) return new MemoryL2(config.l2MaxPages);
   const { RedisL2 } = await import('./tiers/l2/redis.js');
   return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
+}
+
+/**
+ * L3 from the configuration: the embedded index, fused with vectors on Chroma when a URL is set
+ * (the Chroma client is loaded only then).
+ */
+async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
+  const embedder = new HashingEmbedder();
+  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder);
+  if (!config.chromaUrl) return lexical;
+  const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
+  const { HybridIndex } = await import('./tiers/l3/hybrid.js');
+  const url = config.chromaUrl;
+  return HybridIndex.open({
+    lexical,
+    connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
+    texts: async (ids) => (await readIntact(l4, ids)).map((p) => ({ meta: p, text: p.text })),
+  });
+}
+
+/** The pages of `ids` that L4 holds intact; a corrupt or missing page is left out (reindex names them). */
+async function readIntact(l4: L4Store, ids: string[]): Promise<Page[]> {
+  try {
+    return (await l4.getPages(ids)).filter((p): p is Page => !!p);
+  } catch {
+    const one = await Promise.all(ids.map((id) => l4.getPages([id]).then(([p]) => p, () => undefined)));
+    return one.filter((p): p is Page => !!p);
+  }
 }
 
 export interface PagerParts {
@@ -119,23 +154,26 @@ export class Pager extends EventEmitter {
   static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
     const catalog = await Catalog.open(config.dataDir);
     const l4 = parts.l4 ?? new FsL4(config.dataDir);
-    const l3 = parts.l3 ?? (await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), new HashingEmbedder()));
+    const l3 = parts.l3 ?? (await openL3(config, l4));
     const l2 = parts.l2 ?? (await openL2(config));
     const pager = new Pager(config, catalog, l2, l3, l4, parts.now ?? Date.now);
     catalog.on('changed', () => pager.emit('pages'));
     pager.watchHealth('L2', l2);
+    pager.watchHealth('L3', l3);
     return pager;
   }
 
   /** Networked levels unreachable right now. */
   outages(): Health[] {
     const down: Health[] = [];
-    if (this.l2.available && !this.l2.available()) down.push(healthOf('L2', this.l2.name, false));
+    for (const [level, store] of [['L2', this.l2], ['L3', this.l3]] as const) {
+      if (store.available && !store.available()) down.push(healthOf(level, store.name, false));
+    }
     return down;
   }
 
   /** Reports each outage and recovery of a networked level once, as a 'health' event and on stderr. */
-  private watchHealth(level: Level, store: Pick<L2Store, 'name' | 'available' | 'onStatus'>): void {
+  private watchHealth(level: Level, store: Networked): void {
     if (!store.onStatus) return;
     const report = (up: boolean, err?: Error) => {
       const health = healthOf(level, store.name, up, err);

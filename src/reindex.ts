@@ -19,16 +19,29 @@ export interface ReindexResult {
   backups: string[];
 }
 
+/** Renames the namespace's Chroma collection out of the way, as the files are; the rebuild creates a new one. */
+async function retireChroma(config: Config, stamp: string): Promise<string[]> {
+  const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
+  const name = collectionName(config.namespace);
+  const backup = `${name}.bak-${stamp}`;
+  try {
+    return (await ChromaIndex.retire(config.chromaUrl!, name, backup)) ? [`${config.chromaUrl} collection ${backup}`] : [];
+  } catch (err) {
+    throw new Error(`cannot reach Chroma at ${config.chromaUrl} (${(err as Error).message}); start it, or unset VMEM_CHROMA_URL to rebuild the local index only`);
+  }
+}
+
 /**
  * Rebuilds the page table and the L3 index from L4 alone (the source of truth), e.g. after an
  * embedder change or a lost index. Run it with no vmem process serving the same data dir.
- * The previous files are kept beside the new ones with a `.bak-<time>` suffix.
+ * The previous files (and Chroma collection) are kept beside the new ones with a `.bak-<time>` suffix.
  */
 export async function reindex(config: Config, onProgress?: (done: number, total: number) => void): Promise<ReindexResult> {
   const l4 = new FsL4(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];
+  if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
   for (const f of DERIVED) {
     const from = join(config.dataDir, f);
     const to = `${from}.bak-${stamp}`;

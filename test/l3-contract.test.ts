@@ -18,8 +18,10 @@ import type { Embedder } from '../src/embed/embedder.ts';
 import { HashingEmbedder } from '../src/embed/hashing.ts';
 import { ChromaIndex } from '../src/tiers/l3/chroma.ts';
 import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
+import { HybridIndex } from '../src/tiers/l3/hybrid.ts';
 import type { IndexItem, L3Index } from '../src/tiers/l3/index.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma, type TestChroma } from './support/chroma.ts';
+import { freePort } from './support/redis.ts';
 
 interface Harness {
   index: L3Index;
@@ -216,6 +218,96 @@ describe('L3 chroma only', () => {
       const [hit] = await index.query(TEXTS.plants, 1);
       assert.equal(hit?.pageId, ITEMS.plants.meta.id);
       assert.ok(Math.abs(hit!.score - 1) < 1e-3, `an identical text scores ~1, got ${hit!.score}`);
+    });
+  });
+});
+
+// --- HybridIndex: embedded lexical + Chroma vectors --------------------------------------------------
+
+/** Page texts by id, as L4 would give them. */
+const byId = new Map(ALL.map((it) => [it.meta.id, it]));
+const texts = async (ids: string[]) => ids.map((id) => byId.get(id)!).filter(Boolean);
+
+interface HybridHarness extends Harness {
+  collection: string;
+  /** Every reachability change the index reported, in order. */
+  statuses: boolean[];
+}
+
+/** A HybridIndex on a temp lexical file and a random collection of the server at `url()`. */
+function makeHybrid(url: () => string, opts: { retryMs?: number; timeoutMs?: number } = {}): () => Promise<HybridHarness> {
+  return async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmem-l3h-'));
+    const collection = `vmem-test-${randomUUID()}`;
+    const statuses: boolean[] = [];
+    const open = async (embedder: Embedder) =>
+      HybridIndex.open(
+        {
+          lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl'), new HashingEmbedder()),
+          connect: () => ChromaIndex.open({ url: url(), collection, embedder }),
+          texts,
+          ...opts,
+        },
+        (up) => statuses.push(up),
+      );
+    let current: HybridIndex = await open(new HashingEmbedder());
+    return {
+      index: current,
+      collection,
+      statuses,
+      async reopen(embedder = new HashingEmbedder()) {
+        await current.close();
+        current = await open(embedder);
+        return current;
+      },
+      async cleanup() {
+        await current.close();
+        await deleteCollection(url(), collection).catch(() => {});
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  };
+}
+
+l3Contract('chroma + embedded lexical (hybrid)', makeHybrid(() => chroma!.url), chromaSkip);
+
+describe('L3 hybrid only', () => {
+  it('a collection built by another embedder is refused at open, naming vmem reindex', { timeout: 30_000 }, (t) =>
+    withHarness(t, makeHybrid(() => chroma!.url), chromaSkip, async (h) => {
+      await h.index.upsert([ITEMS.cat]);
+      await assert.rejects(h.reopen(new HashingEmbedder(512)), (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message));
+      assert.equal((await h.reopen()).size(), 1);
+    }),
+  );
+
+  it('Chroma stopped mid-run: queries and upserts keep working on the lexical side; after a restart the missed pages reach Chroma', { timeout: 60_000 }, async (t) => {
+    if (chromaSkip()) return t.skip(chromaSkip());
+    const dataDir = mkdtempSync(join(tmpdir(), 'vmem-chroma-own-'));
+    t.after(() => rmSync(dataDir, { recursive: true, force: true }));
+    let server = (await startChroma({ ownServer: true, dataDir, port: await freePort() }))!;
+    t.after(() => server.stop());
+    await withHarness(t, makeHybrid(() => server.url, { retryMs: 200, timeoutMs: 2000 }), undefined, async (h) => {
+      const hybrid = h.index as HybridIndex;
+      await hybrid.upsert([ITEMS.cat, ITEMS.revenue]);
+      assert.deepEqual(h.statuses, [true]);
+
+      await server.stop();
+      // The first query after the loss notices it, and still answers from the lexical side.
+      const during = await hybrid.query('molten lava volcano', 2);
+      await hybrid.upsert([ITEMS.volcano, ITEMS.plants]);
+      const hits = await hybrid.query('volcano erupted lava', 1);
+      assert.equal(hits[0]?.pageId, ITEMS.volcano.meta.id, 'a page indexed while Chroma is down is found');
+      assert.ok(during.length <= 2);
+      assert.equal(hybrid.available(), false);
+      assert.deepEqual(h.statuses, [true, false], 'the outage is reported once');
+
+      server = (await startChroma({ ownServer: true, dataDir, port: server.port }))!;
+      for (let i = 0; i < 100 && !hybrid.available(); i++) await new Promise((r) => setTimeout(r, 100));
+      assert.equal(hybrid.available(), true, 'reconnected by itself');
+      await hybrid.caughtUp();
+      assert.deepEqual(h.statuses, [true, false, true], 'the recovery is reported once');
+      const stored = await getRecords(server.url, h.collection);
+      assert.deepEqual(stored.ids.sort(), ALL.map((it) => it.meta.id).sort(), 'Chroma holds every page, including those indexed while it was down');
     });
   });
 });

@@ -19,6 +19,7 @@ export interface TestChroma {
   url: string;
   /** True for VMEM_TEST_CHROMA_URL: not ours to stop. */
   external: boolean;
+  port: number;
   pid?: number;
   /** Stops the server this helper started (no-op for an external one); idempotent. */
   stop(): Promise<void>;
@@ -34,14 +35,23 @@ export let CHROMA_MISSING = 'the chromadb package is not installed (npm install)
 /** The first start may fetch a newer glibc with apt (see scripts/chroma-server.sh): allow for it. */
 const START_TIMEOUT_MS = 90_000;
 
-export async function startChroma(): Promise<TestChroma | undefined> {
+export interface StartChromaOptions {
+  /** Port to bind (to restart on the same port); default a free one. */
+  port?: number;
+  /** Where the server keeps its data (kept by stop(), to restart on it); default a temp dir removed by stop(). */
+  dataDir?: string;
+  /** Ignore VMEM_TEST_CHROMA_URL and start a server of our own (for tests that stop it). */
+  ownServer?: boolean;
+}
+
+export async function startChroma(options: StartChromaOptions = {}): Promise<TestChroma | undefined> {
   const external = process.env.VMEM_TEST_CHROMA_URL;
-  if (external) return { url: external, external: true, stop: async () => {} };
+  if (external && !options.ownServer) return { url: external, external: true, port: Number(new URL(external).port), stop: async () => {} };
   let problem: string | undefined;
   if (!existsSync(CLI)) problem = CHROMA_MISSING;
   else {
     try {
-      return await spawnChroma(await freePort());
+      return await spawnChroma(options.port ?? (await freePort()), options.dataDir);
     } catch (err) {
       problem = `the Chroma server did not start: ${(err as Error).message}`;
     }
@@ -51,8 +61,8 @@ export async function startChroma(): Promise<TestChroma | undefined> {
   return undefined;
 }
 
-async function spawnChroma(port: number): Promise<TestChroma> {
-  const dir = mkdtempSync(join(tmpdir(), 'vmem-chroma-'));
+async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> {
+  const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'vmem-chroma-'));
   // detached: its own process group, so stop() can kill the script and everything it started at once.
   const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const { output, exited } = captureOutput(child);
@@ -82,7 +92,7 @@ async function spawnChroma(port: number): Promise<TestChroma> {
     await killChild(child, exited, killGroup);
     process.removeListener('exit', cleanupOnExit);
     removeSignalHandlers();
-    rmSync(dir, { recursive: true, force: true });
+    if (!dataDir) rmSync(dir, { recursive: true, force: true });
   };
 
   const url = `http://127.0.0.1:${port}`;
@@ -104,7 +114,7 @@ async function spawnChroma(port: number): Promise<TestChroma> {
     }
     await sleep(100);
   }
-  return { url, external: false, pid: child.pid, stop };
+  return { url, external: false, port, pid: child.pid, stop };
 }
 
 /** SIGTERM, then SIGKILL: the Chroma server has been seen to ignore SIGTERM for seconds. */

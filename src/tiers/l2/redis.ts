@@ -1,4 +1,5 @@
 import { Redis, type ChainableCommander } from 'ioredis';
+import { Status, type StatusListener } from '../status.js';
 import type { L2Store } from './store.js';
 
 /**
@@ -28,9 +29,6 @@ import type { L2Store } from './store.js';
  * `available()` tells the current state and `onStatus` reports each transition once.
  */
 
-/** Called once per transition: `up` false when the connection is lost (or never came up), true when it is ready again. */
-export type RedisStatusListener = (up: boolean, err?: Error) => void;
-
 export type RedisL2Op = 'getMany' | 'setMany' | 'touch' | 'has';
 
 export interface RedisL2Options {
@@ -43,7 +41,7 @@ export interface RedisL2Options {
   /** Upper bound of the reconnect backoff. Default 2000. */
   maxReconnectDelayMs?: number;
   /** Registered before the first connection attempt, so the initial outcome is reported too. */
-  onStatus?: RedisStatusListener;
+  onStatus?: StatusListener;
   /** Errors of individual commands that were swallowed (timeouts, OOM, …); connection loss goes to `onStatus`. */
   onCommandError?: (op: RedisL2Op, err: Error) => void;
 }
@@ -54,10 +52,8 @@ export class RedisL2 implements L2Store {
   readonly name = 'redis';
   readonly prefix: string;
   private readonly client: Redis;
-  private readonly listeners = new Set<RedisStatusListener>();
+  private readonly status = new Status();
   private readonly onCommandError: RedisL2Options['onCommandError'];
-  /** Last reported state; undefined until the first connection attempt has settled. */
-  private up: boolean | undefined;
   private lastError: Error | undefined;
   private closed = false;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -72,7 +68,7 @@ export class RedisL2 implements L2Store {
   constructor(url: string, options: RedisL2Options = {}) {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.onCommandError = options.onCommandError;
-    if (options.onStatus) this.listeners.add(options.onStatus);
+    if (options.onStatus) this.status.on(options.onStatus);
     const maxDelay = options.maxReconnectDelayMs ?? 2000;
     this.firstOutcome = new Promise((resolve) => (this.settleFirst = resolve));
 
@@ -133,9 +129,8 @@ export class RedisL2 implements L2Store {
   }
 
   /** Subscribes to up/down transitions (each reported once, not per retry); returns the unsubscribe function. */
-  onStatus(cb: RedisStatusListener): () => void {
-    this.listeners.add(cb);
-    return () => this.listeners.delete(cb);
+  onStatus(cb: StatusListener): () => void {
+    return this.status.on(cb);
   }
 
   key(id: string): string {
@@ -194,7 +189,7 @@ export class RedisL2 implements L2Store {
     this.closed = true;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
-    this.listeners.clear();
+    this.status.clear();
     if (this.client.status === 'ready') {
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([
@@ -228,15 +223,7 @@ export class RedisL2 implements L2Store {
 
   private report(up: boolean, err?: Error): void {
     this.settleFirst();
-    if (this.closed || this.up === up) return;
-    this.up = up;
-    for (const cb of this.listeners) {
-      try {
-        cb(up, up ? undefined : err);
-      } catch {
-        // a listener's bug must not break the connection handling
-      }
-    }
+    if (!this.closed) this.status.set(up, err);
   }
 }
 

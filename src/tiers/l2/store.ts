@@ -1,10 +1,11 @@
+import type { Networked } from '../status.js';
+
 /**
  * L2, the hot page cache: page id → page text, with a TTL. Shared by sessions (and, on Redis, by
  * processes). A dumb store: when to refresh a TTL or warm an entry is the pager's decision.
  * A miss is `undefined`, never an exception.
  */
-export interface L2Store {
-  readonly name: string;
+export interface L2Store extends Networked {
   /** Values in the order of `ids`, in one round trip. */
   getMany(ids: string[]): Promise<(string | undefined)[]>;
   /** Stores values with a TTL, in one round trip. */
@@ -13,10 +14,6 @@ export interface L2Store {
   touch(ids: string[], ttlSeconds: number): Promise<void>;
   has(id: string): Promise<boolean>;
   close(): Promise<void>;
-  /** Backends behind a network say whether they are reachable now… */
-  available?(): boolean;
-  /** …and report each change once; returns an unsubscribe function. */
-  onStatus?(listener: (up: boolean, err?: Error) => void): () => void;
 }
 
 /** Milliseconds since some fixed point; injectable so TTL tests need no sleeps. */

@@ -7,7 +7,7 @@
  * (no default model download, no network beyond the server), and the collection records which embedder
  * built it so that a query is never compared against vectors of another embedder.
  */
-import { ChromaClient, type Collection, type Metadata } from 'chromadb';
+import { ChromaClient, ChromaNotFoundError, type Collection, type Metadata } from 'chromadb';
 import type { Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from './embedded.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
@@ -26,6 +26,17 @@ export interface ChromaIndexOptions {
   embedder: Embedder;
 }
 
+function clientFor(url: string): ChromaClient {
+  const u = new URL(url);
+  const ssl = u.protocol === 'https:';
+  return new ChromaClient({ host: u.hostname, port: Number(u.port || (ssl ? 443 : 8000)), ssl });
+}
+
+/** The collection holding a namespace's pages (Chroma names: 3-512 of [A-Za-z0-9._-], alphanumeric at both ends). */
+export function collectionName(namespace: string): string {
+  return `vmem-${namespace}-pages`;
+}
+
 export class ChromaIndex implements L3Index {
   readonly name = 'chroma';
 
@@ -38,9 +49,7 @@ export class ChromaIndex implements L3Index {
 
   /** Opens (or creates) the collection; refuses one built by another embedder. */
   static async open({ url, collection, embedder }: ChromaIndexOptions): Promise<ChromaIndex> {
-    const u = new URL(url);
-    const ssl = u.protocol === 'https:';
-    const client = new ChromaClient({ host: u.hostname, port: Number(u.port || (ssl ? 443 : 8000)), ssl });
+    const client = clientFor(url);
     // embeddingFunction: null is chromadb 3.x's "none": the collection's config stores no embedding
     // function, so the client never tries to load @chroma-core/default-embed (which would fetch a model).
     // The metadata is only written on creation; an existing collection keeps what it was created with.
@@ -64,6 +73,23 @@ export class ChromaIndex implements L3Index {
       if (page.ids.length < BATCH) break;
     }
     return new ChromaIndex(col, embedder, ids);
+  }
+
+  /**
+   * Renames a collection out of the way (`vmem reindex` keeps the old index as a backup, as it does
+   * with files); false when there is none.
+   */
+  static async retire(url: string, collection: string, renameTo: string): Promise<boolean> {
+    const client = clientFor(url);
+    let col: Collection;
+    try {
+      col = await client.getCollection({ name: collection });
+    } catch (err) {
+      if (err instanceof ChromaNotFoundError) return false;
+      throw err;
+    }
+    await col.modify({ name: renameTo });
+    return true;
   }
 
   async upsert(items: IndexItem[]): Promise<void> {

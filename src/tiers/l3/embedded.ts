@@ -176,6 +176,10 @@ export class EmbeddedIndex implements L3Index {
     return this.index.has(pageId);
   }
 
+  pageIds(): string[] {
+    return [...this.ids];
+  }
+
   size(): number {
     return this.ids.length;
   }

@@ -1,0 +1,183 @@
+import { Status, type StatusListener } from '../status.js';
+import type { ChromaIndex } from './chroma.js';
+import { EmbedderMismatchError, type EmbeddedIndex } from './embedded.js';
+import type { Hit, IndexItem, L3Index } from './index.js';
+
+export interface HybridOptions {
+  /** The lexical ranker, in the data dir: always there, so a fault never depends on the network. */
+  lexical: EmbeddedIndex;
+  /** Opens the vector side (the Chroma collection); called again after every failure until it works. */
+  connect: () => Promise<ChromaIndex>;
+  /** Page texts by id (from L4), to add the pages indexed while Chroma was away. */
+  texts: (ids: string[]) => Promise<IndexItem[]>;
+  /** Weight of the cosine signal, normalised to the best candidate, added to the lexical score. Default VECTOR_WEIGHT. */
+  vectorWeight?: number;
+  /** Delay between reconnect attempts. Default 2000 ms. */
+  retryMs?: number;
+  /** A Chroma request not answered within this counts as an outage. Default 5000 ms. */
+  timeoutMs?: number;
+}
+
+/**
+ * The cosine's weight next to the lexical score (whose best is 1). TODO from measurement.
+ */
+export const VECTOR_WEIGHT = 0.05;
+/** Candidates taken from each side before fusing: enough that a page ranked low by one side can still win. */
+const CANDIDATES = 50;
+/** Pages sent to Chroma per request while catching up. */
+const CATCH_UP_BATCH = 500;
+
+/**
+ * L3 on a Chroma server, with the lexical ranker kept beside it. Chroma holds every page's vector,
+ * text and metadata, shared by every process pointing at the collection; the embedded lexical index
+ * (BM25 pages and passages, in the data dir) ranks too, and the two are fused per query. Lexical
+ * ranking carries the recall with the offline embedder; the vector side is what a semantic embedder
+ * improves.
+ *
+ * Chroma down (at start or mid-run) never fails a call: faults are ranked by the lexical side alone,
+ * upserts go to the lexical side, and every `retryMs` the collection is reopened. Once it is back,
+ * the pages it lacks are read from L4 and added, so nothing indexed meanwhile stays unsearchable.
+ * Each transition is reported once through `onStatus`.
+ */
+export class HybridIndex implements L3Index {
+  readonly name = 'chroma';
+  private readonly status = new Status();
+  private vectors: ChromaIndex | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private catchingUp: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly retryMs: number;
+  private readonly timeoutMs: number;
+  private readonly vectorWeight: number;
+
+  private constructor(private readonly opts: HybridOptions) {
+    this.retryMs = opts.retryMs ?? 2000;
+    this.timeoutMs = opts.timeoutMs ?? 5000;
+    this.vectorWeight = opts.vectorWeight ?? VECTOR_WEIGHT;
+  }
+
+  /**
+   * Opens both sides. An unreachable Chroma is an outage (reported, retried); a collection built by
+   * another embedder is a configuration error and throws, so vectors of two embedders never mix.
+   */
+  static async open(opts: HybridOptions, onStatus?: StatusListener): Promise<HybridIndex> {
+    const idx = new HybridIndex(opts);
+    if (onStatus) idx.status.on(onStatus);
+    await idx.connect(true);
+    return idx;
+  }
+
+  available(): boolean {
+    return !this.closed && this.status.up;
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    return this.status.on(listener);
+  }
+
+  /** Resolves when the pages missing from Chroma at the last (re)connection have been added. */
+  caughtUp(): Promise<void> {
+    return this.catchingUp;
+  }
+
+  async upsert(items: IndexItem[]): Promise<void> {
+    await this.opts.lexical.upsert(items);
+    const vectors = this.vectors;
+    if (!vectors) return; // added when Chroma is back
+    try {
+      await this.bounded(vectors.upsert(items));
+    } catch (err) {
+      this.lost(err);
+    }
+  }
+
+  async query(query: string, k: number): Promise<Hit[]> {
+    if (k <= 0) return [];
+    const n = Math.max(k, CANDIDATES);
+    const vectors = this.vectors;
+    const [lexical, cosine] = await Promise.all([
+      this.opts.lexical.query(query, n),
+      vectors ? this.bounded(vectors.query(query, n)).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [],
+    ]);
+    // Pages only the lexical index knows (not yet caught up in Chroma) keep their lexical score.
+    const fused = new Map<string, number>(lexical.map((h) => [h.pageId, h.score]));
+    const best = cosine.reduce((m, h) => Math.max(m, h.score), 0);
+    if (best > 0 && this.vectorWeight > 0) {
+      for (const h of cosine) {
+        // Chroma may know pages of other data dirs on the same namespace: only this store's pages rank.
+        if (h.score <= 0 || !this.opts.lexical.has(h.pageId)) continue;
+        fused.set(h.pageId, (fused.get(h.pageId) ?? 0) + (this.vectorWeight * h.score) / best);
+      }
+    }
+    return [...fused]
+      .map(([pageId, score]) => ({ pageId, score }))
+      .sort((a, b) => b.score - a.score)
+      .slice(0, k);
+  }
+
+  has(pageId: string): boolean {
+    return this.opts.lexical.has(pageId);
+  }
+
+  size(): number {
+    return this.opts.lexical.size();
+  }
+
+  async flush(): Promise<void> {
+    await this.opts.lexical.flush();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+    this.status.clear();
+    await this.catchingUp;
+    await this.opts.lexical.close();
+    await this.vectors?.close();
+  }
+
+  /** One attempt to open the collection; on success, adds what it lacks in the background. */
+  private async connect(first: boolean): Promise<void> {
+    try {
+      const vectors = await this.bounded(this.opts.connect());
+      if (this.closed) return;
+      this.vectors = vectors;
+      this.status.set(true);
+      this.catchingUp = this.catchUp(vectors).catch((err: unknown) => this.lost(err));
+    } catch (err) {
+      if (first && err instanceof EmbedderMismatchError) throw err;
+      this.lost(err);
+    }
+  }
+
+  private async catchUp(vectors: ChromaIndex): Promise<void> {
+    const missing = this.opts.lexical.pageIds().filter((id) => !vectors.has(id));
+    for (let i = 0; i < missing.length && this.vectors === vectors; i += CATCH_UP_BATCH) {
+      const items = await this.opts.texts(missing.slice(i, i + CATCH_UP_BATCH));
+      await this.bounded(vectors.upsert(items));
+    }
+  }
+
+  /** Marks Chroma down, reports it once, and schedules the next attempt. */
+  private lost(err: unknown): void {
+    if (this.closed) return;
+    this.vectors = undefined;
+    this.status.set(false, err instanceof Error ? err : new Error(String(err)));
+    if (!this.retryTimer) {
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        if (!this.closed) void this.connect(false);
+      }, this.retryMs);
+      this.retryTimer.unref();
+    }
+  }
+
+  /** A request to a stopped (not closed) server would hang: past the timeout it counts as lost. */
+  private bounded<T>(p: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+}
