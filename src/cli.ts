@@ -3,6 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
 import { runDemo } from './demo.js';
 import { InputError } from './errors.js';
+import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { readSources } from './ingest/sources.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
@@ -138,7 +139,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  if (err instanceof ConfigError || err instanceof InputError) console.error(`vmem: ${err.message}`);
+  // The user's to fix: the message says how, a stack trace would only hide it.
+  const theirs = err instanceof ConfigError || err instanceof InputError || err instanceof EmbedderMismatchError;
+  if (theirs) console.error(`vmem: ${err.message}`);
   else console.error('vmem:', err);
-  process.exit(err instanceof ConfigError || err instanceof InputError ? 2 : 1);
+  process.exit(theirs ? 2 : 1);
 });

@@ -1,6 +1,6 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import type { DocumentEntry } from './core/page-table.js';
 import type { Page } from './core/page.js';
 import { Pager } from './pager.js';
@@ -27,7 +27,7 @@ async function retireChroma(config: Config, stamp: string): Promise<string[]> {
   try {
     return (await ChromaIndex.retire(config.chromaUrl!, name, backup)) ? [`${config.chromaUrl} collection ${backup}`] : [];
   } catch (err) {
-    throw new Error(`cannot reach Chroma at ${config.chromaUrl} (${(err as Error).message}); start it, or unset VMEM_CHROMA_URL to rebuild the local index only`);
+    throw new ConfigError(`cannot reach Chroma at ${config.chromaUrl} (${(err as Error).message}); start it, or unset VMEM_CHROMA_URL to rebuild the local index only`);
   }
 }
 

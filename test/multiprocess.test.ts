@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { call, deferrals, demoDoc, factRe, l1Ids, readText, tempDir } from './helpers.ts';
-import { startRedis, REDIS_MISSING } from './support/redis.ts';
+import { call, deferrals, demoDoc, essays, factRe, l1Ids, readText, tempDir } from './helpers.ts';
+import { startRedis, REDIS_MISSING, freePort } from './support/redis.ts';
+import { startChroma, CHROMA_MISSING, getRecords } from './support/chroma.ts';
 import { spawnServer, type Spawned } from './support/spawn.ts';
 
 const FLAGS = ['--page-tokens', '500', '--l1-tokens', '4000'];
@@ -93,5 +94,45 @@ describe('several vmem processes on one store', () => {
     const back = (await call<Served>(b.client, 'page_fault', ask('Kestrel', 2003))).s;
     assert.equal(back.pages[0]!.level, 'L2', 'L2 serves again after Redis returns');
     void a;
+  });
+
+  test('sharing Redis, Chroma and the data dir; Chroma stopped mid-run: faults keep being served, then Chroma catches up', async (t) => {
+    const redis = await startRedis();
+    if (!redis) return t.skip(REDIS_MISSING);
+    t.after(() => redis.stop());
+    const defer = deferrals(t);
+    const chromaDir = tempDir('vmem-chroma-mp-');
+    defer(chromaDir.cleanup);
+    let chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port: await freePort() });
+    if (!chroma) return t.skip(CHROMA_MISSING);
+    defer(() => chroma!.stop());
+    const ns = `t${process.pid}x${Date.now()}`;
+    const { a, b } = await handOff(t, ['--redis-url', redis.url, '--chroma-url', chroma.url, '--namespace', ns]);
+    const collection = `vmem-${ns}-pages`;
+    const pageIds = async () => (JSON.parse(await readText(b.client, 'vmem://page-table')) as { documents: { pages: string[] }[] }).documents.flatMap((d) => d.pages);
+    assert.deepEqual((await getRecords(chroma.url, collection)).ids.sort(), (await pageIds()).sort(), "A's pages are in Chroma");
+
+    const logs: string[] = [];
+    b.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+    await b.client.setLoggingLevel('info');
+    await chroma.stop();
+    await call(b.client, 'evict', { all: true });
+    const during = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault answered while Chroma is down');
+    assert.ok(['L2', 'L4'].includes(during.pages[0]!.level));
+    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined), 'the outage notice');
+    // A ingests while Chroma is down: the pages are findable at once, and reach Chroma when it is back.
+    await call(a.client, 'ingest', { text: essays(2), source: 'essays.md' });
+    await call(b.client, 'page_fault', ask('Merlin', 1995));
+    assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
+
+    chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port: chroma.port });
+    assert.ok(chroma);
+    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    const all = (await pageIds()).sort();
+    assert.ok(all.length > 0);
+    await eventually(async () => {
+      const ids = (await getRecords(chroma!.url, collection)).ids.sort();
+      return JSON.stringify(ids) === JSON.stringify(all) ? true : undefined;
+    }, 'every page, including those ingested during the outage, in Chroma');
   });
 });

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { HashingEmbedder } from '../src/embed/hashing.ts';
 import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
-import { deferrals, demoDoc, essays, factRe, openPager, tempDir } from './helpers.ts';
+import { deferrals, demoDoc, essays, factRe, listing, openPager, tempDir } from './helpers.ts';
+import { CHROMA_MISSING, deleteCollection, getRecords, startChroma } from './support/chroma.ts';
+import { freePort } from './support/redis.ts';
 import { CLI, ENV } from './support/spawn.ts';
 
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
@@ -44,4 +46,40 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   const again = await after.fault(after.newSession(), query, { maxPages: 1 });
   assert.equal(again.pages[0]!.pageId, before.hit);
   assert.match(again.pages[0]!.text!, factRe('Kestrel', 2003));
+});
+
+test('reindex with Chroma configured keeps the old collection aside and rebuilds it from L4; an unreachable Chroma changes nothing', async (t) => {
+  const chroma = await startChroma();
+  if (!chroma) return t.skip(CHROMA_MISSING);
+  const defer = deferrals(t);
+  defer(() => chroma.stop());
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const ns = `r${process.pid}x${Date.now()}`;
+  const flags = { ...FLAGS, '--chroma-url': chroma.url, '--namespace': ns };
+  const pager = await openPager(dir, flags);
+  await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
+  const ids = pager.table.listPages().map((p) => p.id).sort();
+  await pager.close();
+  const collection = `vmem-${ns}-pages`;
+  defer(() => deleteCollection(chroma.url, collection));
+  assert.deepEqual((await getRecords(chroma.url, collection)).ids.sort(), ids);
+
+  const cli = (url: string) =>
+    spawnSync(process.execPath, [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000', '--chroma-url', url, '--namespace', ns], { encoding: 'utf8', env: ENV });
+
+  const unchanged = listing(dir);
+  const down = cli(`http://127.0.0.1:${await freePort()}`);
+  assert.equal(down.status, 2, down.stderr);
+  assert.match(down.stderr, /cannot reach Chroma at http:\/\/127\.0\.0\.1:\d+ .*unset VMEM_CHROMA_URL/);
+  assert.doesNotMatch(down.stderr, /\n\s+at /, 'a message, not a stack trace');
+  assert.deepEqual(listing(dir), unchanged, 'nothing was moved');
+
+  const r = cli(chroma.url);
+  assert.equal(r.status, 0, r.stderr);
+  const backup = r.stdout.match(/collection (vmem-\S+\.bak-\S+?)(,|$)/m)?.[1];
+  assert.ok(backup, r.stdout);
+  defer(() => deleteCollection(chroma.url, backup));
+  assert.deepEqual((await getRecords(chroma.url, backup)).ids.sort(), ids, 'the old collection is kept, intact');
+  assert.deepEqual((await getRecords(chroma.url, collection)).ids.sort(), ids, 'the new collection holds every page');
 });
