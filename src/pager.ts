@@ -434,16 +434,19 @@ export class Pager extends EventEmitter {
     return handleOf(e, e.summary ?? e.gist);
   }
 
-  /** Levels that hold a page right now, as seen from a session. */
-  async levels(session: Session | undefined, pageId: string): Promise<Level[]> {
-    const e = this.table.get(pageId);
-    if (!e) return [];
-    const levels: Level[] = [];
-    if (session?.l1.has(pageId)) levels.push('L1');
-    if (await this.l2.has(pageId)) levels.push('L2');
-    if (e.indexed) levels.push('L3');
-    if (e.stored) levels.push('L4');
-    return levels;
+  /** Levels that hold each page right now, as seen from a session; one L2 round trip for all of them. */
+  async levels(session: Session | undefined, pageIds: string[]): Promise<Level[][]> {
+    const inL2 = await this.l2.hasMany(pageIds);
+    return pageIds.map((id, i) => {
+      const e = this.table.get(id);
+      if (!e) return [];
+      const levels: Level[] = [];
+      if (session?.l1.has(id)) levels.push('L1');
+      if (inL2[i]) levels.push('L2');
+      if (e.indexed) levels.push('L3');
+      if (e.stored) levels.push('L4');
+      return levels;
+    });
   }
 
   /** A page's entry and text, from the highest level below L1 that holds it, without touching any L1. */
@@ -483,11 +486,11 @@ export class Pager extends EventEmitter {
 
   /**
    * Page texts from the highest level below L1 that holds them: one L2 round trip, then L4 for the
-   * misses, which then warm L2. L2 hits get their TTL refreshed.
+   * misses, which then warm L2. The L2 read also resets its hits' TTL.
    */
   private async fetch(ids: string[], field: string): Promise<{ text: string; level: Level }[]> {
     if (!ids.length) return [];
-    const cached = await this.l2.getMany(ids);
+    const cached = await this.l2.getMany(ids, this.config.l2TtlSeconds);
     const misses = ids.filter((_, i) => cached[i] === undefined);
     const fromL4 = misses.length ? await this.l4.getPages(misses) : [];
     const byId = new Map<string, string>();
@@ -501,12 +504,9 @@ export class Pager extends EventEmitter {
       if (t === undefined) throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
       return { text: t, level: 'L4' as Level };
     });
-    // Warming L2 and refreshing TTLs are off the hot path: the caller has its pages after one L2
-    // round trip (plus L4 for misses). Commands on one connection stay in order, so this process's
+    // Warming L2 is off the hot path: the caller has its pages after one L2 round trip (plus L4 for misses). Commands on one connection stay in order, so this process's
     // next read sees them; a cache write that fails loses nothing.
-    const hits = ids.filter((_, i) => cached[i] !== undefined);
     if (byId.size) void this.l2.setMany([...byId].map(([id, value]) => ({ id, value })), this.config.l2TtlSeconds).catch(() => {});
-    if (hits.length) void this.l2.touch(hits, this.config.l2TtlSeconds).catch(() => {});
     return out;
   }
 

@@ -46,6 +46,7 @@ describe('config', () => {
         maxIngestBytes: 64 * 1024 * 1024,
         namespace: 'vmem',
         redisUrl: undefined,
+        chromaUrl: undefined,
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -86,6 +87,7 @@ describe('config', () => {
       maxIngestBytes: '1000',
       namespace: 'env-ns',
       redisUrl: 'redis://env:6379/1',
+      chromaUrl: 'http://env:8000',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -97,6 +99,7 @@ describe('config', () => {
       maxIngestBytes: '2000',
       namespace: 'flag_ns',
       redisUrl: 'rediss://:secret@flag:6380/2',
+      chromaUrl: 'https://chroma.example',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
@@ -122,6 +125,8 @@ describe('config', () => {
     assertNames(() => loadConfig({}, { VMEM_L2_MAX_PAGES: '-5' }), 'l2MaxPages');
     assertNames(() => loadConfig({}, { VMEM_MAX_INGEST_BYTES: 'lots' }), 'maxIngestBytes');
     assertNames(() => loadConfig({ '--data-dir': '' }, {}), 'dataDir', /empty/);
+    assertNames(() => loadConfig({}, { VMEM_CHROMA_URL: 'localhost:8000' }), 'chromaUrl', /http:\/\/localhost:8000/);
+    assertNames(() => loadConfig({ '--chroma-url': 'http://host:8000/api/v2' }, {}), 'chromaUrl', /Chroma server/);
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
     assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);

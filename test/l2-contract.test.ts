@@ -1,3 +1,4 @@
+import { holds } from './support/contract.ts';
 /**
  * One contract for every L2Store backend (MemoryL2 on a fake clock, RedisL2 on a real server), plus
  * Redis-only checks: key layout and TTL units, namespaces, and fault tolerance (server down at
@@ -36,10 +37,10 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
     test('a miss is undefined, never an exception', async ({ store }) => {
       assert.deepEqual(await store.getMany(['nope']), [undefined]);
       assert.deepEqual(await store.getMany([]), []);
-      assert.equal(await store.has('nope'), false);
-      await store.touch(['nope'], 60);
+      assert.equal(await holds(store, 'nope'), false);
+      assert.deepEqual(await store.getMany(['nope'], 60), [undefined]);
       await store.setMany([], 60);
-      assert.equal(await store.has('nope'), false, 'touch must not create entries');
+      assert.equal(await holds(store, 'nope'), false, 'a read with a TTL must not create entries');
     });
 
     test('getMany keeps the order of ids with mixed hits and misses', async ({ store }) => {
@@ -74,7 +75,7 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
       for (const [i, e] of entries.entries()) {
         assert.equal(got[i], e.value, `value of ${e.id}`);
       }
-      for (const e of entries) assert.equal(await store.has(e.id), true, `has(${e.id})`);
+      assert.deepEqual(await store.hasMany([...entries.map((e) => e.id), 'nope']), [...entries.map(() => true), false], 'hasMany, in order');
     });
 
     test('setMany overwrites existing values', async ({ store }) => {
@@ -88,13 +89,13 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
       await store.setMany([{ id: 'long', value: 'l' }], 60);
       await advance(400);
       assert.deepEqual(await store.getMany(['short', 'long']), ['s', 'l'], 'alive before the TTL');
-      assert.equal(await store.has('short'), true);
+      assert.equal(await holds(store, 'short'), true);
       await advance(700);
       assert.deepEqual(await store.getMany(['short', 'long']), [undefined, 'l'], 'gone after the TTL');
-      assert.equal(await store.has('short'), false);
+      assert.equal(await holds(store, 'short'), false);
     });
 
-    test('touch extends the TTL of existing entries only', async ({ store, advance }) => {
+    test('a read with a TTL resets it for the hits; a read without one leaves it', async ({ store, advance }) => {
       await store.setMany(
         [
           { id: 'kept', value: 'k' },
@@ -103,19 +104,20 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
         0.6,
       );
       await advance(300);
-      await store.touch(['kept', 'absent'], 1.2);
+      assert.deepEqual(await store.getMany(['kept', 'absent'], 1.2), ['k', undefined]);
+      assert.deepEqual(await store.getMany(['left']), ['l']);
       await advance(400); // past the original 0.6 s, within the new 1.2 s
       assert.deepEqual(await store.getMany(['kept', 'left', 'absent']), ['k', undefined, undefined]);
-      assert.equal(await store.has('absent'), false, 'touch must not create entries');
+      assert.equal(await holds(store, 'absent'), false, 'a read with a TTL must not create entries');
       await advance(900); // past the extended TTL too
       assert.deepEqual(await store.getMany(['kept']), [undefined]);
-      assert.equal(await store.has('kept'), false);
+      assert.equal(await holds(store, 'kept'), false);
     });
 
     test('has tells live entries from misses', async ({ store }) => {
       await store.setMany([{ id: 'here', value: 'x' }], 60);
-      assert.equal(await store.has('here'), true);
-      assert.equal(await store.has('there'), false);
+      assert.equal(await holds(store, 'here'), true);
+      assert.equal(await holds(store, 'there'), false);
     });
   });
 }
@@ -214,7 +216,7 @@ describe('RedisL2', () => {
         await fn(t);
       });
 
-    test('keys are ${prefix}page:${id} with a millisecond TTL; touch resets it', async () => {
+    test('keys are ${prefix}page:${id} with a millisecond TTL; a read with a TTL resets it', async () => {
       const prefix = testPrefix();
       const store = await open(prefix);
       try {
@@ -225,12 +227,13 @@ describe('RedisL2', () => {
         assert.equal(await command(server!.url, ['GET', `${prefix}page:p1`]), 'text');
         const pttl = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
         assert.ok(pttl > 29_000 && pttl <= 30_000, `PTTL after setMany(…, 30) is ${pttl}`);
-        await store.touch(['p1'], 90);
+        assert.deepEqual(await store.getMany(['p1'], 90), ['text']);
         const touched = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
-        assert.ok(touched > 89_000 && touched <= 90_000, `PTTL after touch(…, 90) is ${touched}`);
-        await store.touch(['p1'], 5);
+        assert.ok(touched > 89_000 && touched <= 90_000, `PTTL after getMany(…, 90) is ${touched}`);
+        assert.deepEqual(await store.getMany(['p1', 'absent'], 5), ['text', undefined]);
         const shortened = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
-        assert.ok(shortened > 4_000 && shortened <= 5_000, `touch sets the TTL (not max of old and new): ${shortened}`);
+        assert.ok(shortened > 4_000 && shortened <= 5_000, `the read sets the TTL (not max of old and new): ${shortened}`);
+        assert.equal(await command(server!.url, ['EXISTS', `${prefix}page:absent`]), 0, 'a miss is not created');
       } finally {
         await store.close();
         await deleteKeys(server!.url, `${prefix}*`);
@@ -244,12 +247,12 @@ describe('RedisL2', () => {
       try {
         await a.setMany([{ id: 'shared-id', value: 'from a' }, { id: 'only-a', value: 'a' }], 60);
         assert.deepEqual(await b.getMany(['shared-id', 'only-a']), [undefined, undefined]);
-        assert.equal(await b.has('only-a'), false);
+        assert.equal(await holds(b, 'only-a'), false);
         await b.setMany([{ id: 'shared-id', value: 'from b' }], 60);
         assert.deepEqual(await a.getMany(['shared-id']), ['from a']);
         assert.deepEqual(await b.getMany(['shared-id']), ['from b']);
-        await b.touch(['only-a'], 60);
-        assert.equal(await b.has('only-a'), false);
+        assert.deepEqual(await b.getMany(['only-a'], 60), [undefined]);
+        assert.equal(await holds(b, 'only-a'), false);
         await b.close();
         assert.deepEqual(await a.getMany(['shared-id']), ['from a'], 'closing one store leaves the other working');
       } finally {
@@ -274,8 +277,8 @@ describe('RedisL2', () => {
         assert.equal(store.available(), false);
         assert.deepEqual(await store.getMany(['a', 'b']), [undefined, undefined]);
         await store.setMany([{ id: 'a', value: 'x' }], 60);
-        await store.touch(['a'], 60);
-        assert.equal(await store.has('a'), false);
+        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
+        assert.equal(await holds(store, 'a'), false);
         await sleep(400); // several reconnect attempts
         assert.deepEqual(events.map((e) => e.up), [false], 'reported once, not per retry');
         assert.ok(events[0]?.err instanceof Error, 'the down event carries the connection error');
@@ -312,8 +315,8 @@ describe('RedisL2', () => {
         await until(() => !store.available(), 5_000, 'RedisL2 to notice the server is gone');
         assert.deepEqual(await store.getMany(['a']), [undefined]);
         await store.setMany([{ id: 'a', value: 'during' }], 60);
-        await store.touch(['a'], 60);
-        assert.equal(await store.has('a'), false);
+        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
+        assert.equal(await holds(store, 'a'), false);
         await sleep(500); // several reconnect attempts
         assert.deepEqual(events, [true, false], 'one down event, not one per retry');
 
@@ -325,7 +328,7 @@ describe('RedisL2', () => {
         assert.deepEqual(await store.getMany(['a']), [undefined], 'the restarted server is empty (no persistence)');
         await store.setMany([{ id: 'a', value: 'after' }], 60);
         assert.deepEqual(await store.getMany(['a']), ['after']);
-        assert.equal(await store.has('a'), true);
+        assert.equal(await holds(store, 'a'), true);
       } finally {
         await store.close();
         await own.stop();
@@ -353,11 +356,11 @@ describe('RedisL2', () => {
         const started = Date.now();
         assert.deepEqual(await within(2_000, store.getMany(['a']), 'getMany'), [undefined]);
         await within(2_000, store.setMany([{ id: 'b', value: 'y' }], 60), 'setMany');
-        await within(2_000, store.touch(['a'], 60), 'touch');
-        assert.equal(await within(2_000, store.has('a'), 'has'), false);
+        assert.deepEqual(await within(2_000, store.getMany(['a'], 60), 'getMany with a TTL'), [undefined]);
+        assert.equal(await within(2_000, holds(store, 'a'), 'hasMany'), false);
         const took = Date.now() - started;
         assert.ok(took < 4 * 300 + 1_000, `four timed-out commands took ${took} ms`);
-        assert.deepEqual(errors.map((e) => e.split(':')[0]), ['getMany', 'setMany', 'touch', 'has']);
+        assert.deepEqual(errors.map((e) => e.split(':')[0]), ['getMany', 'setMany', 'getMany', 'hasMany']);
         process.kill(own.pid, 'SIGCONT');
         paused = false;
         await until(() => store.available(), 10_000, 'RedisL2 to be available again');

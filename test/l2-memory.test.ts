@@ -1,3 +1,4 @@
+import { holds } from './support/contract.ts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
@@ -12,25 +13,25 @@ describe('MemoryL2', () => {
     await set(l2, ['a', 'b'], 10);
     assert.deepEqual(await l2.getMany(['a', 'b']), ['v-a', 'v-b']);
     clock.advance(9_999);
-    assert.equal(await l2.has('a'), true, 'still live 1 ms before expiry');
+    assert.equal(await holds(l2, 'a'), true, 'still live 1 ms before expiry');
     clock.advance(1);
-    assert.equal(await l2.has('a'), false, 'expired at exactly the TTL');
+    assert.equal(await holds(l2, 'a'), false, 'expired at exactly the TTL');
     assert.deepEqual(await l2.getMany(['a', 'b']), [undefined, undefined]);
     assert.equal(l2.size(), 0, 'expired entries are dropped once seen');
   });
 
-  test('touch extends the TTL of live entries only', async () => {
+  test('a read with a TTL extends live entries only', async () => {
     const clock = fakeClock(1_000);
     const l2 = new MemoryL2(100, clock.now);
     await set(l2, ['a', 'b'], 10);
     clock.advance(8_000);
-    await l2.touch(['a'], 10);
-    clock.advance(5_000); // 13 s after set, 5 s after touch
+    assert.deepEqual(await l2.getMany(['a'], 10), ['v-a']);
+    clock.advance(5_000); // 13 s after set, 5 s after the read
     assert.deepEqual(await l2.getMany(['a', 'b']), ['v-a', undefined]);
-    clock.advance(5_000); // 10 s after the touch
-    assert.equal(await l2.has('a'), false);
-    // Touching an expired or missing entry does not resurrect it.
-    await l2.touch(['a', 'zzz'], 60);
+    clock.advance(5_000); // 10 s after the read
+    assert.equal(await holds(l2, 'a'), false);
+    // Reading an expired or missing entry does not resurrect it.
+    assert.deepEqual(await l2.getMany(['a', 'zzz'], 60), [undefined, undefined]);
     assert.deepEqual(await l2.getMany(['a', 'zzz']), [undefined, undefined]);
   });
 
@@ -61,7 +62,7 @@ describe('MemoryL2', () => {
   test('has() does not count as a use for recency', async () => {
     const l2 = new MemoryL2(2, fakeClock(0).now);
     await set(l2, ['a', 'b'], 60);
-    assert.equal(await l2.has('a'), true);
+    assert.equal(await holds(l2, 'a'), true);
     await set(l2, ['c'], 60);
     assert.deepEqual(await l2.getMany(['a', 'b', 'c']), [undefined, 'v-b', 'v-c']);
   });
@@ -78,6 +79,6 @@ describe('MemoryL2', () => {
     await set(l2, ['a'], 60);
     await l2.close();
     assert.equal(l2.size(), 0);
-    assert.equal(await l2.has('a'), false);
+    assert.equal(await holds(l2, 'a'), false);
   });
 });

@@ -12,23 +12,23 @@ export const L1_URI = 'vmem://l1';
  */
 export function registerResources({ server, pager, session }: ToolContext): () => void {
   server.registerResource('page-table', PAGE_TABLE_URI, { title: 'Page table', description: 'Every page: source, size, hash, levels holding it, access stats, pin, summary', mimeType: 'application/json' }, async (uri) => {
-    const pages = await Promise.all(
-      pager.table.listPages().map(async (e) => ({
+    const entries = pager.table.listPages();
+    const levels = await pager.levels(session, entries.map((e) => e.id));
+    const pages = entries.map((e, i) => ({
         id: e.id,
         document_id: e.documentId,
         source: e.source,
         ordinal: e.ordinal,
         tokens: e.tokens,
         sha256: e.sha256,
-        levels: await pager.levels(session, e.id),
+        levels: levels[i],
         pinned: session.l1.get(e.id)?.pinned ?? false,
         access_count: e.accessCount,
         fault_count: e.faultCount,
         last_access: e.lastAccess ? new Date(e.lastAccess).toISOString() : null,
         gist: e.gist,
         summary: e.summary ?? null,
-      })),
-    );
+      }));
     const documents = pager.table.listDocuments().map((d) => ({ id: d.id, source: d.source, tokens: d.tokens, pages: d.pageIds }));
     const body = { l1: { used_tokens: session.l1.usedTokens, budget_tokens: session.l1.budget }, documents, pages };
     return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }] };

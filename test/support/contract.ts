@@ -1,3 +1,4 @@
+import type { L2Store } from '../../src/tiers/l2/store.ts';
 import type { TestContext } from 'node:test';
 
 /**
@@ -21,4 +22,10 @@ export async function withHarness<H extends { cleanup(): Promise<void> }>(
   } finally {
     await h.cleanup();
   }
+}
+
+/** Whether an L2 store holds one page (the store answers for many at once). */
+export async function holds(store: L2Store, id: string): Promise<boolean> {
+  const [held] = await store.hasMany([id]);
+  return held!;
 }

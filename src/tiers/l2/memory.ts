@@ -23,12 +23,14 @@ export class MemoryL2 implements L2Store {
     return e;
   }
 
-  async getMany(ids: string[]): Promise<(string | undefined)[]> {
+  async getMany(ids: string[], ttlSeconds?: number): Promise<(string | undefined)[]> {
+    const expires = ttlSeconds === undefined ? undefined : this.now() + ttlSeconds * 1000;
     return ids.map((id) => {
       const e = this.live(id);
       if (e) {
         this.entries.delete(id);
         this.entries.set(id, e);
+        if (expires !== undefined) e.expires = expires;
       }
       return e?.value;
     });
@@ -46,16 +48,8 @@ export class MemoryL2 implements L2Store {
     }
   }
 
-  async touch(ids: string[], ttlSeconds: number): Promise<void> {
-    const expires = this.now() + ttlSeconds * 1000;
-    for (const id of ids) {
-      const e = this.live(id);
-      if (e) e.expires = expires;
-    }
-  }
-
-  async has(id: string): Promise<boolean> {
-    return this.live(id) !== undefined;
+  async hasMany(ids: string[]): Promise<boolean[]> {
+    return ids.map((id) => this.live(id) !== undefined);
   }
 
   /** Entries held, including expired ones not yet dropped (they go lazily, on access or when full). */

@@ -23,13 +23,13 @@ import type { L2Store } from './store.js';
  * a restarted, empty L2 only costs L4 reads.
  *
  * Fault tolerance: Redis being down or slow never throws out of this store and never crashes the
- * process. A failed read is a miss, a failed write or touch is dropped, `has` answers false. The
+ * process. A failed read is a miss, a failed write is dropped, `hasMany` answers false. The
  * client reconnects by itself forever, with exponential backoff capped at `maxReconnectDelayMs`;
  * while it is disconnected commands fail at once (no offline queue) instead of piling up.
  * `available()` tells the current state and `onStatus` reports each transition once.
  */
 
-export type RedisL2Op = 'getMany' | 'setMany' | 'touch' | 'has';
+export type RedisL2Op = 'getMany' | 'setMany' | 'hasMany';
 
 export interface RedisL2Options {
   /** Key namespace, so several stores can share one Redis; keys are `${prefix}page:${id}`. Default `vmem:`. */
@@ -137,12 +137,32 @@ export class RedisL2 implements L2Store {
     return `${this.prefix}page:${id}`;
   }
 
-  async getMany(ids: string[]): Promise<(string | undefined)[]> {
+  async getMany(ids: string[], ttlSeconds?: number): Promise<(string | undefined)[]> {
     const misses = (): undefined[] => ids.map(() => undefined);
     if (ids.length === 0 || !this.available()) return misses();
     try {
-      const values = await this.client.mget(ids.map((id) => this.key(id)));
-      return ids.map((_, i) => values[i] ?? undefined);
+      if (ttlSeconds === undefined) {
+        const values = await this.client.mget(ids.map((id) => this.key(id)));
+        return ids.map((_, i) => values[i] ?? undefined);
+      }
+      // GETEX reads and resets the TTL in one command; a pipeline of them is one round trip. A separate
+      // PEXPIRE after the read would cost a second write to the socket on every hit.
+      const ttlMs = toMillis(ttlSeconds);
+      if (ids.length === 1 && ttlMs !== undefined && ttlMs > 0) {
+        // The common case (one page), without a pipeline's bookkeeping.
+        return [(await this.client.getex(this.key(ids[0]!), 'PX', ttlMs)) ?? undefined];
+      }
+      const pipeline = this.client.pipeline();
+      for (const id of ids) {
+        const key = this.key(id);
+        if (ttlMs === undefined) pipeline.getex(key, 'PERSIST');
+        else if (ttlMs <= 0) pipeline.getdel(key); // already expired, as in MemoryL2
+        else pipeline.getex(key, 'PX', ttlMs);
+      }
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed?.[0]) this.commandFailed('getMany', failed[0]);
+      return ids.map((_, i) => (results[i] && !results[i][0] && typeof results[i][1] === 'string' ? results[i][1] : undefined));
     } catch (err) {
       this.commandFailed('getMany', err);
       return misses();
@@ -162,24 +182,20 @@ export class RedisL2 implements L2Store {
     await this.runPipeline('setMany', pipeline);
   }
 
-  async touch(ids: string[], ttlSeconds: number): Promise<void> {
-    if (ids.length === 0 || !this.available()) return;
-    const ttlMs = toMillis(ttlSeconds);
+  async hasMany(ids: string[]): Promise<boolean[]> {
+    const none = (): boolean[] => ids.map(() => false);
+    if (ids.length === 0 || !this.available()) return none();
+    // EXISTS with several keys only counts them: one EXISTS per key, all in one pipeline.
     const pipeline = this.client.pipeline();
-    for (const id of ids) {
-      if (ttlMs === undefined) pipeline.persist(this.key(id));
-      else pipeline.pexpire(this.key(id), ttlMs); // ≤ 0 deletes the key, as in MemoryL2
-    }
-    await this.runPipeline('touch', pipeline);
-  }
-
-  async has(id: string): Promise<boolean> {
-    if (!this.available()) return false;
+    for (const id of ids) pipeline.exists(this.key(id));
     try {
-      return (await this.client.exists(this.key(id))) === 1;
+      const results = (await pipeline.exec()) ?? [];
+      const failed = results.find(([err]) => err);
+      if (failed?.[0]) this.commandFailed('hasMany', failed[0]);
+      return ids.map((_, i) => !results[i]?.[0] && results[i]?.[1] === 1);
     } catch (err) {
-      this.commandFailed('has', err);
-      return false;
+      this.commandFailed('hasMany', err);
+      return none();
     }
   }
 

@@ -6,13 +6,15 @@ import type { Networked } from '../status.js';
  * A miss is `undefined`, never an exception.
  */
 export interface L2Store extends Networked {
-  /** Values in the order of `ids`, in one round trip. */
-  getMany(ids: string[]): Promise<(string | undefined)[]>;
+  /**
+   * Values in the order of `ids`, in one round trip. With `ttlSeconds`, each hit's TTL is reset to it
+   * in the same round trip: a read is a use.
+   */
+  getMany(ids: string[], ttlSeconds?: number): Promise<(string | undefined)[]>;
   /** Stores values with a TTL, in one round trip. */
   setMany(entries: { id: string; value: string }[], ttlSeconds: number): Promise<void>;
-  /** Sets the TTL of entries that exist (from now). */
-  touch(ids: string[], ttlSeconds: number): Promise<void>;
-  has(id: string): Promise<boolean>;
+  /** Which of `ids` are held (and not expired), in one round trip. */
+  hasMany(ids: string[]): Promise<boolean[]>;
   close(): Promise<void>;
 }
 
