@@ -26,7 +26,7 @@ export interface HybridOptions {
  */
 export const VECTOR_WEIGHT = 0.03;
 /** Candidates taken from each side before fusing: enough that a page ranked low by one side can still win. */
-const CANDIDATES = 50;
+export const CANDIDATES = 50;
 /** Pages sent to Chroma per request while catching up. */
 const CATCH_UP_BATCH = 500;
 
@@ -98,10 +98,12 @@ export class HybridIndex implements L3Index {
     if (k <= 0) return [];
     const n = Math.max(k, CANDIDATES);
     const vectors = this.vectors;
-    const [lexical, cosine] = await Promise.all([
-      this.opts.lexical.query(query, n),
-      vectors ? this.bounded(vectors.query(query, n)).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [],
-    ]);
+    // Chroma's request goes out first (one turn of the event loop sends it), then the lexical side ranks
+    // on this thread while Chroma works in its own process.
+    const pending = vectors ? this.bounded(vectors.query(query, n)).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [];
+    if (vectors) await new Promise((r) => setImmediate(r));
+    const lexical = await this.opts.lexical.query(query, n);
+    const cosine = await pending;
     // Pages only the lexical index knows (not yet caught up in Chroma) keep their lexical score.
     const fused = new Map<string, number>(lexical.map((h) => [h.pageId, h.score]));
     const best = cosine.reduce((m, h) => Math.max(m, h.score), 0);

@@ -1,0 +1,153 @@
+/**
+ * L3 on a real Chroma server: the L3 ranking step and a whole page_fault against a raw Chroma query
+ * with the same query embedding and result count, and fault latency as the store grows.
+ */
+import { rmSync } from 'node:fs';
+import { ChromaClient } from 'chromadb';
+import { loadConfig } from '../src/config.js';
+import { HashingEmbedder } from '../src/embed/hashing.js';
+import { Pager } from '../src/pager.js';
+import { collectionName } from '../src/tiers/l3/chroma.js';
+import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
+import { startChroma, type TestChroma } from '../test/support/chroma.js';
+import { percentile } from './stats.js';
+
+export interface Latency {
+  p50: number;
+  p99: number;
+  n: number;
+}
+
+const latency = (v: number[]): Latency => ({ p50: percentile(v, 50), p99: percentile(v, 99), n: v.length });
+
+export async function withChroma<T>(fn: (chroma: TestChroma) => Promise<T>): Promise<T | undefined> {
+  const chroma = await startChroma({ ownServer: true }).catch(() => undefined);
+  if (!chroma) return undefined;
+  try {
+    return await fn(chroma);
+  } finally {
+    await chroma.stop();
+  }
+}
+
+/**
+ * Opens a pager on `dir` with L3 on Chroma and waits until every page the store holds is in the
+ * collection (a store paged before Chroma was configured is caught up from L4). Returns the time that took.
+ */
+export async function openOnChroma(dir: string, url: string, namespace: string, flags: Record<string, string> = {}): Promise<{ pager: Pager; catchUpMs: number }> {
+  const t = performance.now();
+  const pager = await Pager.open(loadConfig({ ...flags, '--data-dir': dir, '--chroma-url': url, '--namespace': namespace }, {}));
+  if (!(pager.l3 instanceof HybridIndex) || !pager.l3.available()) throw new Error(`L3 on Chroma at ${url} did not come up`);
+  await pager.l3.caughtUp();
+  return { pager, catchUpMs: performance.now() - t };
+}
+
+export interface ChromaLatency {
+  raw: Latency;
+  l3: Latency;
+  fault: Latency;
+}
+
+/**
+ * Per question, in turn: a raw query of the collection with the query's embedding (computed beforehand,
+ * as a caller holding the vector would), vmem's L3 ranking (embedding, lexical side, Chroma, fusion),
+ * and a whole page_fault after evicting L1 (ranking, then the page from L2 or L4 into L1).
+ */
+export async function chromaLatency(pager: Pager, url: string, namespace: string, questions: string[]): Promise<ChromaLatency> {
+  const u = new URL(url);
+  const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
+  const collection = await client.getCollection({ name: collectionName(namespace) });
+  const embedder = new HashingEmbedder();
+  const session = pager.newSession();
+  const raw: number[] = [];
+  const l3: number[] = [];
+  const fault: number[] = [];
+  for (const q of questions) {
+    const [v] = await embedder.embed([q]);
+    const vector = Array.from(v!);
+    let t = performance.now();
+    await collection.query({ queryEmbeddings: [vector], nResults: CANDIDATES, include: ['distances'] });
+    raw.push(performance.now() - t);
+    t = performance.now();
+    await pager.l3.query(q, 1);
+    l3.push(performance.now() - t);
+    pager.evict(session, 'all');
+    t = performance.now();
+    await pager.fault(session, q, { maxPages: 1 });
+    fault.push(performance.now() - t);
+  }
+  return { raw: latency(raw), l3: latency(l3), fault: latency(fault) };
+}
+
+/** page_fault latency on the embedded L3 (L1 evicted before each). */
+export async function embeddedFaultLatency(pager: Pager, questions: string[]): Promise<Latency> {
+  const session = pager.newSession();
+  const ms: number[] = [];
+  for (const q of questions) {
+    pager.evict(session, 'all');
+    const t = performance.now();
+    await pager.fault(session, q, { maxPages: 1 });
+    ms.push(performance.now() - t);
+  }
+  return latency(ms);
+}
+
+/** A deterministic PRNG (mulberry32), so every run builds the same synthetic store. */
+function prng(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface ScaleRow {
+  pages: number;
+  pageTokens: number;
+  ingestMs: number;
+  embedded: Latency;
+  chroma?: ChromaLatency & { catchUpMs: number };
+}
+
+/**
+ * A store of `pages` pages of at most `pageTokens` tokens, made of real sentences (SQuAD contexts and
+ * essays) drawn at random into paragraphs, so that the vocabulary and posting lengths are those of
+ * real text; then fault latency on the embedded L3 and, when `chromaUrl` is given, on Chroma.
+ */
+export async function benchScale(opts: { pages: number; pageTokens: number; sentences: string[]; questions: string[]; dir: string; chromaUrl?: string }): Promise<ScaleRow> {
+  const { pages, pageTokens, sentences, questions, dir } = opts;
+  const flags = { '--page-tokens': String(pageTokens), '--l1-tokens': String(Math.max(4 * pageTokens, 256)), '--max-ingest-bytes': String(1 << 26) };
+  const pager = await Pager.open(loadConfig({ ...flags, '--data-dir': dir }, {}));
+  const random = prng(pages);
+  const t = performance.now();
+  let doc = 0;
+  while (pager.table.pageCount < pages) {
+    // ~pageTokens × 4 bytes per page; a few hundred pages per document, a few documents per ingest call.
+    const docs = Array.from({ length: 8 }, () => {
+      const paragraphs: string[] = [];
+      for (let bytes = 0; bytes < 200 * pageTokens * 4; ) {
+        const p = Array.from({ length: 3 + Math.floor(random() * 4) }, () => sentences[Math.floor(random() * sentences.length)]!).join(' ');
+        paragraphs.push(p);
+        bytes += p.length;
+      }
+      return { source: `synthetic-${doc++}.txt`, text: paragraphs.join('\n\n') };
+    });
+    await pager.ingest(docs);
+  }
+  const ingestMs = performance.now() - t;
+  const row: ScaleRow = { pages: pager.table.pageCount, pageTokens, ingestMs, embedded: await embeddedFaultLatency(pager, questions) };
+  await pager.close();
+  if (opts.chromaUrl) {
+    const ns = `scale${pages}`;
+    const { pager: onChroma, catchUpMs } = await openOnChroma(dir, opts.chromaUrl, ns, flags);
+    try {
+      row.chroma = { ...(await chromaLatency(onChroma, opts.chromaUrl, ns, questions)), catchUpMs };
+    } finally {
+      await onChroma.close();
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return row;
+}
