@@ -136,3 +136,35 @@ describe('several vmem processes on one store', () => {
     }, 'every page, including those ingested during the outage, in Chroma');
   });
 });
+
+describe('a backend down at start', () => {
+  test('Chroma unreachable when vmem starts: it serves from the lexical index, tells the host once, and uses Chroma once it appears', async (t) => {
+    const defer = deferrals(t);
+    const { dir, cleanup } = tempDir();
+    defer(cleanup);
+    const chromaDir = tempDir('vmem-chroma-late-');
+    defer(chromaDir.cleanup);
+    const port = await freePort();
+    const ns = `late${process.pid}x${Date.now()}`;
+    const logs: string[] = [];
+    const s = await spawnServer(dir, [...FLAGS, '--chroma-url', `http://127.0.0.1:${port}`, '--namespace', ns], (client) =>
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data))),
+    );
+    defer(() => s.close());
+    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined), 'the outage notice at initialization');
+
+    await call(s.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
+    const found = await faultFinds(s, 'Kestrel', 2003);
+    assert.ok(found, 'page_fault finds the page with Chroma down');
+
+    const chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port });
+    if (!chroma) return t.skip(CHROMA_MISSING);
+    defer(() => chroma.stop());
+    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    const table = JSON.parse(await readText(s.client, 'vmem://page-table')) as { pages: { id: string }[] };
+    const want = JSON.stringify(table.pages.map((p) => p.id).sort());
+    await eventually(async () => (JSON.stringify((await getRecords(chroma.url, `vmem-${ns}-pages`)).ids.sort()) === want ? true : undefined), 'the pages ingested while Chroma was down, in Chroma');
+    assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
+    assert.equal(s.errors.length, 0);
+  });
+});

@@ -14,8 +14,11 @@ export interface Spawned {
   close: () => Promise<void>;
 }
 
-/** Spawns the built binary as an MCP server over stdio, with a real SDK client. */
-export async function spawnServer(dataDir: string, extra: string[] = []): Promise<Spawned> {
+/**
+ * Spawns the built binary as an MCP server over stdio, with a real SDK client. `beforeConnect` may set
+ * notification handlers, to see what the server says during initialization.
+ */
+export async function spawnServer(dataDir: string, extra: string[] = [], beforeConnect?: (client: Client) => void): Promise<Spawned> {
   const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--data-dir', dataDir, ...extra], env: ENV, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -23,6 +26,7 @@ export async function spawnServer(dataDir: string, extra: string[] = []): Promis
   const errors: Error[] = [];
   // A non-JSON-RPC line on stdout fails to parse and surfaces here.
   client.onerror = (e) => void errors.push(e);
+  beforeConnect?.(client);
   await client.connect(transport);
   return { client, transport, errors, stderr: () => stderr, close: () => client.close() };
 }
