@@ -17,9 +17,35 @@ import { loadSquad, type SquadArticle } from './squad-data.js';
 import { bestOf, fmt, percentile, table } from './stats.js';
 import { squadRecall } from './squad-recall.js';
 import { startRedis } from '../test/support/redis.js';
+import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } from './chroma.js';
+import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LATENCY_QUESTIONS = 400;
+const ESSAYS_DIR = fileURLToPath(new URL('../../shared/data/pg-essays/', import.meta.url));
+/** Store sizes for the scale runs, in pages of SCALE_PAGE_TOKENS tokens. */
+const SCALE_PAGES = [10_000, 100_000];
+const SCALE_PAGE_TOKENS = 128;
+const SCALE_QUESTIONS = 200;
+
+/** Real sentences (SQuAD contexts and essays) for synthetic stores. */
+function sentencePool(articles: SquadArticle[]): string[] {
+  const essays = readdirSync(ESSAYS_DIR).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(ESSAYS_DIR, f), 'utf8'));
+  return [...articles.map((a) => a.text), ...essays]
+    .join('\n')
+    .split(/(?<=[.!?])\s+/)
+    .map((s) => s.replace(/\s+/g, ' ').trim())
+    .filter((s) => s.length > 20 && s.length < 400);
+}
+
+/** A directory for a throwaway store: in memory when /dev/shm exists, so the disk does not dominate. */
+function scratchDir(): string {
+  try {
+    return mkdtempSync('/dev/shm/vmem-bench-');
+  } catch {
+    return mkdtempSync(join(tmpdir(), 'vmem-bench-'));
+  }
+}
 
 function configFor(dir: string): Config {
   return loadConfig({ '--data-dir': dir }, {});
@@ -112,7 +138,7 @@ async function benchLatencyStdio(dir: string, questions: string[]): Promise<{ sa
  * L2 on a real Redis: a page served from L2 by load_page and by page_fault, against a raw ioredis GET
  * of the same key on the same server. Undefined when redis-server is not installed.
  */
-async function benchRedis(dir: string, questions: string[]): Promise<(string | number)[][] | undefined> {
+async function benchRedis(dir: string, questions: string[]): Promise<{ rows: (string | number)[][]; loadRatio: number } | undefined> {
   const redis = await startRedis({ ownServer: true }).catch(() => undefined);
   if (!redis) return undefined;
   const { Redis } = await import('ioredis');
@@ -147,7 +173,10 @@ async function benchRedis(dir: string, questions: string[]): Promise<(string | n
     }
     const base = percentile(rawMs, 50);
     const row = (what: string, v: number[]) => [what, v.length, fmt(percentile(v, 50), 3), fmt(percentile(v, 99), 3), fmt(percentile(v, 50) / base)];
-    return [row('baseline: raw ioredis GET of the page', rawMs), row('load_page served from L2 (Redis)', loadMs), row('page_fault served from L2 (Redis; includes L3 ranking)', faultMs)];
+    return {
+      rows: [row('baseline: raw ioredis GET of the page', rawMs), row('load_page served from L2 (Redis)', loadMs), row('page_fault served from L2 (Redis; includes L3 ranking)', faultMs)],
+      loadRatio: percentile(loadMs, 50) / base,
+    };
   } finally {
     await pager.close();
     raw.disconnect();
@@ -198,9 +227,9 @@ async function main(): Promise<void> {
 
   const pager = await Pager.open(configFor(ingest.dir));
   const session = pager.newSession();
-  const redisRows = await benchRedis(ingest.dir, sample);
+  const redis = await benchRedis(ingest.dir, sample);
   log(`\n## L2 on Redis (ms, same redis-server, same bytes)\n`);
-  log(redisRows ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redisRows) : 'redis-server is not installed here; skipped.');
+  log(redis ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redis.rows) : 'redis-server is not installed here; skipped.');
 
   const recall = await squadRecall({
     articles,
@@ -217,7 +246,62 @@ async function main(): Promise<void> {
       ['vmem page_fault (embedded L3)', fmt(recall.recallAt1, 3), fmt(recall.recallAt3, 3)],
     ]),
   );
+
+  const ms = (l: Latency) => [l.n, fmt(l.p50, 3), fmt(l.p99, 3)];
+  const chroma = await withChroma(async ({ url }) => {
+    const { pager: onChroma, catchUpMs } = await openOnChroma(ingest.dir, url, 'bench');
+    try {
+      const lat = await chromaLatency(onChroma, url, 'bench', sample);
+      const s = onChroma.newSession();
+      const recall = await squadRecall({
+        articles,
+        rank: async (q) => {
+          onChroma.evict(s, 'all');
+          return (await onChroma.fault(s, q, { maxPages: 3 })).pages.map((p) => p.pageId);
+        },
+      });
+      return { lat, recall, catchUpMs };
+    } finally {
+      await onChroma.close();
+    }
+  });
+  log(`\n## L3 on Chroma (ms; SQuAD store, ${recall.pages} pages; same Chroma server, same query vector, ${50} results)\n`);
+  if (chroma) {
+    const base = chroma.lat.raw.p50;
+    log(
+      table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw query'], [
+        ['baseline: raw Chroma query (chromadb client, precomputed embedding)', ...ms(chroma.lat.raw), '1.00'],
+        ['L3 ranking on Chroma (embed + Chroma ∥ lexical + fuse)', ...ms(chroma.lat.l3), fmt(chroma.lat.l3.p50 / base)],
+        ['page_fault on Chroma, in-process (ranking + page from L2/L4 into L1)', ...ms(chroma.lat.fault), fmt(chroma.lat.fault.p50 / base)],
+      ]),
+    );
+    log(`\nRecall through Chroma: recall@1 ${fmt(chroma.recall.recallAt1, 3)}, recall@3 ${fmt(chroma.recall.recallAt3, 3)} (embedded L3: ${fmt(recall.recallAt1, 3)} / ${fmt(recall.recallAt3, 3)}). Adding the ${recall.pages} pages of a store paged before Chroma was configured took ${fmt(chroma.catchUpMs / 1000)} s.`);
+  } else log('The Chroma server could not start here; skipped.');
   rmSync(ingest.dir, { recursive: true, force: true });
+
+  const sentences = sentencePool(articles);
+  const scaleQuestions = questions.filter((_, i) => i % Math.floor(questions.length / SCALE_QUESTIONS) === 0).slice(0, SCALE_QUESTIONS);
+  const scale = [];
+  for (const pages of SCALE_PAGES) {
+    const row = (await withChroma(({ url }) => benchScale({ pages, pageTokens: SCALE_PAGE_TOKENS, sentences, questions: scaleQuestions, dir: scratchDir(), chromaUrl: url }))) ??
+      (await benchScale({ pages, pageTokens: SCALE_PAGE_TOKENS, sentences, questions: scaleQuestions, dir: scratchDir() }));
+    scale.push(row);
+    console.log(`scale ${row.pages} pages done`);
+  }
+  log(`\n## page_fault latency as the store grows (ms; pages of ≤${SCALE_PAGE_TOKENS} tokens of real sentences drawn at random; ${SCALE_QUESTIONS} SQuAD questions; in-process)\n`);
+  log(
+    table(['pages', 'embedded L3 p50', 'p99', 'raw Chroma query p50', 'L3 on Chroma p50 (ratio)', 'page_fault on Chroma p50 (ratio)', 'p99', 'ingest', 'adding all pages to Chroma'], scale.map((r) => [
+      r.pages,
+      fmt(r.embedded.p50, 2),
+      fmt(r.embedded.p99, 2),
+      r.chroma ? fmt(r.chroma.raw.p50, 2) : 'n/a',
+      r.chroma ? `${fmt(r.chroma.l3.p50, 2)} (${fmt(r.chroma.l3.p50 / r.chroma.raw.p50)})` : 'n/a',
+      r.chroma ? `${fmt(r.chroma.fault.p50, 2)} (${fmt(r.chroma.fault.p50 / r.chroma.raw.p50)})` : 'n/a',
+      r.chroma ? fmt(r.chroma.fault.p99, 2) : 'n/a',
+      `${fmt(r.ingestMs / 1000, 1)} s`,
+      r.chroma ? `${fmt(r.chroma.catchUpMs / 1000, 1)} s` : 'n/a',
+    ])),
+  );
 
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   const coldRatio = ingest.coldMbps / ingest.rawMbps;
@@ -227,6 +311,9 @@ async function main(): Promise<void> {
       ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
       ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
       ['recall@1 ≥ BM25 baseline', `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`, verdict(recall.recallAt1 >= recall.bm25RecallAt1)],
+      ...(redis ? [['load_page from L2 ≤ 1.5 × raw Redis GET (p50)', fmt(redis.loadRatio), verdict(redis.loadRatio <= 1.5)]] : []),
+      ...(chroma ? [['L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, SQuAD store)', fmt(chroma.lat.l3.p50 / chroma.lat.raw.p50), verdict(chroma.lat.l3.p50 <= 1.5 * chroma.lat.raw.p50)]] : []),
+      ...scale.filter((r) => r.chroma).map((r) => [`L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, ${r.pages} pages)`, fmt(r.chroma!.l3.p50 / r.chroma!.raw.p50), verdict(r.chroma!.l3.p50 <= 1.5 * r.chroma!.raw.p50)]),
     ]),
   );
 
