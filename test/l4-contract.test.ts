@@ -1,0 +1,120 @@
+/**
+ * One contract for every L4Store backend (today: FsL4, files in a temp data dir). L4 is the source of
+ * truth, so the contract is about never losing or mis-serving a page: round trips of any text, order,
+ * idempotent writes, concurrent writers, leftovers of a crashed write, and pages altered on disk.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { pageIdOf, sha256 } from '../src/core/hash.ts';
+import type { Page } from '../src/core/page.ts';
+import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
+import type { L4Store } from '../src/tiers/l4/store.ts';
+import { tempDir } from './helpers.ts';
+import { withHarness } from './support/contract.ts';
+
+interface Harness {
+  store: L4Store;
+  /** Another instance on the same storage (as another process would open it). */
+  another(): L4Store;
+  /** Damages a stored page's bytes behind the store's back. */
+  tamper(id: string, edit: (raw: string) => string): void;
+  /** Leaves what a write killed half-way would leave. */
+  crashMidWrite(page: Page): void;
+  cleanup(): Promise<void>;
+}
+
+function page(text: string, ordinal = 0): Page {
+  const hash = sha256(text);
+  return { id: pageIdOf(hash), sha256: hash, tokens: text.length, text, documentId: 'd1', source: 'doc.md', ordinal, charStart: 0, charEnd: text.length, lineStart: 1, lineEnd: 1 };
+}
+
+const TEXTS = ['plain text', 'Résumé — 日本語 👩‍👩‍👧‍👦 🇫🇷', '*2\r\n$3\r\nGET\r\n', '{"json": "inside"}\n\u0000NUL', 'x'.repeat(200_000)];
+const PAGES = TEXTS.map((t, i) => page(t, i));
+
+export function l4Contract(name: string, make: () => Promise<Harness>): void {
+  describe(`L4 contract: ${name}`, () => {
+    const test = (title: string, fn: (h: Harness) => Promise<void>) => it(title, { timeout: 30_000 }, (t) => withHarness(t, make, undefined, fn));
+
+    test('pages round-trip byte for byte, in the order asked, with misses as undefined', async ({ store }) => {
+      await store.putPages(PAGES);
+      const missing = page('never stored');
+      const got = await store.getPages([PAGES[3]!.id, missing.id, ...PAGES.map((p) => p.id)]);
+      assert.deepEqual(got, [PAGES[3], undefined, ...PAGES]);
+      assert.equal(await store.hasPage(PAGES[0]!.id), true);
+      assert.equal(await store.hasPage(missing.id), false);
+      assert.deepEqual((await store.listPageIds()).sort(), PAGES.map((p) => p.id).sort());
+    });
+
+    test('storing a page again is a no-op that keeps the first copy', async ({ store }) => {
+      const p = PAGES[1]!;
+      await store.putPages([p]);
+      // Same id and text, another origin (a second document holding the same page): the first origin stays.
+      await store.putPages([{ ...p, source: 'other.md', ordinal: 9 }, p]);
+      assert.deepEqual(await store.getPages([p.id]), [p]);
+      assert.equal((await store.listPageIds()).length, 1);
+    });
+
+    test('another instance sees every page; concurrent writers of the same pages leave each intact', async (h) => {
+      const other = h.another();
+      await Promise.all([h.store.putPages(PAGES), other.putPages([...PAGES].reverse()), h.store.putPages(PAGES)]);
+      assert.deepEqual(await other.getPages(PAGES.map((p) => p.id)), PAGES);
+      assert.deepEqual((await h.store.listPageIds()).sort(), PAGES.map((p) => p.id).sort());
+    });
+
+    test('a write killed half-way leaves no page behind, and the next write of it succeeds', async (h) => {
+      const p = PAGES[0]!;
+      h.crashMidWrite(p);
+      assert.deepEqual(await h.store.getPages([p.id]), [undefined]);
+      assert.deepEqual(await h.store.listPageIds(), []);
+      await h.store.putPages([p]);
+      assert.deepEqual(await h.store.getPages([p.id]), [p]);
+    });
+
+    test('a page altered on disk is refused, even with its recorded hash rewritten to match', async (h) => {
+      const [p] = PAGES;
+      await h.store.putPages([p!]);
+      h.tamper(p!.id, (raw) => raw.replace('plain', 'PLAIN'));
+      await assert.rejects(h.store.getPages([p!.id]), (err: Error) => err instanceof CorruptPageError && err.message.includes(p!.id) && /re-ingest/.test(err.message));
+      const forged = { ...p!, text: 'PLAIN text', sha256: sha256('PLAIN text') };
+      h.tamper(p!.id, () => JSON.stringify(forged));
+      await assert.rejects(h.store.getPages([p!.id]), CorruptPageError);
+    });
+
+    test('records (snapshots) round-trip, list, and are replaced whole', async ({ store }) => {
+      assert.equal(await store.getRecord('snapshots', 's0000'), undefined);
+      assert.deepEqual(await store.listRecords('snapshots'), []);
+      await store.putRecord('snapshots', 's0001', '{"a":1}');
+      await store.putRecord('snapshots', 's0002', '{"b":"日本"}');
+      await store.putRecord('snapshots', 's0001', '{"a":2}');
+      assert.equal(await store.getRecord('snapshots', 's0001'), '{"a":2}');
+      assert.equal(await store.getRecord('snapshots', 's0002'), '{"b":"日本"}');
+      assert.deepEqual((await store.listRecords('snapshots')).sort(), ['s0001', 's0002']);
+    });
+
+    test('ids that could leave the store are refused', async ({ store }) => {
+      for (const bad of ['../etc/passwd', 'a/b', '', 'x']) {
+        await assert.rejects(store.getPages([bad]), /invalid page id/);
+        await assert.rejects(store.putRecord('snapshots', bad, '{}'), /invalid snapshots id/);
+      }
+    });
+  });
+}
+
+l4Contract('files', async () => {
+  const { dir, cleanup } = tempDir('vmem-l4-');
+  const store = new FsL4(dir);
+  const pathOf = (id: string) => join(dir, 'pages', id.slice(1, 3), `${id}.json`);
+  return {
+    store,
+    another: () => new FsL4(dir),
+    tamper: (id, edit) => fs.writeFileSync(pathOf(id), edit(fs.readFileSync(pathOf(id), 'utf8'))),
+    crashMidWrite: (p) => {
+      // writeFileAtomic's temp file, written but never renamed into place.
+      fs.mkdirSync(join(dir, 'pages', p.id.slice(1, 3)), { recursive: true });
+      fs.writeFileSync(`${pathOf(p.id)}.4242.deadbeef.tmp`, JSON.stringify(p).slice(0, 10));
+    },
+    cleanup: async () => cleanup(),
+  };
+});
