@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
-import { PageTable, type DocumentEntry, type PageEntry } from './core/page-table.js';
+import { PageTable, type DocumentEntry, type PageEntry, type PageSummary } from './core/page-table.js';
 import { JsonlLog } from './store/jsonl-log.js';
 
 /** Shared facts as they are logged; stats are deltas, so concurrent processes add up instead of overwriting. */
 type CatalogRecord =
   | { t: 'doc'; w: string; doc: DocumentEntry; pages: PageEntry[] }
-  | { t: 'stats'; w: string; s: [id: string, accesses: number, faults: number, lastAccess: number][] };
+  | { t: 'stats'; w: string; s: [id: string, accesses: number, faults: number, lastAccess: number][] }
+  | { t: 'summary'; w: string; id: string; summary: PageSummary };
 
 const STATS_FLUSH_MS = 2000;
 
@@ -46,6 +47,8 @@ export class Catalog extends EventEmitter {
         pages = true;
       } else if (r.t === 'stats') {
         for (const [id, accesses, faults, at] of r.s) this.table.addStats(id, accesses, faults, at);
+      } else if (r.t === 'summary') {
+        pages = this.table.setSummary(r.id, r.summary) || pages;
       }
     }
     if (pages && !initial) this.emit('changed');
@@ -61,6 +64,12 @@ export class Catalog extends EventEmitter {
       return { t: 'doc', w: this.writer, doc: { ...doc }, pages: logged };
     });
     await this.write(records);
+  }
+
+  /** Records a page's summary, durably, before returning. */
+  async addSummary(pageId: string, summary: PageSummary): Promise<void> {
+    if (!this.table.setSummary(pageId, summary)) return;
+    await this.write([{ t: 'summary', w: this.writer, id: pageId, summary }]);
   }
 
   /** Counts an access now; access statistics reach the log in batches, not one write per fault. */

@@ -94,7 +94,9 @@ async function stats(config: Config): Promise<void> {
           encoding: config.encoding,
           l1_budget_tokens: config.l1Tokens,
           l2: pager.l2.name,
-          l3: { backend: pager.l3.name, indexed_pages: pager.l3.size() },
+          // L3 holds pages and the summaries of evicted ones, each under its own key.
+          l3: { backend: pager.l3.name, indexed: pager.l3.size() },
+          summaries: { pages: pages.filter((p) => p.summary).length, tokens: pages.reduce((n, p) => n + (p.summary?.tokens ?? 0), 0), compressor: config.compressor },
           l4: pager.l4.name,
           snapshots: snapshots.length,
           faults: pages.reduce((n, p) => n + p.faultCount, 0),

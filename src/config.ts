@@ -5,6 +5,8 @@ import { z } from 'zod';
 /** Tokenizer encodings vmem can count with. */
 export const ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
 export type EncodingName = (typeof ENCODINGS)[number];
+/** How evicted pages are compressed. */
+export const COMPRESSORS = ['extractive', 'openai', 'sampling'] as const;
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   // Never the working directory: under `npx` that is a throwaway cache or the host's cwd.
@@ -42,6 +44,11 @@ export const configSchema = z
     maxIngestBytes: intFrom(1, 2 ** 31),
     namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
     redisUrl: optional(z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL, e.g. redis://localhost:6379/0')),
+    compressor: z.enum(COMPRESSORS, { message: `must be one of ${COMPRESSORS.join(', ')}` }),
+    compressRatio: intFrom(2, 100),
+    compressConcurrency: intFrom(1, 64),
+    openaiModel: z.string().min(1, 'must name a model'),
+    openaiBaseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1'),
     chromaUrl: optional(z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000')),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
@@ -62,6 +69,11 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   l2MaxPages: { env: 'VMEM_L2_MAX_PAGES', flag: '--l2-max-pages', doc: 'pages the embedded L2 holds before dropping the least recently used', default: () => '4096' },
   namespace: { env: 'VMEM_NAMESPACE', flag: '--namespace', doc: 'Redis key prefix and Chroma collection name, so several stores can share one server', default: () => 'vmem' },
   redisUrl: { env: 'VMEM_REDIS_URL', flag: '--redis-url', doc: 'L2 on Redis (redis://[:password@]host:port[/db]); unset: in-process L2', default: () => '' },
+  compressor: { env: 'VMEM_COMPRESSOR', flag: '--compressor', doc: 'how evicted pages are summarized: extractive (offline), openai, or sampling (the host\'s model)', default: () => 'extractive' },
+  compressRatio: { env: 'VMEM_COMPRESS_RATIO', flag: '--compress-ratio', doc: 'page tokens per summary token', default: () => '10' },
+  compressConcurrency: { env: 'VMEM_COMPRESS_CONCURRENCY', flag: '--compress-concurrency', doc: 'pages summarized at once', default: () => '2' },
+  openaiModel: { env: 'VMEM_OPENAI_MODEL', flag: '--openai-model', doc: 'chat model of the openai compressor', default: () => 'gpt-4o-mini' },
+  openaiBaseUrl: { env: 'VMEM_OPENAI_BASE_URL', flag: '--openai-base-url', doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY', default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1' },
   chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
 };
 

@@ -3,9 +3,12 @@ import { join } from 'node:path';
 import { chunkText } from './core/chunker.js';
 import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
 import type { Resident } from './core/l1.js';
-import { gistOf, handleOf, type Handle, type Level, type Page } from './core/page.js';
-import type { DocumentEntry, PageEntry, PageTable } from './core/page-table.js';
+import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
+import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { Catalog } from './catalog.js';
+import { openCompressors, type Compressors } from './compress/index.js';
+import type { SamplingCompressor } from './compress/sampling.js';
+import { Summarizer } from './summarizer.js';
 import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
 import type { Config } from './config.js';
@@ -17,7 +20,7 @@ import type { L2Store } from './tiers/l2/store.js';
 import type { Networked } from './tiers/status.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
-import type { L3Index } from './tiers/l3/index.js';
+import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
@@ -30,6 +33,8 @@ export interface ServedPage {
   level: Level;
   pinned: boolean;
   lines: [number, number];
+  /** The page in full, or its summary; `tokens` counts what was served. */
+  resolution: Resolution;
   score?: number;
   text?: string;
 }
@@ -99,8 +104,28 @@ async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   return HybridIndex.open({
     lexical,
     connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
-    texts: async (ids) => (await readIntact(l4, ids)).map((p) => ({ meta: p, text: p.text })),
+    texts: async (ids) => [
+      ...(await readIntact(l4, ids.filter((id) => !id.endsWith(SUMMARY_KEY)))).map((p) => ({ meta: p, text: p.text })),
+      ...(await readSummaries(l4, ids.filter((id) => id.endsWith(SUMMARY_KEY)).map(pageOfKey))),
+    ],
   });
+}
+
+/** The L3 items of stored summaries (for catching Chroma up). */
+async function readSummaries(l4: L4Store, pageIds: string[]): Promise<IndexItem[]> {
+  const items: IndexItem[] = [];
+  for (const id of pageIds) {
+    const raw = await l4.getRecord('summaries', id);
+    const [page] = raw === undefined ? [] : await readIntact(l4, [id]);
+    if (raw !== undefined && page) items.push(summaryItem(page, JSON.parse(raw) as PageSummary));
+  }
+  return items;
+}
+
+/** A summary as L3 indexes it: the page's metadata under the summary's key. */
+function summaryItem(meta: Omit<PageEntry, 'text'> | Page, summary: PageSummary): IndexItem {
+  const { id, sha256, tokens: _tokens, documentId, source, ordinal, charStart, charEnd, lineStart, lineEnd } = meta;
+  return { meta: { id: `${id}${SUMMARY_KEY}`, sha256, tokens: summary.tokens, documentId, source, ordinal, charStart, charEnd, lineStart, lineEnd }, text: summary.text };
 }
 
 /** The pages of `ids` that L4 holds intact; a corrupt or missing page is left out (reindex names them). */
@@ -114,6 +139,8 @@ async function readIntact(l4: L4Store, ids: string[]): Promise<Page[]> {
 }
 
 export interface PagerParts {
+  /** The compressor (and, for tests, how soon a failed summary is retried). */
+  compressors?: Compressors & { retryMs?: number };
   l2?: L2Store;
   l3?: L3Index;
   l4?: L4Store;
@@ -122,6 +149,9 @@ export interface PagerParts {
 }
 
 const MAX_FAULT_PAGES = 20;
+/** L3 indexes a page's summary under the page id plus this, so a fault can match a page through its summary. */
+const SUMMARY_KEY = '~summary';
+const pageOfKey = (key: string) => (key.endsWith(SUMMARY_KEY) ? key.slice(0, -SUMMARY_KEY.length) : key);
 /** Bytes of documents chunked before their pages are written together. */
 const INGEST_BATCH_BYTES = 1 << 20;
 
@@ -139,24 +169,48 @@ export class Pager extends EventEmitter {
   /** The page table, shared with the other processes on this store. */
   readonly table: PageTable;
 
+  /** Compresses pages after their first eviction, in the background. */
+  readonly summarizer: Summarizer;
+  /** Set when summaries come from the host's model: each MCP session attaches its server to it. */
+  readonly sampling?: SamplingCompressor;
+
   private constructor(
     readonly config: Config,
     private readonly catalog: Catalog,
     readonly l2: L2Store,
     readonly l3: L3Index,
     readonly l4: L4Store,
+    compressors: Compressors & { retryMs?: number },
     private readonly now: () => number,
   ) {
     super();
     this.table = catalog.table;
+    this.sampling = compressors.sampling;
+    this.summarizer = new Summarizer(
+      {
+        text: async (id) => (this.table.has(id) ? (await this.l4.getPages([id]))[0]?.text : undefined),
+        summarized: async (id) => !!this.table.get(id)?.summary || (await this.l4.getRecord('summaries', id)) !== undefined,
+        save: (id, summary) => this.saveSummary(id, summary),
+      },
+      {
+        ...compressors,
+        tokenizer: tokenizer(config.encoding),
+        ratio: config.compressRatio,
+        concurrency: config.compressConcurrency,
+        claimsDir: join(config.dataDir, 'claims'),
+      },
+    );
+    this.summarizer.on('failed', (id: string, err: Error) => console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`));
   }
 
   static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
+    // First, so that a compressor's configuration error stops vmem before anything is opened.
+    const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
     const catalog = await Catalog.open(config.dataDir);
     const l4 = parts.l4 ?? new FsL4(config.dataDir);
     const l3 = parts.l3 ?? (await openL3(config, l4));
     const l2 = parts.l2 ?? (await openL2(config));
-    const pager = new Pager(config, catalog, l2, l3, l4, parts.now ?? Date.now);
+    const pager = new Pager(config, catalog, l2, l3, l4, compressors, parts.now ?? Date.now);
     catalog.on('changed', () => pager.emit('pages'));
     pager.watchHealth('L2', l2);
     pager.watchHealth('L3', l3);
@@ -271,38 +325,66 @@ export class Pager extends EventEmitter {
     await this.catalog.addDocuments(docs.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
   }
 
+  /** Stores a page's summary in L4 (durably, first), then L3, then the page table. */
+  async saveSummary(pageId: string, summary: PageSummary): Promise<void> {
+    const entry = this.table.get(pageId);
+    if (!entry) return;
+    await this.l4.putRecord('summaries', pageId, JSON.stringify(summary));
+    await this.l3.upsert([summaryItem(entry, summary)]);
+    await this.l3.flush();
+    await this.catalog.addSummary(pageId, summary);
+    this.emit('pages');
+  }
+
+  /** Pages leaving an L1: those without a summary yet get one, in the background. */
+  private evicted(pageIds: string[]): void {
+    const fresh = pageIds.filter((id) => !this.table.get(id)?.summary);
+    if (fresh.length) this.summarizer.enqueue(fresh);
+  }
+
   // ---------------------------------------------------------------- paging
 
   /**
    * Ranks pages for `query` and brings the best into the session's L1, evicting LRU pages as needed.
    * Pages already resident are reported as L1 hits without their text (it is in the caller's context).
    */
-  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number } = {}): Promise<PagingResult & { query: string }> {
+  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution } = {}): Promise<PagingResult & { query: string }> {
     if (!query.trim()) throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
     const maxPages = opts.maxPages ?? 3;
     if (!Number.isInteger(maxPages) || maxPages < 1 || maxPages > MAX_FAULT_PAGES) {
       throw new InputError('max_pages', `must be a whole number from 1 to ${MAX_FAULT_PAGES}`);
     }
     const maxTokens = this.checkMaxTokens(opts.maxTokens);
-    const hits = await this.l3.query(query, maxPages);
-    const ranked = hits.map((h) => ({ entry: this.table.get(h.pageId), score: h.score })).filter((r): r is { entry: PageEntry; score: number } => !!r.entry);
-    const best = ranked[0];
-    if (best && !session.l1.has(best.entry.id) && best.entry.tokens > maxTokens) {
-      throw new InputError('max_tokens', `is ${maxTokens}, smaller than the best matching page (${best.entry.tokens} tokens, ${best.entry.id}); raise max_tokens to at least ${best.entry.tokens}`);
+    // A page matched through its summary counts once, with its better score. Asking for twice as many
+    // hits leaves room for both keys of a page.
+    const scores = new Map<string, number>();
+    for (const h of await this.l3.query(query, 2 * maxPages)) {
+      const id = pageOfKey(h.pageId);
+      if (this.table.has(id) && !scores.has(id)) scores.set(id, h.score);
     }
-    const scores = new Map(ranked.map((r) => [r.entry.id, r.score]));
-    const result = await this.bringIn(session, ranked.map((r) => r.entry), { maxTokens, pin: false, textForResident: false });
+    const ranked = [...scores.keys()].slice(0, maxPages).map((id) => this.table.get(id)!);
+    const best = ranked[0];
+    const smallest = best && Math.min(best.tokens, opts.resolution !== 'full' && best.summary ? best.summary.tokens : Infinity);
+    if (best && !session.l1.has(best.id) && smallest! > maxTokens) {
+      throw new InputError('max_tokens', `is ${maxTokens}, smaller than the best matching page (${smallest} tokens, ${best.id}); raise max_tokens to at least ${smallest}`);
+    }
+    const result = await this.bringIn(session, ranked, { maxTokens, pin: false, textForResident: false, resolution: opts.resolution ?? 'auto' });
     for (const p of result.pages) p.score = scores.get(p.pageId);
     return { query, ...result };
   }
 
-  /** Loads pages by id (e.g. from a handle); always returns their text. */
-  async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number } = {}): Promise<PagingResult> {
+  /**
+   * Loads pages by id (e.g. from a handle); always returns their text: in full, or with `resolution`
+   * 'summary' the summary of each page that has one (the full text of those that do not yet).
+   */
+  async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number; resolution?: Resolution } = {}): Promise<PagingResult> {
     const entries = this.entriesFor(pageIds, 'page_ids');
     const maxTokens = this.checkMaxTokens(opts.maxTokens);
-    const tooBig = entries.find((e) => !session.l1.has(e.id) && e.tokens > maxTokens);
-    if (tooBig) throw new InputError('max_tokens', `is ${maxTokens}, smaller than page ${tooBig.id} (${tooBig.tokens} tokens); raise max_tokens to at least ${tooBig.tokens}`);
-    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, textForResident: true });
+    const resolution = opts.resolution ?? 'full';
+    const size = (e: PageEntry) => (resolution === 'summary' && e.summary ? e.summary.tokens : e.tokens);
+    const tooBig = entries.find((e) => !session.l1.has(e.id) && size(e) > maxTokens);
+    if (tooBig) throw new InputError('max_tokens', `is ${maxTokens}, smaller than page ${tooBig.id} (${size(tooBig)} tokens); raise max_tokens to at least ${size(tooBig)}`);
+    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, textForResident: true, resolution });
   }
 
   /** Removes pages from the session's L1 (all of them if `pageIds` is 'all'); returns their handles. */
@@ -314,6 +396,7 @@ export class Pager extends EventEmitter {
       if (session.l1.remove(id)) evicted.push(this.handle(id));
       else notResident.push(id);
     }
+    this.evicted(evicted.map((h) => h.pageId));
     if (evicted.length) session.changed();
     return { evicted, notResident, l1: this.pressure(session) };
   }
@@ -325,7 +408,13 @@ export class Pager extends EventEmitter {
       created_at: new Date(this.now()).toISOString(),
       session: session.id,
       ...(note ? { note } : {}),
-      pages: session.l1.list().map((r) => ({ id: r.pageId, sha256: this.table.get(r.pageId)!.sha256, tokens: r.tokens, ...(r.pinned ? { pinned: true } : {}) })),
+      pages: session.l1.list().map((r) => ({
+        id: r.pageId,
+        sha256: this.table.get(r.pageId)!.sha256,
+        tokens: r.tokens,
+        ...(r.resolution === 'summary' ? { resolution: 'summary' as const } : {}),
+        ...(r.pinned ? { pinned: true } : {}),
+      })),
     };
     const parsed = snapshotSchema.safeParse(snapshot);
     if (!parsed.success) throw new InputError('note', parsed.error.issues[0]!.message);
@@ -381,13 +470,23 @@ export class Pager extends EventEmitter {
     snapshot.pages.forEach((p, i) => {
       const e = this.table.get(p.id);
       if (!e) throw new InputError(`snapshot.pages[${i}].id`, `unknown page ${p.id}: this store never ingested it; restore into a vmem that shares the snapshot's store`);
+      if (p.resolution === 'summary' && !e.summary) {
+        throw new InputError(`snapshot.pages[${i}].resolution`, `is summary, but page ${p.id} has no summary in this store; nothing was restored`);
+      }
       // Sizes come from the page table, never from the snapshot: a forged size must not overfill L1.
-      if (e.tokens !== p.tokens) throw new InputError(`snapshot.pages[${i}].tokens`, `is ${p.tokens}, but page ${p.id} has ${e.tokens} tokens; the snapshot was altered; nothing was restored`);
+      const tokens = p.resolution === 'summary' ? e.summary!.tokens : e.tokens;
+      if (tokens !== p.tokens) throw new InputError(`snapshot.pages[${i}].tokens`, `is ${p.tokens}, but page ${p.id} has ${tokens} tokens at this resolution; the snapshot was altered; nothing was restored`);
+      if (e.sha256 !== p.sha256) {
+        throw new InputError(`snapshot.pages[${i}].sha256`, `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`);
+      }
     });
-    const texts = await this.fetch(snapshot.pages.map((p) => p.id), 'snapshot.pages');
+    // Full pages are read and hashed again: the snapshot restores exactly the bytes it points at.
+    const full = snapshot.pages.filter((p) => p.resolution !== 'summary');
+    const fetched = await this.fetch(full.map((p) => p.id), 'snapshot.pages');
+    const texts = new Map(full.map((p, i) => [p.id, fetched[i]!]));
     snapshot.pages.forEach((p, i) => {
-      const got = texts[i]!;
-      if (sha256(got.text) !== p.sha256) {
+      const got = texts.get(p.id);
+      if (got && sha256(got.text) !== p.sha256) {
         throw new InputError(`snapshot.pages[${i}].sha256`, `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`);
       }
     });
@@ -406,6 +505,7 @@ export class Pager extends EventEmitter {
       session.l1.remove(r.pageId);
       return this.handle(r.pageId);
     });
+    this.evicted(evicted.map((h) => h.pageId));
     const pages: ServedPage[] = [];
     const skipped: Handle[] = [];
     snapshot.pages.forEach((p, i) => {
@@ -413,9 +513,10 @@ export class Pager extends EventEmitter {
         skipped.push(this.handle(p.id));
         return;
       }
-      const got = texts[i]!;
-      session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, text: got.text });
-      pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text));
+      const resolution = p.resolution ?? 'full';
+      const got = texts.get(p.id) ?? { text: this.table.get(p.id)!.summary!.text, level: 'L4' as Level };
+      session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, resolution, text: got.text });
+      pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text, resolution));
       this.catalog.recordAccess(p.id, this.now(), true);
     });
     session.changed();
@@ -431,7 +532,7 @@ export class Pager extends EventEmitter {
   /** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
   handle(pageId: string): Handle {
     const e = this.table.get(pageId)!;
-    return handleOf(e, e.summary ?? e.gist);
+    return handleOf(e, e.gist, e.summary);
   }
 
   /** Levels that hold each page right now, as seen from a session; one L2 round trip for all of them. */
@@ -458,6 +559,7 @@ export class Pager extends EventEmitter {
   }
 
   async close(): Promise<void> {
+    await this.summarizer.close();
     await this.catalog.close();
     await this.l3.close();
     await this.l2.close();
@@ -513,53 +615,69 @@ export class Pager extends EventEmitter {
   /**
    * Admits `entries` (best first) into the session's L1 within `maxTokens` for this call and the L1
    * budget, never evicting pages of this same call. The best ends most recently used.
+   * Resolution 'full' admits pages in full; 'summary' admits the summary of each page that has one;
+   * 'auto' (faults) admits a page in full when it fits and otherwise its summary when that fits.
+   * A page resident as a summary is replaced by the full page only when 'full' is asked for.
    */
-  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; textForResident: boolean }): Promise<PagingResult> {
+  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; textForResident: boolean; resolution: Resolution | 'auto' }): Promise<PagingResult> {
     const l1 = session.l1;
     const keep = new Set(entries.map((e) => e.id));
-    const wanted: PageEntry[] = [];
+    const chosen = new Map<string, Resolution>();
     const skipped: Handle[] = [];
     let room = opts.maxTokens;
     let pinnedOrKept = 0;
     for (const r of l1.list()) if (r.pinned || keep.has(r.pageId)) pinnedOrKept += r.tokens;
+    const fits = (tokens: number) => tokens <= room && pinnedOrKept + tokens <= l1.budget;
     for (const e of entries) {
-      if (l1.has(e.id)) continue;
-      const fitsL1 = pinnedOrKept + e.tokens <= l1.budget;
-      if (e.tokens <= room && fitsL1) {
-        wanted.push(e);
-        room -= e.tokens;
-        pinnedOrKept += e.tokens;
-      } else {
+      const resident = l1.get(e.id);
+      const upgrade = resident?.resolution === 'summary' && opts.resolution === 'full';
+      if (resident && !upgrade) continue;
+      const summaryFirst = opts.resolution === 'summary' && e.summary;
+      const resolution: Resolution | undefined =
+        !summaryFirst && fits(e.tokens) ? 'full' : e.summary && opts.resolution !== 'full' && fits(e.summary.tokens) ? 'summary' : undefined;
+      if (!resolution) {
         skipped.push(this.handle(e.id));
+        continue;
       }
+      const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
+      chosen.set(e.id, resolution);
+      room -= tokens;
+      pinnedOrKept += tokens;
     }
-    const fetched = await this.fetch(wanted.map((e) => e.id), 'page_ids');
-    const fetchedById = new Map(wanted.map((e, i) => [e.id, fetched[i]!]));
+    const full = [...chosen].filter(([, r]) => r === 'full').map(([id]) => id);
+    const fetched = await this.fetch(full, 'page_ids');
+    const fetchedById = new Map(full.map((id, i) => [id, fetched[i]!]));
 
     const evictedResidents: Resident[] = [];
     const served = new Map<string, ServedPage>();
     const at = this.now();
     // Admit worst first so the best page ends up most recently used.
     for (const e of [...entries].reverse()) {
+      const resolution = chosen.get(e.id);
       const resident = l1.get(e.id);
-      if (resident) {
+      if (resident && !resolution) {
         if (opts.pin) l1.setPinned(e.id, true);
         l1.touch(e.id);
-        served.set(e.id, this.served(e.id, 'L1', resident.pinned, opts.textForResident ? resident.text : undefined));
+        served.set(e.id, this.served(e.id, 'L1', resident.pinned, opts.textForResident ? resident.text : undefined, resident.resolution));
         this.catalog.recordAccess(e.id, at, false);
         continue;
       }
-      const got = fetchedById.get(e.id);
-      if (!got) continue;
-      const evicted = l1.admit({ pageId: e.id, tokens: e.tokens, pinned: opts.pin, text: got.text }, keep);
+      if (!resolution) continue;
+      const got = resolution === 'full' ? fetchedById.get(e.id)! : { text: e.summary!.text, level: 'L4' as Level };
+      const tokens = resolution === 'full' ? e.tokens : e.summary!.tokens;
+      const pinned = opts.pin || !!resident?.pinned;
+      if (resident) l1.remove(e.id); // a summary making way for its page: not an eviction
+      const evicted = l1.admit({ pageId: e.id, tokens, pinned, resolution, text: got.text }, keep);
       if (!evicted) {
+        if (resident) l1.admit(resident, keep); // put the summary back where it was
         skipped.push(this.handle(e.id));
         continue;
       }
       evictedResidents.push(...evicted);
-      served.set(e.id, this.served(e.id, got.level, opts.pin, got.text));
+      served.set(e.id, this.served(e.id, got.level, pinned, got.text, resolution));
       this.catalog.recordAccess(e.id, at, true);
     }
+    this.evicted(evictedResidents.map((r) => r.pageId));
     session.changed();
     return {
       pages: entries.map((e) => served.get(e.id)).filter((p): p is ServedPage => !!p),
@@ -569,8 +687,9 @@ export class Pager extends EventEmitter {
     };
   }
 
-  private served(pageId: string, level: Level, pinned: boolean, text: string | undefined): ServedPage {
+  private served(pageId: string, level: Level, pinned: boolean, text: string | undefined, resolution: Resolution): ServedPage {
     const e = this.table.get(pageId)!;
-    return { pageId, source: e.source, ordinal: e.ordinal, tokens: e.tokens, level, pinned, lines: [e.lineStart, e.lineEnd], ...(text !== undefined ? { text } : {}) };
+    const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
+    return { pageId, source: e.source, ordinal: e.ordinal, tokens, level, pinned, lines: [e.lineStart, e.lineEnd], resolution, ...(text !== undefined ? { text } : {}) };
   }
 }

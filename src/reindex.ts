@@ -1,7 +1,7 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type Config } from './config.js';
-import type { DocumentEntry } from './core/page-table.js';
+import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import type { Page } from './core/page.js';
 import { Pager } from './pager.js';
 import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
@@ -32,7 +32,7 @@ async function retireChroma(config: Config, stamp: string): Promise<string[]> {
 }
 
 /**
- * Rebuilds the page table and the L3 index from L4 alone (the source of truth), e.g. after an
+ * Rebuilds the page table and the L3 index (pages and summaries) from L4 alone (the source of truth), e.g. after an
  * embedder change or a lost index. Run it with no vmem process serving the same data dir.
  * The previous files (and Chroma collection) are kept beside the new ones with a `.bak-<time>` suffix.
  */
@@ -88,6 +88,11 @@ export async function reindex(config: Config, onProgress?: (done: number, total:
   const pager = await Pager.open(config);
   try {
     await pager.index(documents);
+    // Summaries are L4 records beside the pages: they come back into the page table and L3 too.
+    for (const id of await l4.listRecords('summaries')) {
+      const raw = await l4.getRecord('summaries', id);
+      if (raw !== undefined && pager.table.has(id)) await pager.saveSummary(id, JSON.parse(raw) as PageSummary);
+    }
   } finally {
     await pager.close();
   }

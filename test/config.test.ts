@@ -47,6 +47,11 @@ describe('config', () => {
         namespace: 'vmem',
         redisUrl: undefined,
         chromaUrl: undefined,
+        compressor: 'extractive',
+        compressRatio: 10,
+        compressConcurrency: 2,
+        openaiModel: 'gpt-4o-mini',
+        openaiBaseUrl: 'https://api.openai.com/v1',
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -88,6 +93,11 @@ describe('config', () => {
       namespace: 'env-ns',
       redisUrl: 'redis://env:6379/1',
       chromaUrl: 'http://env:8000',
+      compressor: 'openai',
+      compressRatio: '8',
+      compressConcurrency: '3',
+      openaiModel: 'env-model',
+      openaiBaseUrl: 'http://env:11434/v1',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -100,6 +110,11 @@ describe('config', () => {
       namespace: 'flag_ns',
       redisUrl: 'rediss://:secret@flag:6380/2',
       chromaUrl: 'https://chroma.example',
+      compressor: 'sampling',
+      compressRatio: '12',
+      compressConcurrency: '4',
+      openaiModel: 'flag-model',
+      openaiBaseUrl: 'https://llm.example/v1',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
@@ -127,6 +142,9 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--data-dir': '' }, {}), 'dataDir', /empty/);
     assertNames(() => loadConfig({}, { VMEM_CHROMA_URL: 'localhost:8000' }), 'chromaUrl', /http:\/\/localhost:8000/);
     assertNames(() => loadConfig({ '--chroma-url': 'http://host:8000/api/v2' }, {}), 'chromaUrl', /Chroma server/);
+    assertNames(() => loadConfig({}, { VMEM_COMPRESSOR: 'gpt' }), 'compressor', /extractive, openai, sampling/);
+    assertNames(() => loadConfig({ '--compress-ratio': '1' }, {}), 'compressRatio', /at least 2/);
+    assertNames(() => loadConfig({}, { VMEM_OPENAI_BASE_URL: 'localhost:11434' }), 'openaiBaseUrl', /http:\/\/localhost:11434\/v1/);
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
     assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);

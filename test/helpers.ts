@@ -89,11 +89,18 @@ export interface Connected {
   close: () => Promise<void>;
 }
 
-/** A real SDK client connected in-process to `createServer(pager)`. */
-export async function connect(pager: Pager, name = 'vmem-test', ownSession?: Session): Promise<Connected> {
+/**
+ * A real SDK client connected in-process to `createServer(pager)`. `client` may declare capabilities
+ * (e.g. sampling) and set request handlers before it connects.
+ */
+export async function connect(
+  pager: Pager,
+  name = 'vmem-test',
+  ownSession?: Session,
+  client: Client = new Client({ name, version: '1.0.0' }),
+): Promise<Connected> {
   const { server, session, close } = createServer(pager, ownSession);
   const [a, b] = InMemoryTransport.createLinkedPair();
-  const client = new Client({ name, version: '1.0.0' });
   await Promise.all([server.connect(b), client.connect(a)]);
   return {
     client,

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { L1, type Resident } from '../src/core/l1.ts';
 
-const page = (id: string, tokens: number, pinned = false): Resident => ({ pageId: id, tokens, pinned, text: `text of ${id}` });
+const page = (id: string, tokens: number, pinned = false): Resident => ({ pageId: id, tokens, pinned, resolution: 'full', text: `text of ${id}` });
 const ids = (l1: L1) => l1.list().map((r) => r.pageId);
 const sum = (l1: L1) => l1.list().reduce((n, r) => n + r.tokens, 0);
 

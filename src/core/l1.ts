@@ -1,8 +1,12 @@
+import type { Resolution } from './page.js';
+
 /** A page resident in one session's L1. */
 export interface Resident {
   pageId: string;
   tokens: number;
   pinned: boolean;
+  /** The page itself or its summary; `tokens` and `text` are those of what was given. */
+  resolution: Resolution;
   /** The text the model was given: L1 is the context, so it holds what is in it. */
   text: string;
 }

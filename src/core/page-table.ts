@@ -11,7 +11,17 @@ export interface PageEntry extends PageMeta {
   faultCount: number;
   /** Epoch milliseconds of the last access, 0 if never. */
   lastAccess: number;
-  summary?: string;
+  summary?: PageSummary;
+}
+
+/** A compressed version of a page, made after its first eviction. */
+export interface PageSummary {
+  text: string;
+  tokens: number;
+  /** The compressor that made it, e.g. `extractive` or `openai:gpt-4o-mini`. */
+  by: string;
+  /** Epoch milliseconds. */
+  at: number;
 }
 
 export interface DocumentEntry {
@@ -66,6 +76,14 @@ export class PageTable {
 
   addDocument(doc: DocumentEntry): void {
     this.documents.set(doc.id, doc);
+  }
+
+  /** Records a page's summary; the first one stays (a page is summarized once, a later one is a duplicate). */
+  setSummary(pageId: string, summary: PageSummary): boolean {
+    const e = this.pages.get(pageId);
+    if (!e || e.summary) return false;
+    e.summary = summary;
+    return true;
   }
 
   /** Adds access statistics: accesses, the faults among them (accesses that went below L1), the latest time. */

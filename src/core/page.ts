@@ -17,6 +17,9 @@ export interface Page extends PageOrigin {
   text: string;
 }
 
+/** A page in full, or its summary (about a tenth of its tokens). */
+export type Resolution = 'full' | 'summary';
+
 /** The levels of the hierarchy, named as the tool results name them. */
 export type Level = 'L1' | 'L2' | 'L3' | 'L4';
 
@@ -27,6 +30,8 @@ export interface Handle {
   ordinal: number;
   tokens: number;
   gist: string;
+  /** The page's summary, once it has one: what it says, in about a tenth of its tokens. */
+  summary?: { text: string; tokens: number };
   reload: string;
 }
 
@@ -43,13 +48,14 @@ export function gistOf(text: string): string {
   return sentence.length <= GIST_CHARS ? sentence : `${sentence.slice(0, GIST_CHARS - 1).trimEnd()}…`;
 }
 
-export function handleOf(meta: PageMeta, gist: string): Handle {
+export function handleOf(meta: PageMeta, gist: string, summary?: { text: string; tokens: number }): Handle {
   return {
     pageId: meta.id,
     source: meta.source,
     ordinal: meta.ordinal,
     tokens: meta.tokens,
     gist,
+    ...(summary ? { summary: { text: summary.text, tokens: summary.tokens } } : {}),
     reload: `load_page {"page_ids":["${meta.id}"]}`,
   };
 }

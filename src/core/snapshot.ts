@@ -6,7 +6,10 @@ export const SNAPSHOT_VERSION = 1;
 export const snapshotPageSchema = z.object({
   id: z.string().regex(/^p[0-9a-f]{20}$/, 'must be a page id like p0123456789abcdef0123'),
   sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex sha256 of the page text'),
+  /** Tokens as resident: the page's, or its summary's. */
   tokens: z.number().int().positive(),
+  /** Absent: the page in full. */
+  resolution: z.enum(['full', 'summary']).optional(),
   pinned: z.boolean().optional(),
 });
 

@@ -6,7 +6,15 @@ import type { PagingResult, Pressure, ServedPage } from '../pager.js';
 /** Structured forms, matching ./schemas.ts. */
 export const pressureJson = (p: Pressure) => ({ used_tokens: p.used, budget_tokens: p.budget, pages: p.pages });
 
-export const handleJson = (h: Handle) => ({ page_id: h.pageId, source: h.source, ordinal: h.ordinal, tokens: h.tokens, gist: h.gist, reload: h.reload });
+export const handleJson = (h: Handle) => ({
+  page_id: h.pageId,
+  source: h.source,
+  ordinal: h.ordinal,
+  tokens: h.tokens,
+  gist: h.gist,
+  ...(h.summary ? { summary: h.summary } : {}),
+  reload: h.reload,
+});
 
 export const pageJson = (p: ServedPage) => ({
   page_id: p.pageId,
@@ -16,6 +24,7 @@ export const pageJson = (p: ServedPage) => ({
   level: p.level,
   pinned: p.pinned,
   lines: p.lines,
+  resolution: p.resolution,
   ...(p.score !== undefined ? { score: Number(p.score.toFixed(4)) } : {}),
   ...(p.text !== undefined ? { text: p.text } : {}),
 });
@@ -30,10 +39,12 @@ export const pagingJson = (r: PagingResult) => ({
 /** Text forms, for hosts that ignore structured output: the page texts are here too. */
 export const pressureText = (p: Pressure) => `L1: ${p.used}/${p.budget} tokens in ${p.pages} pages.`;
 
-export const handleText = (h: Handle) => `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.gist}`;
+export const handleText = (h: Handle) =>
+  `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
 export function pageText(p: ServedPage): string {
-  const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${p.tokens} tokens · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
+  const what = p.resolution === 'summary' ? `summary, ${p.tokens} tokens (load_page {"page_ids":["${p.pageId}"]} for the full page)` : `${p.tokens} tokens`;
+  const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
   return p.text === undefined ? `${head}\n(already in your context)` : `${head}\n${p.text}`;
 }
 

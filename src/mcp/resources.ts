@@ -27,7 +27,7 @@ export function registerResources({ server, pager, session }: ToolContext): () =
         fault_count: e.faultCount,
         last_access: e.lastAccess ? new Date(e.lastAccess).toISOString() : null,
         gist: e.gist,
-        summary: e.summary ?? null,
+        summary: e.summary ? { text: e.summary.text, tokens: e.summary.tokens, by: e.summary.by } : null,
       }));
     const documents = pager.table.listDocuments().map((d) => ({ id: d.id, source: d.source, tokens: d.tokens, pages: d.pageIds }));
     const body = { l1: { used_tokens: session.l1.usedTokens, budget_tokens: session.l1.budget }, documents, pages };
@@ -40,7 +40,7 @@ export function registerResources({ server, pager, session }: ToolContext): () =
       ? residents
           .map((r) => {
             const e = pager.table.get(r.pageId)!;
-            return `## ${r.pageId} · ${e.source} #${e.ordinal} · ${r.tokens} tokens${r.pinned ? ' · pinned' : ''}\n${r.text}`;
+            return `## ${r.pageId} · ${e.source} #${e.ordinal} · ${r.tokens} tokens${r.resolution === 'summary' ? ' · summary' : ''}${r.pinned ? ' · pinned' : ''}\n${r.text}`;
           })
           .join('\n\n')
       : '(L1 is empty)';

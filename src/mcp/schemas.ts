@@ -7,12 +7,15 @@ export const pressureOut = z.object({
   pages: z.number().int(),
 });
 
+export const resolutionIn = z.enum(['full', 'summary']).optional();
+
 export const handleOut = z.object({
   page_id: z.string(),
   source: z.string(),
   ordinal: z.number().int(),
   tokens: z.number().int(),
   gist: z.string(),
+  summary: z.object({ text: z.string(), tokens: z.number().int() }).optional(),
   reload: z.string(),
 });
 
@@ -24,6 +27,7 @@ export const pageOut = z.object({
   level: z.enum(['L1', 'L2', 'L3', 'L4']),
   pinned: z.boolean(),
   lines: z.tuple([z.number().int(), z.number().int()]),
+  resolution: z.enum(['full', 'summary']),
   score: z.number().optional(),
   text: z.string().optional(),
 });

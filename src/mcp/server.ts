@@ -16,7 +16,7 @@ export const VERSION = '0.1.0';
 export const INSTRUCTIONS = `vmem is your virtual memory: documents too large for your context are stored as pages.
 - ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in.
 - Your context (L1) has a token budget; new pages evict the least recently used ones, which leave handles. load_page brings a page back by id; pin what you must keep.
-- evict pages you are done with; every result shows L1 used/budget tokens.
+- evict pages you are done with; every result shows L1 used/budget tokens. Evicted pages get a summary (about a tenth of their tokens) that later handles carry; load_page with resolution "summary" keeps many pages' gist in little room.
 - serialize_context saves your working set as a small snapshot id; another agent can restore_context it.`;
 
 /** One MCP server for one agent session: its own L1, sharing the pager's L2–L4. */
@@ -39,8 +39,11 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
     // A level that was already down when this session began is reported once, too.
     for (const h of pager.outages()) onHealth(h);
   };
+  // With VMEM_COMPRESSOR=sampling, this session's client may summarize pages with the host's model.
+  const detachSampling = pager.sampling?.attach(server.server);
   const detach = () => {
     detachResources();
+    detachSampling?.();
     pager.off('health', onHealth);
   };
   server.registerPrompt(

@@ -1,11 +1,10 @@
+import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
 import { Bm25, SentenceWindows, topIndices, Vocabulary, withBigrams } from './lexical.js';
 
-/** Sentence ends, for the passage windows the lexical ranker scores. */
-const SENTENCE_END = /(?<=[.!?。！？])\s+|\n\s*\n/;
 /**
  * The passage windows, as half-widths around a centre sentence (0: the sentence alone, 1: three
  * sentences, 2: five), and how much each weighs in the passage signal. The 3-sentence window carries it;
@@ -143,7 +142,7 @@ export class EmbeddedIndex implements L3Index {
     if (!fresh.length) return;
     const vectors = this.weights.vector > 0 ? await this.embedder.embed(fresh.map((it) => it.text)) : fresh.map(() => new Float32Array(0));
     fresh.forEach((it, i) => {
-      const sentences = it.text.split(SENTENCE_END).map(analyze);
+      const sentences = splitSentences(it.text).map(analyze);
       const v = vectors[i]!;
       this.insert(it.meta.id, sentences, v);
       const rec: IndexRecord = { id: it.meta.id, s: sentences.map((s) => s.join(' ')), v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };

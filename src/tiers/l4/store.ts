@@ -1,7 +1,7 @@
 import type { Page } from '../../core/page.js';
 
 /** Kinds of small JSON records L4 keeps beside pages. */
-export type RecordKind = 'snapshots';
+export type RecordKind = 'snapshots' | 'summaries';
 
 /**
  * L4, the durable store and source of truth: every page ever ingested, written atomically before any

@@ -1,0 +1,59 @@
+import OpenAI from 'openai';
+import type { Tokenizer } from '../core/tokenizer.js';
+import { CompressionError, summaryPrompt, type Compressor } from './compressor.js';
+
+export interface OpenAICompressorOptions {
+  /** Any OpenAI-compatible endpoint: OpenAI, Ollama, vLLM, LM Studio, llama.cpp's server. */
+  baseURL: string;
+  model: string;
+  /** Sent as a bearer token; local servers accept any. Never logged, never put in an error message. */
+  apiKey: string;
+  tokenizer: Tokenizer;
+  /** One attempt's limit. Default 60 s. */
+  timeoutMs?: number;
+  /** Retries of a 408/409/429/5xx or a connection error, with exponential backoff (honouring Retry-After). Default 3. */
+  maxRetries?: number;
+}
+
+/**
+ * Abstractive compression through the chat completions API. This is the only module that imports
+ * `openai`; it is loaded only when configured. Concurrency is bounded by the caller (the summarizer's
+ * queue), retries and backoff by the client.
+ */
+export class OpenAICompressor implements Compressor {
+  readonly name: string;
+  private readonly client: OpenAI;
+
+  constructor(private readonly opts: OpenAICompressorOptions) {
+    this.name = `openai:${opts.model}`;
+    this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeout: opts.timeoutMs ?? 60_000, maxRetries: opts.maxRetries ?? 3 });
+  }
+
+  async compress(text: string, targetTokens: number): Promise<string> {
+    let reply: OpenAI.Chat.Completions.ChatCompletion;
+    try {
+      reply = await this.client.chat.completions.create({
+        model: this.opts.model,
+        messages: [
+          { role: 'system', content: summaryPrompt(targetTokens) },
+          { role: 'user', content: text },
+        ],
+        temperature: 0,
+        // Room past the target so a summary ends on a sentence; the page-length check below bounds it.
+        max_tokens: Math.ceil(targetTokens * 1.5),
+      });
+    } catch (err) {
+      // The client's own messages carry the status and the server's reason, never the request's headers.
+      const status = err instanceof OpenAI.APIError && err.status ? `HTTP ${err.status}: ` : '';
+      throw new CompressionError(`${this.opts.baseURL} ${status}${(err as Error).message}`);
+    }
+    const summary = reply?.choices?.[0]?.message?.content;
+    if (typeof summary !== 'string' || !summary.trim()) {
+      throw new CompressionError(`${this.opts.baseURL} returned no summary text (model ${this.opts.model})`);
+    }
+    if (this.opts.tokenizer.count(summary) >= this.opts.tokenizer.count(text)) {
+      throw new CompressionError(`${this.opts.baseURL} returned a "summary" as long as the page (model ${this.opts.model})`);
+    }
+    return summary.trim();
+  }
+}

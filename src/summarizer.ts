@@ -1,0 +1,176 @@
+import { EventEmitter } from 'node:events';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CompressionError, type Compressor } from './compress/compressor.js';
+import type { PageSummary } from './core/page-table.js';
+import type { Tokenizer } from './core/tokenizer.js';
+
+/** What the summarizer needs from the store; the pager provides it. */
+export interface SummaryStore {
+  /** The page's text, or undefined when the page is unknown. */
+  text(pageId: string): Promise<string | undefined>;
+  /** True when this page already has a summary, here or made by another process. */
+  summarized(pageId: string): Promise<boolean>;
+  /** Stores a summary durably, indexes it, and records it in the page table. */
+  save(pageId: string, summary: PageSummary): Promise<void>;
+}
+
+export interface SummarizerOptions {
+  compressor: Compressor;
+  /** Used when `compressor` can never summarize a page (e.g. the host refuses sampling). */
+  fallback?: Compressor;
+  tokenizer: Tokenizer;
+  /** Page tokens per summary token. */
+  ratio: number;
+  /** Pages compressed at once. */
+  concurrency: number;
+  /** Where claims live, so that processes sharing the store never compress the same page twice. */
+  claimsDir: string;
+  /** Pages waiting at most; past it new requests are dropped (the page is asked for again at its next eviction). */
+  maxQueued?: number;
+  /** First retry delay after a failure; doubles per failure of the same page, up to an hour. */
+  retryMs?: number;
+}
+
+/** A claim older than this belongs to a process that died mid-compression: it is taken over. */
+const STALE_CLAIM_MS = 10 * 60_000;
+
+/**
+ * Compresses pages in the background, off the hot path: `enqueue` returns at once; a bounded queue
+ * feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
+ * processes (a claim file per page in the data dir, and the stored summary). A failure leaves the page
+ * uncompressed and schedules a retry with exponential backoff; nothing is lost either way.
+ * Emits 'summarized' (pageId) and 'failed' (pageId, error).
+ */
+export class Summarizer extends EventEmitter {
+  private readonly queue: string[] = [];
+  private readonly pending = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private running = 0;
+  /** No new requests once closing; no new work once closed. */
+  private closing = false;
+  private closed = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: SummaryStore,
+    private readonly opts: SummarizerOptions,
+  ) {
+    super();
+  }
+
+  /** Asks for summaries of pages; returns at once. Pages already summarized, queued or in work are skipped. */
+  enqueue(pageIds: string[]): void {
+    for (const id of pageIds) {
+      if (this.closing || this.pending.has(id) || this.queue.length >= (this.opts.maxQueued ?? 1000)) continue;
+      this.pending.add(id);
+      this.queue.push(id);
+    }
+    this.pump();
+  }
+
+  /** Resolves when nothing is queued or in work (retries scheduled for later do not count). */
+  idle(): Promise<void> {
+    if (!this.running && !this.queue.length) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /**
+   * Stops taking requests and cancels scheduled retries; the queue is worked off for up to `drainMs`,
+   * then what is left is dropped (those pages get their summary at a later eviction).
+   */
+  async close(drainMs = 5000): Promise<void> {
+    this.closing = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
+    clearTimeout(timer);
+    this.closed = true;
+    for (const id of this.queue.splice(0)) this.pending.delete(id);
+    await this.idle();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running < this.opts.concurrency && this.queue.length) {
+      const id = this.queue.shift()!;
+      this.running++;
+      void this.work(id).finally(() => {
+        this.running--;
+        this.pending.delete(id);
+        this.pump();
+        if (!this.running && !this.queue.length) for (const w of this.idleWaiters.splice(0)) w();
+      });
+    }
+  }
+
+  private async work(id: string): Promise<void> {
+    try {
+      if (await this.store.summarized(id)) return;
+      const release = await this.claim(id);
+      if (!release) return; // another process is on it
+      try {
+        if (await this.store.summarized(id)) return;
+        const text = await this.store.text(id);
+        if (text === undefined) return;
+        const summary = await this.summarize(text);
+        await this.store.save(id, summary);
+        this.failures.delete(id);
+        this.emit('summarized', id);
+      } finally {
+        await release();
+      }
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      this.emit('failed', id, error);
+      if (!(err instanceof CompressionError) || err.retryable) this.retryLater(id);
+    }
+  }
+
+  private async summarize(text: string): Promise<PageSummary> {
+    const pageTokens = this.opts.tokenizer.count(text);
+    const target = Math.max(1, Math.round(pageTokens / this.opts.ratio));
+    let by = this.opts.compressor;
+    let summary: string;
+    try {
+      summary = await by.compress(text, target);
+    } catch (err) {
+      if (!(err instanceof CompressionError) || err.retryable || !this.opts.fallback) throw err;
+      by = this.opts.fallback;
+      summary = await by.compress(text, target);
+    }
+    return { text: summary, tokens: this.opts.tokenizer.count(summary), by: by.name, at: Date.now() };
+  }
+
+  private retryLater(id: string): void {
+    if (this.closing) return;
+    const n = (this.failures.get(id) ?? 0) + 1;
+    this.failures.set(id, n);
+    const delay = Math.min(3_600_000, (this.opts.retryMs ?? 60_000) * 2 ** (n - 1));
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.enqueue([id]);
+    }, delay);
+    timer.unref();
+    this.timers.add(timer);
+  }
+
+  /** Creates the page's claim file, or returns undefined when a live claim exists. */
+  private async claim(id: string): Promise<(() => Promise<void>) | undefined> {
+    await mkdir(this.opts.claimsDir, { recursive: true });
+    const path = join(this.opts.claimsDir, id);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        await (await open(path, 'wx')).close();
+        return () => rm(path, { force: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
+        if (age < STALE_CLAIM_MS) return undefined;
+        await rm(path, { force: true });
+      }
+    }
+    return undefined;
+  }
+}
