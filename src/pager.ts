@@ -7,6 +7,7 @@ import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution }
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { Catalog } from './catalog.js';
 import { openCompressors, type Compressors } from './compress/index.js';
+import { EXTRACTIVE } from './compress/extractive.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import { Summarizer } from './summarizer.js';
 import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
@@ -325,13 +326,20 @@ export class Pager extends EventEmitter {
     await this.catalog.addDocuments(docs.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
   }
 
-  /** Stores a page's summary in L4 (durably, first), then L3, then the page table. */
+  /**
+   * Stores a page's summary in L4 (durably, first), then L3, then the page table. An extractive summary
+   * is sentences of the page, which L3 already indexes: indexing it again only lets short excerpts
+   * outrank whole pages (SQuAD recall@1 88.7% → 88.1% with every page's summary indexed), so only
+   * abstractive summaries, whose wording may match a query the page's does not, go to L3.
+   */
   async saveSummary(pageId: string, summary: PageSummary): Promise<void> {
     const entry = this.table.get(pageId);
     if (!entry) return;
     await this.l4.putRecord('summaries', pageId, JSON.stringify(summary));
-    await this.l3.upsert([summaryItem(entry, summary)]);
-    await this.l3.flush();
+    if (summary.by !== EXTRACTIVE) {
+      await this.l3.upsert([summaryItem(entry, summary)]);
+      await this.l3.flush();
+    }
     await this.catalog.addSummary(pageId, summary);
     this.emit('pages');
   }

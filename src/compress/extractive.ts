@@ -44,8 +44,11 @@ function overlap(a: Set<string>, b: Set<string>): number {
  * words the page is most about (how often a sentence's words recur in the page). It fills the target
  * with the densest sentences first, skips sentences that repeat one already kept, and never goes over it.
  */
+/** The extractive compressor's name, as summaries record it. */
+export const EXTRACTIVE = 'extractive';
+
 export class ExtractiveCompressor implements Compressor {
-  readonly name = 'extractive';
+  readonly name = EXTRACTIVE;
 
   constructor(private readonly tokenizer: Tokenizer) {}
 
