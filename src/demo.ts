@@ -44,7 +44,10 @@ function show(title: string, result: unknown, fact?: RegExp): void {
     console.log(`  error: ${(r.content[0] as { text: string }).text}`);
     return;
   }
-  for (const p of s?.pages ?? []) console.log(`  ${p.page_id}  ${p.source} #${p.ordinal}  ${p.tokens} tokens  served from ${p.level}`);
+  for (const p of s?.pages ?? []) {
+    const what = (p as { resolution?: string }).resolution === 'summary' ? 'summary of' : '';
+    console.log(`  ${p.page_id}  ${what ? `${what} ` : ''}${p.source} #${p.ordinal}  ${p.tokens} tokens  served from ${p.level}`);
+  }
   const found = fact && s?.pages?.map((p) => (p as { text?: string }).text?.match(fact)?.[0]).find(Boolean);
   if (fact) console.log(found ? `  the page says: "${found}"` : '  (the answer is already in context from the earlier fault)');
   if (s?.evicted?.length) console.log(`  evicted ${s.evicted.length} page(s), each left a handle`);
@@ -81,6 +84,14 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
     console.log(`\n▶ serialize_context\n  ${s.snapshot_id}: ${s.snapshot_bytes} bytes of pointers for ${s.page_tokens} tokens of pages`);
     const agentB = await connect();
     show(`a second agent: restore_context ${s.snapshot_id} (served from L2, warmed by agent A)`, await agentB.callTool({ name: 'restore_context', arguments: { snapshot_id: s.snapshot_id } }));
+    // Every page agent A evicted is summarized in the background (extractive, offline): their gist fits where one page would.
+    await agentA.callTool({ name: 'evict', arguments: { all: true } });
+    await pager.summarizer.idle();
+    const summarized = pager.table.listPages().filter((p) => p.summary).map((p) => p.id);
+    show(
+      `agent A, after evict all: load_page of the ${summarized.length} pages it evicted, at resolution "summary"`,
+      await agentA.callTool({ name: 'load_page', arguments: { page_ids: summarized, resolution: 'summary' } }),
+    );
     await agentA.close();
     await agentB.close();
   } finally {

@@ -56,7 +56,7 @@ export class ExtractiveCompressor implements Compressor {
     return this.summarize(text, targetTokens);
   }
 
-  summarize(text: string, targetTokens: number): string {
+  private summarize(text: string, targetTokens: number): string {
     const sentences = splitSentences(text)
       .map((s) => s.replace(/\s+/g, ' ').trim())
       .filter((s) => s.length > 0);
