@@ -9,11 +9,14 @@ import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
 import { progressBar } from './progress.js';
 import { reindex } from './reindex.js';
+import { isLoopback, serveHttp } from './http.js';
+import { readFile } from 'node:fs/promises';
 
 const USAGE = `vmem ${VERSION}: virtual memory for LLM agents, over MCP
 
 Usage:
   vmem [serve]               MCP server over stdio (the default)
+  vmem serve --http          MCP over Streamable HTTP at http://<host>:<port>/mcp, one session per client
   vmem ingest <path>...      page files or directories into the store
   vmem stats                 what the store holds
   vmem reindex               rebuild the page table and L3 from L4 (stop other vmem processes first)
@@ -36,7 +39,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Record<string, str
     }
     const eq = a.indexOf('=');
     if (eq > 0) flags[a.slice(0, eq)] = a.slice(eq + 1);
-    else if (a === '--help') flags[a] = 'true';
+    else if (a === '--help' || a === '--http') flags[a] = 'true';
     else {
       const v = argv[i + 1];
       if (v === undefined || v.startsWith('--')) throw new ConfigError(`option ${a} needs a value`);
@@ -60,6 +63,38 @@ async function serve(config: Config): Promise<void> {
   process.stdin.on('end', () => void shutdown());
   await server.connect(new StdioServerTransport());
   console.error(`vmem ${VERSION} serving MCP on stdio; data in ${config.dataDir}`);
+}
+
+/** The bearer token: VMEM_AUTH_TOKEN, or the first line of the token file. Never printed. */
+async function authToken(config: Config): Promise<string | undefined> {
+  if (process.env.VMEM_AUTH_TOKEN) return process.env.VMEM_AUTH_TOKEN.trim();
+  if (!config.authTokenFile) return undefined;
+  const token = (await readFile(config.authTokenFile, 'utf8')).split('\n')[0]!.trim();
+  if (!token) throw new ConfigError(`the token file ${config.authTokenFile} (VMEM_AUTH_TOKEN_FILE) is empty`);
+  return token;
+}
+
+async function serveOverHttp(config: Config): Promise<void> {
+  const token = await authToken(config);
+  if (!isLoopback(config.httpHost) && !token) {
+    throw new ConfigError(`listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`);
+  }
+  const pager = await Pager.open(config);
+  const server = await serveHttp(pager, {
+    host: config.httpHost,
+    port: config.httpPort,
+    authToken: token,
+    allowedHosts: config.allowedHosts,
+    idleMs: config.sessionIdleSeconds * 1000,
+  });
+  const shutdown = async () => {
+    await server.close().catch(() => {});
+    await pager.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown());
+  process.on('SIGTERM', () => void shutdown());
+  console.error(`vmem ${VERSION} serving MCP at ${server.url}${token ? ' (bearer token required)' : ''}; health at ${server.url.replace(/\/mcp$/, '/healthz')}; data in ${config.dataDir}`);
 }
 
 async function ingest(config: Config, paths: string[]): Promise<void> {
@@ -118,11 +153,13 @@ async function main(): Promise<void> {
     return;
   }
   delete flags['--help'];
+  const http = flags['--http'] === 'true';
+  delete flags['--http'];
   if (command === 'demo') return runDemo(flags);
   const config = loadConfig(flags);
   switch (command) {
     case 'serve':
-      return serve(config);
+      return http ? serveOverHttp(config) : serve(config);
     case 'ingest':
       return ingest(config, rest);
     case 'stats':

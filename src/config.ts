@@ -49,6 +49,15 @@ export const configSchema = z
     compressConcurrency: intFrom(1, 64),
     openaiModel: z.string().min(1, 'must name a model'),
     openaiBaseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1'),
+    httpHost: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1'),
+    httpPort: intFrom(0, 65535),
+    sessionIdleSeconds: intFrom(1, 7 * 24 * 3600),
+    allowedHosts: z
+      .string()
+      .trim()
+      .transform((v) => (v ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : []))
+      .pipe(z.array(z.string().regex(/^[a-z0-9.:\[\]-]+$/, 'must be host names separated by commas, e.g. vmem.internal,10.0.0.5'))),
+    authTokenFile: optional(z.string().min(1)),
     chromaUrl: optional(z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000')),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
@@ -74,6 +83,11 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   compressConcurrency: { env: 'VMEM_COMPRESS_CONCURRENCY', flag: '--compress-concurrency', doc: 'pages summarized at once', default: () => '2' },
   openaiModel: { env: 'VMEM_OPENAI_MODEL', flag: '--openai-model', doc: 'chat model of the openai compressor', default: () => 'gpt-4o-mini' },
   openaiBaseUrl: { env: 'VMEM_OPENAI_BASE_URL', flag: '--openai-base-url', doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY', default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1' },
+  httpHost: { env: 'VMEM_HTTP_HOST', flag: '--host', doc: 'serve --http: address to listen on (beyond loopback a bearer token is required)', default: () => '127.0.0.1' },
+  httpPort: { env: 'VMEM_HTTP_PORT', flag: '--port', doc: 'serve --http: port (0: any free port)', default: () => '7411' },
+  sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'serve --http: seconds without a request before a session ends and its L1 is released', default: () => '1800' },
+  allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'serve --http: host names accepted in Host/Origin besides loopback and --host (comma-separated)', default: () => '' },
+  authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'serve --http: file holding the bearer token (or set VMEM_AUTH_TOKEN)', default: () => '' },
   chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
 };
 

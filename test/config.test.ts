@@ -52,6 +52,11 @@ describe('config', () => {
         compressConcurrency: 2,
         openaiModel: 'gpt-4o-mini',
         openaiBaseUrl: 'https://api.openai.com/v1',
+        httpHost: '127.0.0.1',
+        httpPort: 7411,
+        sessionIdleSeconds: 1800,
+        allowedHosts: [],
+        authTokenFile: undefined,
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -98,6 +103,11 @@ describe('config', () => {
       compressConcurrency: '3',
       openaiModel: 'env-model',
       openaiBaseUrl: 'http://env:11434/v1',
+      httpHost: '0.0.0.0',
+      httpPort: '8080',
+      sessionIdleSeconds: '60',
+      allowedHosts: 'vmem.internal,10.0.0.5',
+      authTokenFile: '/env/token',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -115,6 +125,11 @@ describe('config', () => {
       compressConcurrency: '4',
       openaiModel: 'flag-model',
       openaiBaseUrl: 'https://llm.example/v1',
+      httpHost: '::1',
+      httpPort: '0',
+      sessionIdleSeconds: '5',
+      allowedHosts: 'flag.example',
+      authTokenFile: '/flag/token',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));

@@ -1,0 +1,166 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { createServer, VERSION } from './mcp/server.js';
+import type { Pager } from './pager.js';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  /** Bearer token every MCP request must carry; required when `host` is not loopback. */
+  authToken?: string;
+  /** Host names (without port) accepted in Host and Origin headers besides loopback and `host`. */
+  allowedHosts?: string[];
+  /** A session with no request for this long is closed and its L1 released. */
+  idleMs: number;
+}
+
+export interface HttpServer {
+  url: string;
+  /** Open MCP sessions. */
+  sessions(): number;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = ['localhost', '127.0.0.1', '::1', '[::1]'];
+export const isLoopback = (host: string) => LOOPBACK.includes(host);
+
+interface Open {
+  transport: StreamableHTTPServerTransport;
+  close: () => Promise<void>;
+  lastSeen: number;
+}
+
+/** The hostname of a Host header or an Origin URL, lowercase, without port (IPv6 keeps its brackets). */
+function hostnameOf(value: string | undefined, isOrigin: boolean): string | undefined {
+  if (!value) return undefined;
+  try {
+    return new URL(isOrigin ? value : `http://${value}`).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+/** A JSON-RPC error body, as MCP clients expect one even from HTTP-level refusals. */
+const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
+
+async function readJson(req: http.IncomingMessage): Promise<unknown> {
+  let raw = '';
+  for await (const chunk of req) raw += chunk;
+  return raw ? JSON.parse(raw) : undefined;
+}
+
+/**
+ * vmem over Streamable HTTP at `/mcp`: one MCP session per client (its own L1 and LRU order), all
+ * sharing the pager's L2–L4. Sessions end on DELETE, when their transport closes, or after `idleMs`
+ * without a request. Every request is checked before it reaches MCP: the Host header (and Origin,
+ * when sent) must name this server, against DNS rebinding; with a token configured, a bearer token
+ * must match (401 with `WWW-Authenticate` otherwise). `GET /healthz` answers orchestrators.
+ */
+export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpServer> {
+  if (!isLoopback(opts.host) && !opts.authToken) {
+    throw new Error(`refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`);
+  }
+  const allowed = new Set([...LOOPBACK, opts.host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const sessions = new Map<string, Open>();
+
+  const endSession = async (id: string) => {
+    const s = sessions.get(id);
+    if (!s) return;
+    sessions.delete(id);
+    await s.close().catch(() => {});
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const host = hostnameOf(req.headers.host, false);
+    if (!host || !allowed.has(host)) return send(res, 403, rpcError(-32000, `Host ${req.headers.host ?? '(none)'} is not allowed`));
+    const origin = req.headers.origin;
+    if (origin !== undefined && !allowed.has(hostnameOf(origin, true) ?? '')) return send(res, 403, rpcError(-32000, `Origin ${origin} is not allowed`));
+
+    const path = new URL(req.url ?? '/', 'http://x').pathname;
+    if (path === '/healthz' && req.method === 'GET') {
+      const down = pager.outages().map((h) => h.level);
+      return send(res, 200, { status: down.length ? 'degraded' : 'ok', version: VERSION, sessions: sessions.size, down });
+    }
+    if (path !== '/mcp') return send(res, 404, rpcError(-32000, 'Not found: MCP is served at /mcp'));
+
+    if (opts.authToken) {
+      const auth = req.headers.authorization;
+      const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+      if (!token || !sameSecret(token, opts.authToken)) {
+        const challenge = token ? 'Bearer realm="vmem", error="invalid_token"' : 'Bearer realm="vmem"';
+        return send(res, 401, rpcError(-32001, token ? 'Invalid bearer token' : 'Missing bearer token'), { 'www-authenticate': challenge });
+      }
+    }
+
+    const sessionId = req.headers['mcp-session-id'];
+    const id = Array.isArray(sessionId) ? sessionId[0] : sessionId;
+    if (id) {
+      const s = sessions.get(id);
+      if (!s) return send(res, 404, rpcError(-32001, 'Session not found: it ended or expired; initialize a new one'));
+      s.lastSeen = Date.now();
+      const body = req.method === 'POST' ? await readJson(req) : undefined;
+      await s.transport.handleRequest(req, res, body);
+      return;
+    }
+    if (req.method !== 'POST') return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
+    const body = await readJson(req);
+    if (!isInitializeRequest(body)) return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
+
+    // A new agent: its own session (L1), its own MCP server, sharing the pager.
+    const { server, close } = createServer(pager);
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (sid) => void sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) }),
+    });
+    transport.onclose = () => {
+      if (transport.sessionId) void endSession(transport.sessionId);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  };
+
+  const httpServer = http.createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (err instanceof SyntaxError) return send(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
+      console.error('vmem: HTTP request failed:', err);
+      if (!res.headersSent) send(res, 500, rpcError(-32603, 'Internal error'));
+      else res.end();
+    });
+  });
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const [id, s] of sessions) if (now - s.lastSeen > opts.idleMs) void endSession(id);
+  }, Math.min(60_000, Math.max(50, opts.idleMs / 4)));
+  sweep.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(opts.port, opts.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `http://${shownHost}:${port}/mcp`,
+    sessions: () => sessions.size,
+    close: async () => {
+      clearInterval(sweep);
+      await Promise.all([...sessions.keys()].map(endSession));
+      httpServer.closeAllConnections();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,173 @@
+/**
+ * vmem over Streamable HTTP, driven by the SDK's StreamableHTTPClientTransport over real loopback
+ * sockets: isolated sessions, hand-off between them and with a stdio process on the same store,
+ * bearer-token auth, Host/Origin checks, health, and session teardown.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import http from 'node:http';
+import { describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { serveHttp, type HttpServer } from '../src/http.ts';
+import type { Pager } from '../src/pager.ts';
+import { call, deferrals, demoDoc, factRe, l1Ids, openPager, readText, tempDir } from './helpers.ts';
+import { freePort } from './support/redis.ts';
+import { CLI, ENV, spawnServer } from './support/spawn.ts';
+
+const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
+const TOKEN = 'test-token-0123456789';
+
+async function httpClient(url: string, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {});
+  const client = new Client({ name: 'http-test', version: '1' });
+  await client.connect(transport);
+  return { client, transport };
+}
+
+/** A raw request, to send what a well-behaved client never would (other Host, no token, …). */
+function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...opts.headers } }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  });
+}
+
+const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+
+async function started(t: import('node:test').TestContext, opts: { token?: string; idleMs?: number } = {}): Promise<{ dir: string; pager: Pager; server: HttpServer }> {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const pager = await openPager(dir, FLAGS);
+  defer(() => pager.close());
+  const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, authToken: opts.token, idleMs: opts.idleMs ?? 60_000 });
+  defer(() => server.close());
+  return { dir, pager, server };
+}
+
+describe('Streamable HTTP', () => {
+  test('two sessions have isolated L1s, and one hands its working set to the other by snapshot', async (t) => {
+    const { server } = await started(t);
+    const a = await httpClient(server.url);
+    const b = await httpClient(server.url);
+    t.after(() => Promise.all([a.client.close(), b.client.close()]));
+    assert.equal(server.sessions(), 2);
+    assert.notEqual(a.transport.sessionId, b.transport.sessionId);
+
+    await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
+    const fault = await call<{ pages: { text: string }[] }>(a.client, 'page_fault', { query: 'maintenance code for pump station Kestrel in 2003', max_pages: 1 });
+    assert.match(fault.s.pages[0]!.text, factRe('Kestrel', 2003));
+    await call(a.client, 'page_fault', { query: 'maintenance code for pump station Osprey in 2011', max_pages: 1 });
+    assert.equal(l1Ids(await readText(a.client, 'vmem://l1')).length, 2);
+    assert.equal(await readText(b.client, 'vmem://l1'), '(L1 is empty)', "B does not see A's L1");
+
+    const snap = await call<{ snapshot_id: string }>(a.client, 'serialize_context', { note: 'over http' });
+    await call(b.client, 'restore_context', { snapshot_id: snap.s.snapshot_id });
+    assert.deepEqual(l1Ids(await readText(b.client, 'vmem://l1')), l1Ids(await readText(a.client, 'vmem://l1')));
+  });
+
+  test('a stdio process and an HTTP session on one store hand off in both directions', async (t) => {
+    const { dir, server } = await started(t);
+    const h = await httpClient(server.url);
+    t.after(() => h.client.close());
+    const s = await spawnServer(dir, ['--page-tokens', '500', '--l1-tokens', '4000']);
+    t.after(() => s.close());
+
+    await call(s.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
+    await call(s.client, 'page_fault', { query: 'maintenance code for pump station Merlin in 1995', max_pages: 1 });
+    const fromStdio = await call<{ snapshot_id: string }>(s.client, 'serialize_context', {});
+    // The HTTP server's process learns of the stdio process's pages through the shared catalog.
+    let restored;
+    for (let i = 0; i < 50; i++) {
+      const r = await h.client.callTool({ name: 'restore_context', arguments: { snapshot_id: fromStdio.s.snapshot_id } });
+      if (!r.isError) {
+        restored = r;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(restored, 'the HTTP session restored the stdio snapshot');
+    assert.deepEqual(l1Ids(await readText(h.client, 'vmem://l1')), l1Ids(await readText(s.client, 'vmem://l1')));
+
+    await call(h.client, 'page_fault', { query: 'maintenance code for pump station Heron in 2017', max_pages: 1 });
+    const fromHttp = await call<{ snapshot_id: string }>(h.client, 'serialize_context', {});
+    await call(s.client, 'restore_context', { snapshot_id: fromHttp.s.snapshot_id });
+    assert.deepEqual(l1Ids(await readText(s.client, 'vmem://l1')), l1Ids(await readText(h.client, 'vmem://l1')));
+  });
+
+  test('with a token: 401 and WWW-Authenticate without it or with a wrong one; the right one connects', async (t) => {
+    const { server } = await started(t, { token: TOKEN });
+    const none = await raw(server.url, { body: INIT });
+    assert.equal(none.status, 401);
+    assert.equal(none.headers['www-authenticate'], 'Bearer realm="vmem"');
+    const wrong = await raw(server.url, { body: INIT, headers: { authorization: 'Bearer nope' } });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="vmem", error="invalid_token"');
+    assert.doesNotMatch(wrong.body + none.body, new RegExp(TOKEN));
+    await assert.rejects(httpClient(server.url, 'nope'));
+    const ok = await httpClient(server.url, TOKEN);
+    t.after(() => ok.client.close());
+    assert.ok((await ok.client.listTools()).tools.some((x) => x.name === 'page_fault'));
+  });
+
+  test('a foreign Host or Origin is refused (DNS rebinding); health answers without a session', async (t) => {
+    const { server } = await started(t);
+    const host = await raw(server.url, { body: INIT, headers: { host: 'evil.example:80' } });
+    assert.equal(host.status, 403);
+    assert.match(host.body, /Host evil\.example:80 is not allowed/);
+    const origin = await raw(server.url, { body: INIT, headers: { origin: 'http://evil.example' } });
+    assert.equal(origin.status, 403);
+    const local = await raw(server.url, { body: INIT, headers: { origin: 'http://localhost:3000' } });
+    assert.equal(local.status, 200, 'a loopback origin is fine');
+    const health = await raw(server.url.replace(/\/mcp$/, '/healthz'), { method: 'GET' });
+    assert.equal(health.status, 200);
+    assert.equal(JSON.parse(health.body).status, 'ok');
+  });
+
+  test('sessions end on DELETE and after the idle timeout, releasing their L1', async (t) => {
+    const { server } = await started(t, { idleMs: 300 });
+    const a = await httpClient(server.url);
+    await call(a.client, 'ingest', { text: 'A short note about pump stations.', source: 'note.md' });
+    const id = a.transport.sessionId!;
+    await a.transport.terminateSession();
+    assert.equal(server.sessions(), 0);
+    const gone = await raw(server.url, { body: { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers: { 'mcp-session-id': id } });
+    assert.equal(gone.status, 404);
+    await a.client.close();
+
+    const b = await httpClient(server.url);
+    t.after(() => b.client.close());
+    assert.equal(server.sessions(), 1);
+    for (let i = 0; i < 40 && server.sessions() > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(server.sessions(), 0, 'the idle session was closed');
+  });
+
+  test('the built binary: serve --http refuses a non-loopback address without a token, and serves with one', async (t) => {
+    const { dir, cleanup } = tempDir();
+    t.after(cleanup);
+    const refused = spawn(process.execPath, [CLI, 'serve', '--http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], { env: ENV });
+    let err = '';
+    refused.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((r) => refused.on('exit', r));
+    assert.equal(code, 2);
+    assert.match(err, /needs a bearer token: set VMEM_AUTH_TOKEN/);
+
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], { env: { ...ENV, VMEM_AUTH_TOKEN: TOKEN } });
+    t.after(() => child.kill('SIGTERM'));
+    let out = '';
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    for (let i = 0; i < 100 && !/serving MCP at/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, new RegExp(`serving MCP at http://127\\.0\\.0\\.1:${port}/mcp \\(bearer token required\\)`));
+    assert.doesNotMatch(out, new RegExp(TOKEN), 'the token is never printed');
+    const c = await httpClient(`http://127.0.0.1:${port}/mcp`, TOKEN);
+    t.after(() => c.client.close());
+    assert.ok((await c.client.listTools()).tools.length >= 6);
+  });
+});
