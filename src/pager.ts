@@ -410,12 +410,17 @@ export class Pager extends EventEmitter {
   }
 
   /** Stores a snapshot of the session's L1 (pointers and hashes, least recently used first) under a content id. */
-  async serialize(session: Session, note?: string): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
+  async serialize(session: Session, note?: string, expiresInSeconds?: number): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
+    if (expiresInSeconds !== undefined && !(Number.isInteger(expiresInSeconds) && expiresInSeconds > 0)) {
+      throw new InputError('expires_in_seconds', 'must be a positive whole number of seconds');
+    }
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
       created_at: new Date(this.now()).toISOString(),
+      namespace: this.config.namespace,
       session: session.id,
       ...(note ? { note } : {}),
+      ...(expiresInSeconds ? { expires_at: new Date(this.now() + expiresInSeconds * 1000).toISOString() } : {}),
       pages: session.l1.list().map((r) => ({
         id: r.pageId,
         sha256: this.table.get(r.pageId)!.sha256,
@@ -473,6 +478,9 @@ export class Pager extends EventEmitter {
       snapshot = parsed.data;
     } else {
       throw new InputError('snapshot_id', 'give snapshot_id or snapshot');
+    }
+    if (snapshot.expires_at && Date.parse(snapshot.expires_at) <= this.now()) {
+      throw new InputError(from.snapshotId !== undefined ? 'snapshot_id' : 'snapshot.expires_at', `the snapshot expired at ${snapshot.expires_at}; nothing was restored`);
     }
 
     snapshot.pages.forEach((p, i) => {

@@ -40,7 +40,11 @@ function raw(url: string, opts: { method?: string; headers?: Record<string, stri
 
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
 
-async function started(t: import('node:test').TestContext, opts: { token?: string; idleMs?: number } = {}): Promise<{ dir: string; pager: Pager; server: HttpServer }> {
+/**
+ * A pager and an HTTP server on a temp store. `defer` registers cleanups that run last-first after the
+ * test, so clients and processes close before the server, the pager and the data dir go.
+ */
+async function started(t: import('node:test').TestContext, opts: { token?: string; idleMs?: number } = {}): Promise<{ dir: string; pager: Pager; server: HttpServer; defer: (fn: () => unknown) => void }> {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
   defer(cleanup);
@@ -48,15 +52,15 @@ async function started(t: import('node:test').TestContext, opts: { token?: strin
   defer(() => pager.close());
   const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, authToken: opts.token, idleMs: opts.idleMs ?? 60_000 });
   defer(() => server.close());
-  return { dir, pager, server };
+  return { dir, pager, server, defer };
 }
 
 describe('Streamable HTTP', () => {
   test('two sessions have isolated L1s, and one hands its working set to the other by snapshot', async (t) => {
-    const { server } = await started(t);
+    const { server, defer } = await started(t);
     const a = await httpClient(server.url);
     const b = await httpClient(server.url);
-    t.after(() => Promise.all([a.client.close(), b.client.close()]));
+    defer(() => Promise.all([a.client.close(), b.client.close()]));
     assert.equal(server.sessions(), 2);
     assert.notEqual(a.transport.sessionId, b.transport.sessionId);
 
@@ -73,11 +77,11 @@ describe('Streamable HTTP', () => {
   });
 
   test('a stdio process and an HTTP session on one store hand off in both directions', async (t) => {
-    const { dir, server } = await started(t);
+    const { dir, server, defer } = await started(t);
     const h = await httpClient(server.url);
-    t.after(() => h.client.close());
+    defer(() => h.client.close());
     const s = await spawnServer(dir, ['--page-tokens', '500', '--l1-tokens', '4000']);
-    t.after(() => s.close());
+    defer(() => s.close());
 
     await call(s.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
     await call(s.client, 'page_fault', { query: 'maintenance code for pump station Merlin in 1995', max_pages: 1 });
@@ -102,7 +106,7 @@ describe('Streamable HTTP', () => {
   });
 
   test('with a token: 401 and WWW-Authenticate without it or with a wrong one; the right one connects', async (t) => {
-    const { server } = await started(t, { token: TOKEN });
+    const { server, defer } = await started(t, { token: TOKEN });
     const none = await raw(server.url, { body: INIT });
     assert.equal(none.status, 401);
     assert.equal(none.headers['www-authenticate'], 'Bearer realm="vmem"');
@@ -112,7 +116,7 @@ describe('Streamable HTTP', () => {
     assert.doesNotMatch(wrong.body + none.body, new RegExp(TOKEN));
     await assert.rejects(httpClient(server.url, 'nope'));
     const ok = await httpClient(server.url, TOKEN);
-    t.after(() => ok.client.close());
+    defer(() => ok.client.close());
     assert.ok((await ok.client.listTools()).tools.some((x) => x.name === 'page_fault'));
   });
 
@@ -131,7 +135,7 @@ describe('Streamable HTTP', () => {
   });
 
   test('sessions end on DELETE and after the idle timeout, releasing their L1', async (t) => {
-    const { server } = await started(t, { idleMs: 300 });
+    const { server, defer } = await started(t, { idleMs: 300 });
     const a = await httpClient(server.url);
     await call(a.client, 'ingest', { text: 'A short note about pump stations.', source: 'note.md' });
     const id = a.transport.sessionId!;
@@ -142,15 +146,16 @@ describe('Streamable HTTP', () => {
     await a.client.close();
 
     const b = await httpClient(server.url);
-    t.after(() => b.client.close());
+    defer(() => b.client.close());
     assert.equal(server.sessions(), 1);
     for (let i = 0; i < 40 && server.sessions() > 0; i++) await new Promise((r) => setTimeout(r, 50));
     assert.equal(server.sessions(), 0, 'the idle session was closed');
   });
 
   test('the built binary: serve --http refuses a non-loopback address without a token, and serves with one', async (t) => {
+    const defer = deferrals(t);
     const { dir, cleanup } = tempDir();
-    t.after(cleanup);
+    defer(cleanup);
     const refused = spawn(process.execPath, [CLI, 'serve', '--http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], { env: ENV });
     let err = '';
     refused.stderr.on('data', (c: Buffer) => (err += c.toString()));
@@ -160,14 +165,17 @@ describe('Streamable HTTP', () => {
 
     const port = await freePort();
     const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], { env: { ...ENV, VMEM_AUTH_TOKEN: TOKEN } });
-    t.after(() => child.kill('SIGTERM'));
+    defer(() => {
+      child.kill('SIGTERM');
+      return new Promise((r) => child.once('exit', r));
+    });
     let out = '';
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     for (let i = 0; i < 100 && !/serving MCP at/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
     assert.match(out, new RegExp(`serving MCP at http://127\\.0\\.0\\.1:${port}/mcp \\(bearer token required\\)`));
     assert.doesNotMatch(out, new RegExp(TOKEN), 'the token is never printed');
     const c = await httpClient(`http://127.0.0.1:${port}/mcp`, TOKEN);
-    t.after(() => c.client.close());
+    defer(() => c.client.close());
     assert.ok((await c.client.listTools()).tools.length >= 6);
   });
 });
