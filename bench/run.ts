@@ -19,6 +19,7 @@ import { squadRecall } from './squad-recall.js';
 import { startRedis } from '../test/support/redis.js';
 import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } from './chroma.js';
 import { benchCompression } from './compression.js';
+import { concurrency, handOff, withHttpServer } from './http.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -278,6 +279,27 @@ async function main(): Promise<void> {
     );
     log(`\nRecall through Chroma: recall@1 ${fmt(chroma.recall.recallAt1, 3)}, recall@3 ${fmt(chroma.recall.recallAt3, 3)} (embedded L3: ${fmt(recall.recallAt1, 3)} / ${fmt(recall.recallAt3, 3)}). Adding the ${recall.pages} pages of a store paged before Chroma was configured took ${fmt(chroma.catchUpMs / 1000)} s.`);
   } else log('The Chroma server could not start here; skipped.');
+
+  const served = await withHttpServer(ROOT, ingest.dir, async (url) => ({
+    handOff: await handOff(url, sample),
+    // Bounded: a fixed number of calls per session, so every run stops by itself.
+    rows: [await concurrency(url, 1, 200, sample), await concurrency(url, 8, 50, sample), await concurrency(url, 32, 20, sample)],
+  }));
+  log(`\n## Hand-off by snapshot (over HTTP, SQuAD store)\n`);
+  const h = served.handOff;
+  log(
+    table(['what', 'value'], [
+      ['pages in the snapshot', h.pages],
+      ['tokens of those pages', h.pageTokens],
+      ['snapshot size, in tokens (o200k_base) / bytes', `${h.snapshotTokens} / ${h.snapshotBytes}`],
+      ['snapshot tokens per page token', fmt(h.snapshotTokens / h.pageTokens, 3)],
+      ['restore_context into another session, p50 / p99 (ms)', `${fmt(h.restoreP50, 2)} / ${fmt(h.restoreP99, 2)}`],
+    ]),
+  );
+  log(`\n## Tool calls over Streamable HTTP (page_fault, max_pages 1, server in its own process, loopback, ms)\n`);
+  log(
+    table(['concurrent sessions', 'calls', 'p50', 'p99', 'calls/s'], served.rows.map((r) => [r.sessions, r.calls, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.callsPerSecond, 0)])),
+  );
   rmSync(ingest.dir, { recursive: true, force: true });
 
   const comp = await benchCompression(articles);
