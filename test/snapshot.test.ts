@@ -13,6 +13,8 @@ test('schemas/snapshot-v1.schema.json is the schema vmem validates with (regener
   const page = ((published.properties as Record<string, { items: { required: string[]; properties: Record<string, unknown> } }>).pages.items);
   assert.deepEqual(page.required.sort(), ['id', 'sha256', 'tokens']);
   assert.ok(!('text' in page.properties), 'a snapshot never carries page text');
+  const readme = readFileSync(join(REPO, 'README.md'), 'utf8');
+  assert.ok(readme.includes(JSON.stringify(published, null, 2)), 'the README shows the same schema');
 });
 
 test('a snapshot records its provenance; past expires_at it restores nothing', async (t) => {
