@@ -57,6 +57,22 @@ export async function withHttpServer<T>(root: string, dataDir: string, fn: (url:
   }
 }
 
+/** The baseline: an MCP ping round trip over the same transport, one session. */
+export async function pingLatency(url: string, n = 200): Promise<{ p50: number; p99: number }> {
+  const client = await connect(url);
+  try {
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const t = performance.now();
+      await client.ping();
+      ms.push(performance.now() - t);
+    }
+    return { p50: percentile(ms, 50), p99: percentile(ms, 99) };
+  } finally {
+    await client.close();
+  }
+}
+
 /** Each of `sessions` clients makes `callsEach` page_fault calls back to back; all run at once. */
 export async function concurrency(url: string, sessions: number, callsEach: number, questions: string[]): Promise<ConcurrencyRow> {
   const clients = await Promise.all(Array.from({ length: sessions }, () => connect(url)));

@@ -19,7 +19,7 @@ import { squadRecall } from './squad-recall.js';
 import { startRedis } from '../test/support/redis.js';
 import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } from './chroma.js';
 import { benchCompression } from './compression.js';
-import { concurrency, handOff, withHttpServer } from './http.js';
+import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -281,6 +281,7 @@ async function main(): Promise<void> {
   } else log('The Chroma server could not start here; skipped.');
 
   const served = await withHttpServer(ROOT, ingest.dir, async (url) => ({
+    ping: await pingLatency(url),
     handOff: await handOff(url, sample),
     // Bounded: a fixed number of calls per session, so every run stops by itself.
     rows: [await concurrency(url, 1, 200, sample), await concurrency(url, 8, 50, sample), await concurrency(url, 32, 20, sample)],
@@ -298,7 +299,10 @@ async function main(): Promise<void> {
   );
   log(`\n## Tool calls over Streamable HTTP (page_fault, max_pages 1, server in its own process, loopback, ms)\n`);
   log(
-    table(['concurrent sessions', 'calls', 'p50', 'p99', 'calls/s'], served.rows.map((r) => [r.sessions, r.calls, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.callsPerSecond, 0)])),
+    table(['concurrent sessions', 'calls', 'p50', 'p99', 'p50 ratio to an MCP ping', 'calls/s'], [
+      ['baseline: MCP ping over HTTP, 1 session', 200, fmt(served.ping.p50, 2), fmt(served.ping.p99, 2), '1.00', ''],
+      ...served.rows.map((r) => [r.sessions, r.calls, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.p50 / served.ping.p50), fmt(r.callsPerSecond, 0)]),
+    ]),
   );
   rmSync(ingest.dir, { recursive: true, force: true });
 
