@@ -46,7 +46,8 @@ export class Summarizer extends EventEmitter {
   private readonly queue: string[] = [];
   private readonly pending = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Pages waiting for their retry: an eviction meanwhile does not bring it forward. */
+  private readonly retries = new Map<string, NodeJS.Timeout>();
   private running = 0;
   /** No new requests once closing; no new work once closed. */
   private closing = false;
@@ -63,7 +64,7 @@ export class Summarizer extends EventEmitter {
   /** Asks for summaries of pages; returns at once. Pages already summarized, queued or in work are skipped. */
   enqueue(pageIds: string[]): void {
     for (const id of pageIds) {
-      if (this.closing || this.pending.has(id) || this.queue.length >= (this.opts.maxQueued ?? 1000)) continue;
+      if (this.closing || this.pending.has(id) || this.retries.has(id) || this.queue.length >= (this.opts.maxQueued ?? 1000)) continue;
       this.pending.add(id);
       this.queue.push(id);
     }
@@ -82,8 +83,8 @@ export class Summarizer extends EventEmitter {
    */
   async close(drainMs = 5000): Promise<void> {
     this.closing = true;
-    for (const t of this.timers) clearTimeout(t);
-    this.timers.clear();
+    for (const t of this.retries.values()) clearTimeout(t);
+    this.retries.clear();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
     clearTimeout(timer);
@@ -149,11 +150,11 @@ export class Summarizer extends EventEmitter {
     this.failures.set(id, n);
     const delay = Math.min(3_600_000, (this.opts.retryMs ?? 60_000) * 2 ** (n - 1));
     const timer = setTimeout(() => {
-      this.timers.delete(timer);
+      this.retries.delete(id);
       this.enqueue([id]);
     }, delay);
     timer.unref();
-    this.timers.add(timer);
+    this.retries.set(id, timer);
   }
 
   /** Creates the page's claim file, or returns undefined when a live claim exists. */
