@@ -3,11 +3,10 @@
  * with the same query embedding and result count, and fault latency as the store grows.
  */
 import { rmSync } from 'node:fs';
-import { ChromaClient } from 'chromadb';
 import { loadConfig } from '../src/config.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
 import { Pager } from '../src/pager.js';
-import { collectionName } from '../src/tiers/l3/chroma.js';
+import { clientFor, collectionName } from '../src/tiers/l3/chroma.js';
 import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
 import { startChroma, type TestChroma } from '../test/support/chroma.js';
 import { percentile } from './stats.js';
@@ -54,9 +53,7 @@ export interface ChromaLatency {
  * and a whole page_fault after evicting L1 (ranking, then the page from L2 or L4 into L1).
  */
 export async function chromaLatency(pager: Pager, url: string, namespace: string, questions: string[]): Promise<ChromaLatency> {
-  const u = new URL(url);
-  const client = new ChromaClient({ host: u.hostname, port: Number(u.port) });
-  const collection = await client.getCollection({ name: collectionName(namespace) });
+  const collection = await clientFor(url).getCollection({ name: collectionName(namespace) });
   const embedder = new HashingEmbedder();
   const session = pager.newSession();
   const raw: number[] = [];

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ExtractiveCompressor } from '../src/compress/extractive.js';
 import { chunkText } from '../src/core/chunker.js';
-import { tokenizer, type Tokenizer } from '../src/core/tokenizer.js';
+import { tokenizer } from '../src/core/tokenizer.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.js';
 import type { SquadArticle } from './squad-data.js';
@@ -30,18 +30,6 @@ export interface CompressionResult {
   lead: CompressionRow;
   /** The same recall with each page's full text: the ceiling. */
   full: { recallAt1: number; recallAt3: number };
-}
-
-/** The page's first `tokens` tokens, cut between pre-tokenizer pieces. */
-function lead(enc: Tokenizer, text: string, tokens: number): string {
-  let out = '';
-  let used = 0;
-  for (const [piece, n] of enc.pieces(text)) {
-    if (used + n > tokens) break;
-    out += piece;
-    used += n;
-  }
-  return out;
 }
 
 async function recall(texts: string[], asks: { question: string; page: number }[]): Promise<{ recallAt1: number; recallAt3: number }> {
@@ -80,7 +68,7 @@ export async function benchCompression(articles: SquadArticle[], ratio = 10): Pr
   const t = performance.now();
   const summaries = await Promise.all(pages.map((p) => extractive.compress(p.text, Math.round(p.tokens / ratio))));
   const msPerPage = (performance.now() - t) / pages.length;
-  const leads = pages.map((p) => lead(enc, p.text, Math.round(p.tokens / ratio)));
+  const leads = pages.map((p) => enc.head(p.text, Math.round(p.tokens / ratio)));
 
   const row = async (texts: string[]): Promise<CompressionRow> => {
     const pageTokens = pages.reduce((n, p) => n + p.tokens, 0);

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CompressionError, type Compressor } from './compress/compressor.js';
+import { waitAtMost } from './deadline.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
 
@@ -85,9 +86,7 @@ export class Summarizer extends EventEmitter {
     this.closing = true;
     for (const t of this.retries.values()) clearTimeout(t);
     this.retries.clear();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle(), new Promise<void>((r) => (timer = setTimeout(r, drainMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(this.idle(), drainMs);
     this.closed = true;
     for (const id of this.queue.splice(0)) this.pending.delete(id);
     await this.idle();

@@ -97,22 +97,11 @@ export class ExtractiveCompressor implements Compressor {
         room -= c.tokens + 1; // the space that joins it
       }
     }
-    if (!chosen.length) return this.cut(byDensity[0]!.text, targetTokens);
+    // Not one sentence fits: the densest one, cut short, with an ellipsis (one token) to say so.
+    if (!chosen.length) return `${this.tokenizer.head(byDensity[0]!.text, targetTokens - 1).trimEnd()}…`;
     return chosen
       .sort((a, b) => a.index - b.index)
       .map((c) => c.text)
       .join(' ');
-  }
-
-  /** The first `tokens` tokens of one sentence, cut between pre-tokenizer pieces, with an ellipsis. */
-  private cut(sentence: string, tokens: number): string {
-    let out = '';
-    let used = 1; // the ellipsis
-    for (const [piece, n] of this.tokenizer.pieces(sentence)) {
-      if (used + n > tokens) break;
-      out += piece;
-      used += n;
-    }
-    return `${out.trimEnd()}…`;
   }
 }

@@ -39,6 +39,18 @@ export class Tokenizer {
     for (const m of text.matchAll(this.pattern)) yield [m[0], this.pieceTokens(m[0])];
   }
 
+  /** The longest prefix of `text` of at most `tokens` tokens, cut between pre-tokenizer pieces. */
+  head(text: string, tokens: number): string {
+    let out = '';
+    let used = 0;
+    for (const [piece, n] of this.pieces(text)) {
+      if (used + n > tokens) break;
+      out += piece;
+      used += n;
+    }
+    return out;
+  }
+
   count(text: string): number {
     let n = 0;
     for (const m of text.matchAll(this.pattern)) n += this.pieceTokens(m[0]);

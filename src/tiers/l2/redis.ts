@@ -1,4 +1,5 @@
 import { Redis, type ChainableCommander } from 'ioredis';
+import { waitAtMost } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { L2Store } from './store.js';
 
@@ -117,9 +118,7 @@ export class RedisL2 implements L2Store {
 
   /** Resolves true once connected, false when the first attempt failed or `timeoutMs` passed. */
   async whenSettled(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.firstOutcome, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
-    clearTimeout(timer);
+    await waitAtMost(this.firstOutcome, timeoutMs);
     return this.available();
   }
 
@@ -207,12 +206,7 @@ export class RedisL2 implements L2Store {
     this.restartTimer = undefined;
     this.status.clear();
     if (this.client.status === 'ready') {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.client.quit().catch(() => {}),
-        new Promise<void>((r) => (timer = setTimeout(r, 1000))),
-      ]);
-      clearTimeout(timer);
+      await waitAtMost(this.client.quit(), 1000);
     }
     this.client.disconnect();
     this.settleFirst();

@@ -26,7 +26,8 @@ export interface ChromaIndexOptions {
   embedder: Embedder;
 }
 
-function clientFor(url: string): ChromaClient {
+/** A client for the server at `url` (http:// or https://, default port 8000 or 443). */
+export function clientFor(url: string): ChromaClient {
   const u = new URL(url);
   const ssl = u.protocol === 'https:';
   return new ChromaClient({ host: u.hostname, port: Number(u.port || (ssl ? 443 : 8000)), ssl });

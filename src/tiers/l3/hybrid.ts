@@ -1,3 +1,4 @@
+import { withDeadline } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
 import { EmbedderMismatchError, type EmbeddedIndex } from './embedded.js';
@@ -88,7 +89,7 @@ export class HybridIndex implements L3Index {
     const vectors = this.vectors;
     if (!vectors) return; // added when Chroma is back
     try {
-      await this.bounded(vectors.upsert(items));
+      await withDeadline(vectors.upsert(items), this.timeoutMs);
     } catch (err) {
       this.lost(err);
     }
@@ -100,7 +101,7 @@ export class HybridIndex implements L3Index {
     const vectors = this.vectors;
     // Chroma's request goes out first (one turn of the event loop sends it), then the lexical side ranks
     // on this thread while Chroma works in its own process.
-    const pending = vectors ? this.bounded(vectors.query(query, n)).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [];
+    const pending = vectors ? withDeadline(vectors.query(query, n), this.timeoutMs).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [];
     if (vectors) await new Promise((r) => setImmediate(r));
     const lexical = await this.opts.lexical.query(query, n);
     const cosine = await pending;
@@ -144,7 +145,7 @@ export class HybridIndex implements L3Index {
   /** One attempt to open the collection; on success, adds what it lacks in the background. */
   private async connect(first: boolean): Promise<void> {
     try {
-      const vectors = await this.bounded(this.opts.connect());
+      const vectors = await withDeadline(this.opts.connect(), this.timeoutMs);
       if (this.closed) return;
       this.vectors = vectors;
       this.status.set(true);
@@ -159,7 +160,7 @@ export class HybridIndex implements L3Index {
     const missing = this.opts.lexical.pageIds().filter((id) => !vectors.has(id));
     for (let i = 0; i < missing.length && this.vectors === vectors; i += CATCH_UP_BATCH) {
       const items = await this.opts.texts(missing.slice(i, i + CATCH_UP_BATCH));
-      await this.bounded(vectors.upsert(items));
+      await withDeadline(vectors.upsert(items), this.timeoutMs);
     }
   }
 
@@ -175,14 +176,5 @@ export class HybridIndex implements L3Index {
       }, this.retryMs);
       this.retryTimer.unref();
     }
-  }
-
-  /** A request to a stopped (not closed) server would hang: past the timeout it counts as lost. */
-  private bounded<T>(p: Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs);
-    });
-    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 }
