@@ -20,6 +20,7 @@ import { startRedis } from '../test/support/redis.js';
 import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } from './chroma.js';
 import { benchCompression } from './compression.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
+import { benchHostContext, MODELS } from './host-context.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -201,8 +202,20 @@ async function main(): Promise<void> {
     out.push(s);
   };
 
+  const host = await benchHostContext();
+  log('## What the model sees: resending pages it holds (scripted host)\n');
+  log(
+    'The demo manual in 2000-token pages, L1 16,000 tokens, `page_fault` with `max_pages` 2 for four facts, calls 30 s apart. ' +
+      'The host keeps every tool result in its context until the scenario drops them. Each cell: tokens (o200k_base) of all tool results / tool calls / ' +
+      'pages a fault returned whose text the model could not see once it had reacted. The model, on an entry whose text it lacks, ' +
+      MODELS.map((m) => `"${m}"`).join(', ') + '.\n',
+  );
+  log(
+    table(['scenario', 'policy', ...MODELS.map((m) => `model ${m}`)], host.map((r) => [r.scenario, r.policy, ...MODELS.map((m) => `${r.runs[m].tokens} / ${r.runs[m].calls} / ${r.runs[m].without}`)])),
+  );
+
   const ingest = await benchIngest(articles);
-  log('## Ingest throughput (SQuAD v1.1 dev, 48 articles)\n');
+  log('\n## Ingest throughput (SQuAD v1.1 dev, 48 articles)\n');
   log(
     table(
       ['what', 'MB/s', 'ratio to raw tokenizer'],

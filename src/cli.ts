@@ -52,7 +52,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Record<string, str
 
 async function serve(config: Config): Promise<void> {
   const pager = await Pager.open(config);
-  const { server, close } = createServer(pager);
+  const { connect, close } = createServer(pager, { clientRoots: true });
   const shutdown = async () => {
     await close().catch(() => {});
     await pager.close();
@@ -61,7 +61,7 @@ async function serve(config: Config): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
   process.stdin.on('end', () => void shutdown());
-  await server.connect(new StdioServerTransport());
+  await connect(new StdioServerTransport());
   console.error(`vmem ${VERSION} serving MCP on stdio; data in ${config.dataDir}`);
 }
 

@@ -1,5 +1,5 @@
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 
 /** Tokenizer encodings vmem can count with. */
@@ -58,6 +58,12 @@ export const configSchema = z
       .transform((v) => (v ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : []))
       .pipe(z.array(z.string().regex(/^[a-z0-9.:\[\]-]+$/, 'must be host names separated by commas, e.g. vmem.internal,10.0.0.5'))),
     authTokenFile: optional(z.string().min(1)),
+    resendAfterSeconds: intFrom(0, 7 * 24 * 3600),
+    ingestRoots: z
+      .string()
+      .trim()
+      .transform((v) => (v ? v.split(delimiter).map((r) => r.trim()).filter(Boolean) : []))
+      .pipe(z.array(z.string().refine(isAbsolute, 'must be absolute paths separated by ' + JSON.stringify(delimiter) + ', e.g. /home/me/docs'))),
     chromaUrl: optional(z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000')),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
@@ -88,6 +94,18 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'serve --http: seconds without a request before a session ends and its L1 is released', default: () => '1800' },
   allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'serve --http: host names accepted in Host/Origin besides loopback and --host (comma-separated)', default: () => '' },
   authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'serve --http: file holding the bearer token (or set VMEM_AUTH_TOKEN)', default: () => '' },
+  resendAfterSeconds: {
+    env: 'VMEM_RESEND_AFTER',
+    flag: '--resend-after',
+    doc: 'seconds after which page_fault sends a page in L1 again instead of assuming the model still sees it (0: always)',
+    default: () => '600',
+  },
+  ingestRoots: {
+    env: 'VMEM_INGEST_ROOTS',
+    flag: '--ingest-roots',
+    doc: `directories ingest {path} may read, besides the client's MCP roots (stdio only); separated by "${delimiter}"`,
+    default: () => '',
+  },
   chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
 };
 

@@ -61,7 +61,7 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
   const config = loadConfig(dataDir ? { ...flags, '--data-dir': dataDir } : flags);
   const pager = await Pager.open(config);
   const connect = async () => {
-    const { server } = createServer(pager);
+    const server = createServer(pager, { clientRoots: false });
     const [a, b] = InMemoryTransport.createLinkedPair();
     const client = new Client({ name: 'vmem-demo', version: '1' });
     await Promise.all([server.connect(b), client.connect(a)]);

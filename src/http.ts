@@ -121,7 +121,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     if (!isInitializeRequest(body)) return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
 
     // A new agent: its own session (L1), its own MCP server, sharing the pager.
-    const { server, close } = createServer(pager);
+    const { connect, close } = createServer(pager, { clientRoots: false });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) }),
@@ -129,7 +129,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     transport.onclose = () => {
       if (transport.sessionId) void endSession(transport.sessionId);
     };
-    await server.connect(transport);
+    await connect(transport);
     await transport.handleRequest(req, res, body);
   };
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { chunkText } from './core/chunker.js';
 import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
-import type { Resident } from './core/l1.js';
+import type { Resident, ResendPolicy } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { Catalog } from './catalog.js';
@@ -25,7 +25,10 @@ import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
-/** A page as a tool result shows it. `text` is absent when the page was already in the caller's context. */
+/**
+ * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
+ * recently enough that the model should still see it (`sentSecondsAgo` says when).
+ */
 export interface ServedPage {
   pageId: string;
   source: string;
@@ -38,6 +41,7 @@ export interface ServedPage {
   resolution: Resolution;
   score?: number;
   text?: string;
+  sentSecondsAgo?: number;
 }
 
 /** L1 pressure, carried by every tool result. */
@@ -139,6 +143,14 @@ async function readIntact(l4: L4Store, ids: string[]): Promise<Page[]> {
   }
 }
 
+/**
+ * A page counts as seen for VMEM_RESEND_AFTER seconds, until an L1 budget of other text was sent after
+ * it, and for one re-fault: the next one sends it again. Chosen on the scripted-host figures in BENCHMARKS.md.
+ */
+export function defaultResendPolicy(config: Pick<Config, 'resendAfterSeconds' | 'l1Tokens'>): ResendPolicy {
+  return { maxAgeMs: config.resendAfterSeconds * 1000, maxTokensSince: config.l1Tokens, maxOmissions: 1 };
+}
+
 export interface PagerParts {
   /** The compressor (and, for tests, how soon a failed summary is retried). */
   compressors?: Compressors & { retryMs?: number };
@@ -147,9 +159,10 @@ export interface PagerParts {
   l4?: L4Store;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
+  /** When resident pages are sent again (default: from the configuration). */
+  resend?: ResendPolicy;
 }
 
-const MAX_FAULT_PAGES = 20;
 /** L3 indexes a page's summary under the page id plus this, so a fault can match a page through its summary. */
 const SUMMARY_KEY = '~summary';
 const pageOfKey = (key: string) => (key.endsWith(SUMMARY_KEY) ? key.slice(0, -SUMMARY_KEY.length) : key);
@@ -183,6 +196,7 @@ export class Pager extends EventEmitter {
     readonly l4: L4Store,
     compressors: Compressors & { retryMs?: number },
     private readonly now: () => number,
+    private readonly resend: ResendPolicy,
   ) {
     super();
     this.table = catalog.table;
@@ -211,7 +225,8 @@ export class Pager extends EventEmitter {
     const l4 = parts.l4 ?? new FsL4(config.dataDir);
     const l3 = parts.l3 ?? (await openL3(config, l4));
     const l2 = parts.l2 ?? (await openL2(config));
-    const pager = new Pager(config, catalog, l2, l3, l4, compressors, parts.now ?? Date.now);
+    const resend = parts.resend ?? defaultResendPolicy(config);
+    const pager = new Pager(config, catalog, l2, l3, l4, compressors, parts.now ?? Date.now, resend);
     catalog.on('changed', () => pager.emit('pages'));
     pager.watchHealth('L2', l2);
     pager.watchHealth('L3', l3);
@@ -354,15 +369,13 @@ export class Pager extends EventEmitter {
 
   /**
    * Ranks pages for `query` and brings the best into the session's L1, evicting LRU pages as needed.
-   * Pages already resident are reported as L1 hits without their text (it is in the caller's context).
+   * A resident page's text is left out only while the model can be assumed to still see it (the resend
+   * policy) and `resend` is not set; its entry then says how to get the text back.
    */
-  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution } = {}): Promise<PagingResult & { query: string }> {
+  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution; resend?: boolean } = {}): Promise<PagingResult & { query: string }> {
     if (!query.trim()) throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
     const maxPages = opts.maxPages ?? 3;
-    if (!Number.isInteger(maxPages) || maxPages < 1 || maxPages > MAX_FAULT_PAGES) {
-      throw new InputError('max_pages', `must be a whole number from 1 to ${MAX_FAULT_PAGES}`);
-    }
-    const maxTokens = this.checkMaxTokens(opts.maxTokens);
+    const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
     // A page matched through its summary counts once, with its better score. Asking for twice as many
     // hits leaves room for both keys of a page.
     const scores = new Map<string, number>();
@@ -376,7 +389,7 @@ export class Pager extends EventEmitter {
     if (best && !session.l1.has(best.id) && smallest! > maxTokens) {
       throw new InputError('max_tokens', `is ${maxTokens}, smaller than the best matching page (${smallest} tokens, ${best.id}); raise max_tokens to at least ${smallest}`);
     }
-    const result = await this.bringIn(session, ranked, { maxTokens, pin: false, textForResident: false, resolution: opts.resolution ?? 'auto' });
+    const result = await this.bringIn(session, ranked, { maxTokens, pin: false, resend: opts.resend ?? false, resolution: opts.resolution ?? 'auto' });
     for (const p of result.pages) p.score = scores.get(p.pageId);
     return { query, ...result };
   }
@@ -387,12 +400,12 @@ export class Pager extends EventEmitter {
    */
   async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number; resolution?: Resolution } = {}): Promise<PagingResult> {
     const entries = this.entriesFor(pageIds, 'page_ids');
-    const maxTokens = this.checkMaxTokens(opts.maxTokens);
+    const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
     const resolution = opts.resolution ?? 'full';
     const size = (e: PageEntry) => (resolution === 'summary' && e.summary ? e.summary.tokens : e.tokens);
     const tooBig = entries.find((e) => !session.l1.has(e.id) && size(e) > maxTokens);
     if (tooBig) throw new InputError('max_tokens', `is ${maxTokens}, smaller than page ${tooBig.id} (${size(tooBig)} tokens); raise max_tokens to at least ${size(tooBig)}`);
-    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, textForResident: true, resolution });
+    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, resend: true, resolution });
   }
 
   /** Removes pages from the session's L1 (all of them if `pageIds` is 'all'); returns their handles. */
@@ -411,9 +424,6 @@ export class Pager extends EventEmitter {
 
   /** Stores a snapshot of the session's L1 (pointers and hashes, least recently used first) under a content id. */
   async serialize(session: Session, note?: string, expiresInSeconds?: number): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
-    if (expiresInSeconds !== undefined && !(Number.isInteger(expiresInSeconds) && expiresInSeconds > 0)) {
-      throw new InputError('expires_in_seconds', 'must be a positive whole number of seconds');
-    }
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
       created_at: new Date(this.now()).toISOString(),
@@ -532,6 +542,7 @@ export class Pager extends EventEmitter {
       const resolution = p.resolution ?? 'full';
       const got = texts.get(p.id) ?? { text: this.table.get(p.id)!.summary!.text, level: 'L4' as Level };
       session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, resolution, text: got.text });
+      session.l1.markSent(p.id, this.now());
       pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text, resolution));
       this.catalog.recordAccess(p.id, this.now(), true);
     });
@@ -583,12 +594,6 @@ export class Pager extends EventEmitter {
 
   // ---------------------------------------------------------------- internals
 
-  private checkMaxTokens(maxTokens: number | undefined): number {
-    if (maxTokens === undefined) return this.config.l1Tokens;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) throw new InputError('max_tokens', 'must be a positive whole number of tokens');
-    return maxTokens;
-  }
-
   private entriesFor(pageIds: string[], field: string): PageEntry[] {
     if (!pageIds.length) throw new InputError(field, 'is empty; pass at least one page id');
     const out: PageEntry[] = [];
@@ -634,11 +639,15 @@ export class Pager extends EventEmitter {
    * Resolution 'full' admits pages in full; 'summary' admits the summary of each page that has one;
    * 'auto' (faults) admits a page in full when it fits and otherwise its summary when that fits.
    * A page resident as a summary is replaced by the full page only when 'full' is asked for.
+   * A resident page's text goes out again when `resend` is set or the model may no longer see it,
+   * within `maxTokens`; otherwise its entry carries no text, and says how to get it.
    */
-  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; textForResident: boolean; resolution: Resolution | 'auto' }): Promise<PagingResult> {
+  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; resend: boolean; resolution: Resolution | 'auto' }): Promise<PagingResult> {
     const l1 = session.l1;
+    const at = this.now();
     const keep = new Set(entries.map((e) => e.id));
     const chosen = new Map<string, Resolution>();
+    const resent = new Set<string>();
     const skipped: Handle[] = [];
     let room = opts.maxTokens;
     let pinnedOrKept = 0;
@@ -647,7 +656,14 @@ export class Pager extends EventEmitter {
     for (const e of entries) {
       const resident = l1.get(e.id);
       const upgrade = resident?.resolution === 'summary' && opts.resolution === 'full';
-      if (resident && !upgrade) continue;
+      if (resident && !upgrade) {
+        // Already counted in L1; sending its text again only costs this call's room.
+        if ((opts.resend || !l1.seen(e.id, at, this.resend)) && resident.tokens <= room) {
+          resent.add(e.id);
+          room -= resident.tokens;
+        }
+        continue;
+      }
       const summaryFirst = opts.resolution === 'summary' && e.summary;
       const resolution: Resolution | undefined =
         !summaryFirst && fits(e.tokens) ? 'full' : e.summary && opts.resolution !== 'full' && fits(e.summary.tokens) ? 'summary' : undefined;
@@ -666,7 +682,6 @@ export class Pager extends EventEmitter {
 
     const evictedResidents: Resident[] = [];
     const served = new Map<string, ServedPage>();
-    const at = this.now();
     // Admit worst first so the best page ends up most recently used.
     for (const e of [...entries].reverse()) {
       const resolution = chosen.get(e.id);
@@ -674,7 +689,13 @@ export class Pager extends EventEmitter {
       if (resident && !resolution) {
         if (opts.pin) l1.setPinned(e.id, true);
         l1.touch(e.id);
-        served.set(e.id, this.served(e.id, 'L1', resident.pinned, opts.textForResident ? resident.text : undefined, resident.resolution));
+        const sentAt = resident.sent?.at;
+        if (resent.has(e.id)) l1.markSent(e.id, at);
+        else l1.markOmitted(e.id);
+        served.set(e.id, {
+          ...this.served(e.id, 'L1', resident.pinned, resent.has(e.id) ? resident.text : undefined, resident.resolution),
+          ...(resent.has(e.id) ? {} : { sentSecondsAgo: sentAt === undefined ? undefined : Math.round((at - sentAt) / 1000) }),
+        });
         this.catalog.recordAccess(e.id, at, false);
         continue;
       }
@@ -689,6 +710,7 @@ export class Pager extends EventEmitter {
         skipped.push(this.handle(e.id));
         continue;
       }
+      l1.markSent(e.id, at);
       evictedResidents.push(...evicted);
       served.set(e.id, this.served(e.id, got.level, pinned, got.text, resolution));
       this.catalog.recordAccess(e.id, at, true);

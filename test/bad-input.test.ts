@@ -137,13 +137,15 @@ describe('bad input via the MCP client', () => {
   test('page_fault: empty query, max_pages and max_tokens out of range, max_tokens smaller than the best page', async (t) => {
     const fx = await fixture(t);
     await rejects(fx, 'page_fault', { query: '   ' }, 'query: is empty');
-    await rejects(fx, 'page_fault', { query: 'startups', max_pages: 0 }, 'max_pages: must be a whole number from 1 to 20');
-    await rejects(fx, 'page_fault', { query: 'startups', max_pages: 21 }, 'max_pages');
+    // Bounds are in the schema: the SDK refuses them before vmem's code runs, naming the field and the bound.
+    await rejects(fx, 'page_fault', { query: 'startups', max_pages: 0 }, /Input validation error.*>=1 at max_pages/s);
+    await rejects(fx, 'page_fault', { query: 'startups', max_pages: 21 }, /Input validation error.*<=20 at max_pages/s);
     await rejects(fx, 'page_fault', { query: 'startups', max_pages: 1.5 }, /Input validation error.*max_pages/s);
-    await rejects(fx, 'page_fault', { query: 'startups', max_tokens: 0 }, 'max_tokens: must be a positive whole number');
+    await rejects(fx, 'page_fault', { query: 'startups', max_tokens: 0 }, /Input validation error.*>=1 at max_tokens/s);
+    await rejects(fx, 'page_fault', { query: 'startups', max_tokens: 2001 }, /Input validation error.*<=2000 at max_tokens/s);
     const msg = await rejects(fx, 'page_fault', { query: 'investors startup founders', max_tokens: 10 }, 'max_tokens: is 10, smaller than the best matching page');
     assert.match(msg, /raise max_tokens to at least \d+/);
-    await rejects(fx, 'load_page', { page_ids: [fx.residents[0]!], max_tokens: -1 }, 'max_tokens: must be a positive whole number');
+    await rejects(fx, 'load_page', { page_ids: [fx.residents[0]!], max_tokens: -1 }, /Input validation error.*>=1 at max_tokens/s);
   });
 
   test(

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { homedir } from 'node:os';
-import { isAbsolute, join } from 'node:path';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig, SETTINGS, type Config } from '../src/config.ts';
 import { REPO, tempDir } from './helpers.ts';
@@ -57,6 +57,8 @@ describe('config', () => {
         sessionIdleSeconds: 1800,
         allowedHosts: [],
         authTokenFile: undefined,
+        resendAfterSeconds: 600,
+        ingestRoots: [],
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -108,6 +110,8 @@ describe('config', () => {
       sessionIdleSeconds: '60',
       allowedHosts: 'vmem.internal,10.0.0.5',
       authTokenFile: '/env/token',
+      resendAfterSeconds: '0',
+      ingestRoots: '/env/docs',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -130,6 +134,8 @@ describe('config', () => {
       sessionIdleSeconds: '5',
       allowedHosts: 'flag.example',
       authTokenFile: '/flag/token',
+      resendAfterSeconds: '120',
+      ingestRoots: '/flag/docs',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
@@ -163,6 +169,12 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
     assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
+    assertNames(() => loadConfig({ '--ingest-roots': 'docs' }, {}), 'ingestRoots', /absolute paths/);
+    assertNames(() => loadConfig({ '--resend-after': '-1' }, {}), 'resendAfterSeconds', /whole number/);
+  });
+
+  test('ingest roots are a list of absolute paths separated by the platform delimiter', () => {
+    assert.deepEqual(loadConfig({}, { VMEM_INGEST_ROOTS: `/a/docs${delimiter} /b ${delimiter}` }).ingestRoots, ['/a/docs', '/b']);
   });
 
   test('an unknown flag fails naming it and the known ones', () => {

@@ -36,9 +36,12 @@ export function tempDir(prefix = 'vmem-test-'): { dir: string; cleanup: () => vo
   return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** Config from flags only: an empty env so the user's VMEM_* / XDG vars never leak in. */
+/**
+ * Config from flags only: an empty env so the user's VMEM_* / XDG vars never leak in. Path ingest may
+ * read the temp dir, where the tests make their files.
+ */
 export function testConfig(dir: string, flags: Record<string, string> = {}): Config {
-  return loadConfig({ '--data-dir': dir, ...flags }, {});
+  return loadConfig({ '--data-dir': dir, '--ingest-roots': os.tmpdir(), ...flags }, {});
 }
 
 /** A controllable clock. */
@@ -99,9 +102,9 @@ export async function connect(
   ownSession?: Session,
   client: Client = new Client({ name, version: '1.0.0' }),
 ): Promise<Connected> {
-  const { server, session, close } = createServer(pager, ownSession);
+  const { session, connect: attach, close } = createServer(pager, { session: ownSession, clientRoots: true });
   const [a, b] = InMemoryTransport.createLinkedPair();
-  await Promise.all([server.connect(b), client.connect(a)]);
+  await Promise.all([attach(b), client.connect(a)]);
   return {
     client,
     session,
@@ -134,6 +137,8 @@ export interface PageOutJson {
   lines: [number, number];
   score?: number;
   text?: string;
+  sent_seconds_ago?: number;
+  reload?: string;
 }
 export interface HandleJson {
   page_id: string;

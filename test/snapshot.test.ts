@@ -32,7 +32,6 @@ test('a snapshot records its provenance; past expires_at it restores nothing', a
   assert.equal(snapshot.session, a.id);
   assert.equal(snapshot.created_at, new Date(clock.now()).toISOString());
   assert.equal(snapshot.expires_at, new Date(clock.now() + 60_000).toISOString());
-  await assert.rejects(pager.serialize(a, undefined, 0), /expires_in_seconds: must be a positive whole number/);
 
   const b = pager.newSession();
   await pager.fault(b, 'maintenance code for pump station Osprey in 2011', { maxPages: 1 });

@@ -35,7 +35,8 @@ describe('the built binary over stdio', () => {
     assert.equal(ing.status, 0, ing.stderr);
     assert.match(ing.stdout, /^d[0-9a-f]{16} {2}1 pages \(1 new\) {2}\d+ tokens {2}notes\.txt\n$/);
 
-    const a = await spawnServer(dir);
+    // The client shares its roots: the directory of the manual is the one `ingest {path}` may read.
+    const a = await spawnServer(dir, [], undefined, [src.dir]);
     const pidA = a.transport.pid!;
     defer(() => a.close());
     const { client } = a;
@@ -52,10 +53,13 @@ describe('the built binary over stdio', () => {
     assert.equal(ingest.isError, undefined, JSON.stringify(ingest.content));
     const totalPages = (ingest.structuredContent as { total_pages: number }).total_pages;
     assert.ok(totalPages >= 100, `only ${totalPages} pages`);
-    // The client dispatches notifications a tick after reading them: a progress notification that arrives
-    // in the same chunk as the result can be handled just after the call returns.
-    for (let i = 0; i < 100 && progress.at(-1)?.progress !== Buffer.byteLength(demoDoc()); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.equal(progress.at(-1)?.progress, Buffer.byteLength(demoDoc()));
+    // The SDK client dispatches notifications a tick after reading them and forgets a request's progress
+    // token once its result is read, so a notification that arrives in the same chunk as the result is
+    // dropped on the client side. What arrives is checked here; the wire test below sees every one.
+    for (const p of progress) {
+      assert.equal(p.total, Buffer.byteLength(demoDoc()));
+      assert.ok(p.progress <= p.total!);
+    }
 
     const updates: string[] = [];
     client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => void updates.push(n.params.uri));
@@ -110,7 +114,9 @@ describe('the built binary over stdio', () => {
     assert.equal(JSON.parse(await readText(client, ser.s.uri)).note, 'to the next process');
     assert.ok((await client.listResources()).resources.some((r) => r.uri === ser.s.uri));
 
-    assert.deepEqual(a.errors, [], 'stdout carried only JSON-RPC');
+    // The one client-side error allowed is the SDK client's own race on the last progress notification
+    // (see above); anything else on stdout that is not JSON-RPC would show up here.
+    assert.deepEqual(a.errors.filter((e) => !/progress notification for an unknown token/.test(e.message)), [], 'stdout carried only JSON-RPC');
     await a.close();
     assert.equal(alive(pidA), false, 'the server process is gone after close');
 
@@ -168,16 +174,30 @@ describe('the built binary over stdio', () => {
     send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'page_fault', arguments: { query: 'pumps valves' } } });
     send({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'load_page', arguments: { page_ids: ['pnope'] } } });
     send({ jsonrpc: '2.0', id: 5, method: 'resources/read', params: { uri: 'vmem://page-table' } });
-    await responses(5);
+    // Arguments that are not an object are the caller's error (-32602), not vmem's (-32603).
+    send({ jsonrpc: '2.0', id: 6, method: 'tools/call', params: { name: 'page_fault', arguments: ['pumps'] } });
+    // null stands for an argument left out, as strict-mode models send it.
+    send({ jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'page_fault', arguments: { query: 'pumps valves', max_pages: null, resolution: null, resend: null } } });
+    await responses(7);
     child.stdin.end();
     assert.equal(await exited, 0, `exit code; stderr: ${err}`);
     const lines = out.split('\n').filter((l) => l !== '');
-    assert.ok(lines.length >= 6, 'five responses and a progress notification');
+    assert.ok(lines.length >= 8, 'seven responses and a progress notification');
     for (const line of lines) {
       const msg = JSON.parse(line) as { jsonrpc?: string };
       assert.equal(msg.jsonrpc, '2.0', `not JSON-RPC: ${line.slice(0, 200)}`);
     }
-    const byId = new Map(lines.map((l) => JSON.parse(l) as { id?: number; result?: { isError?: boolean; content?: { text: string }[] }; method?: string }).filter((m) => m.id !== undefined).map((m) => [m.id, m]));
+    type Wire = { id?: number; result?: { isError?: boolean; content?: { text: string }[] }; error?: { code: number; message: string }; method?: string; params?: { progressToken?: string; progress?: number; total?: number } };
+    const messages = lines.map((l) => JSON.parse(l) as Wire);
+    const byId = new Map(messages.filter((m) => m.id !== undefined).map((m) => [m.id, m]));
+    // The last progress notification of the ingest reports every byte, before the ingest's result.
+    const ingestBytes = Buffer.byteLength('One page of text.\n\nAbout pumps and valves.');
+    const lastProgress = messages.findLastIndex((m) => m.method === 'notifications/progress' && m.params?.progressToken === 'tok');
+    assert.ok(lastProgress >= 0 && lastProgress < messages.indexOf(byId.get(2)!), 'progress comes before the result');
+    assert.deepEqual([messages[lastProgress]!.params!.progress, messages[lastProgress]!.params!.total], [ingestBytes, ingestBytes]);
+    assert.equal(byId.get(6)?.error?.code, -32602);
+    assert.match(byId.get(6)!.error!.message, /"arguments" must be an object.*got an array/);
+    assert.equal(byId.get(7)?.result?.isError, undefined, JSON.stringify(byId.get(7)));
     assert.equal(byId.get(3)?.result?.isError, undefined);
     assert.equal(byId.get(4)?.result?.isError, true);
     assert.match(byId.get(4)!.result!.content![0]!.text, /page_ids\[0\]/);

@@ -9,6 +9,25 @@ export interface Resident {
   resolution: Resolution;
   /** The text the model was given: L1 is the context, so it holds what is in it. */
   text: string;
+  /**
+   * When the text last went out in a tool result (epoch ms), `sentTokens` just after it, and how many
+   * results have left it out since.
+   */
+  sent?: { at: number; mark: number; omitted: number };
+}
+
+/**
+ * When a resident page's text may be left out of a result because the model still sees it. vmem cannot
+ * see the host's context: hosts start new conversations on one connection and drop old tool results.
+ * So a page counts as seen only for a while after its text was last sent (`maxAgeMs`), only until
+ * `maxTokensSince` tokens of other page text were sent after it (older results are the first a host
+ * drops), and only `maxOmissions` times: a model that asks again for a page it was told it holds
+ * probably does not see it.
+ */
+export interface ResendPolicy {
+  maxAgeMs: number;
+  maxTokensSince: number;
+  maxOmissions: number;
 }
 
 /**
@@ -19,8 +38,34 @@ export class L1 {
   /** Map order is the LRU order: first is least recently used. */
   private readonly pages = new Map<string, Resident>();
   private used = 0;
+  /** Tokens of page text sent to the model so far: a clock that ticks with the host's context. */
+  private sent = 0;
 
   constructor(readonly budget: number) {}
+
+  get sentTokens(): number {
+    return this.sent;
+  }
+
+  /** Records that a resident page's text went out in a tool result at `at`. */
+  markSent(pageId: string, at: number): void {
+    const r = this.pages.get(pageId);
+    if (!r) return;
+    this.sent += r.tokens;
+    r.sent = { at, mark: this.sent, omitted: 0 };
+  }
+
+  /** Records that a result left a resident page's text out, as the model should still see it. */
+  markOmitted(pageId: string): void {
+    const s = this.pages.get(pageId)?.sent;
+    if (s) s.omitted++;
+  }
+
+  /** Whether the model can be assumed to still see a resident page's text (see ResendPolicy). */
+  seen(pageId: string, at: number, policy: ResendPolicy): boolean {
+    const s = this.pages.get(pageId)?.sent;
+    return !!s && at - s.at < policy.maxAgeMs && this.sent - s.mark < policy.maxTokensSince && s.omitted < policy.maxOmissions;
+  }
 
   get usedTokens(): number {
     return this.used;

@@ -48,6 +48,9 @@ export function gistOf(text: string): string {
   return sentence.length <= GIST_CHARS ? sentence : `${sentence.slice(0, GIST_CHARS - 1).trimEnd()}…`;
 }
 
+/** The one tool call that brings pages (back) into context with their text. */
+export const reloadCall = (pageIds: string[]) => `load_page ${JSON.stringify({ page_ids: pageIds })}`;
+
 export function handleOf(meta: PageMeta, gist: string, summary?: { text: string; tokens: number }): Handle {
   return {
     pageId: meta.id,
@@ -56,6 +59,6 @@ export function handleOf(meta: PageMeta, gist: string, summary?: { text: string;
     tokens: meta.tokens,
     gist,
     ...(summary ? { summary: { text: summary.text, tokens: summary.tokens } } : {}),
-    reload: `load_page {"page_ids":["${meta.id}"]}`,
+    reload: reloadCall([meta.id]),
   };
 }

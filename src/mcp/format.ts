@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Handle } from '../core/page.js';
+import { reloadCall, type Handle } from '../core/page.js';
 import { InputError } from '../errors.js';
 import type { PagingResult, Pressure, ServedPage } from '../pager.js';
 
@@ -26,7 +26,7 @@ export const pageJson = (p: ServedPage) => ({
   lines: p.lines,
   resolution: p.resolution,
   ...(p.score !== undefined ? { score: Number(p.score.toFixed(4)) } : {}),
-  ...(p.text !== undefined ? { text: p.text } : {}),
+  ...(p.text !== undefined ? { text: p.text } : { ...(p.sentSecondsAgo !== undefined ? { sent_seconds_ago: p.sentSecondsAgo } : {}), reload: reloadCall([p.pageId]) }),
 });
 
 export const pagingJson = (r: PagingResult) => ({
@@ -43,15 +43,20 @@ export const handleText = (h: Handle) =>
   `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
 export function pageText(p: ServedPage): string {
-  const what = p.resolution === 'summary' ? `summary, ${p.tokens} tokens (load_page {"page_ids":["${p.pageId}"]} for the full page)` : `${p.tokens} tokens`;
+  const what = p.resolution === 'summary' ? `summary, ${p.tokens} tokens (${reloadCall([p.pageId])} for the full page)` : `${p.tokens} tokens`;
   const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
-  return p.text === undefined ? `${head}\n(already in your context)` : `${head}\n${p.text}`;
+  if (p.text !== undefined) return `${head}\n${p.text}`;
+  const when = p.sentSecondsAgo === undefined ? '' : ` ${p.sentSecondsAgo} s ago`;
+  return `${head}\n(text sent to you${when}, not repeated; if you do not see it: ${reloadCall([p.pageId])})`;
 }
 
 export function pagingText(r: PagingResult, lead: string): string {
   const parts = [lead, ...r.pages.map(pageText)];
   if (r.evicted.length) parts.push(`Evicted from L1 (load_page brings one back):\n${r.evicted.map(handleText).join('\n')}`);
-  if (r.skipped.length) parts.push(`Did not fit (evict pages or raise max_tokens, then load_page):\n${r.skipped.map(handleText).join('\n')}`);
+  if (r.skipped.length) {
+    const call = reloadCall(r.skipped.map((h) => h.pageId));
+    parts.push(`Did not fit in this call (${call} brings them, evicting older pages; or raise max_tokens):\n${r.skipped.map(handleText).join('\n')}`);
+  }
   parts.push(pressureText(r.l1));
   return parts.join('\n\n');
 }

@@ -1,13 +1,32 @@
 import { z } from 'zod';
 
-/** Output shapes shared by the tools; field names are snake_case like the tool inputs. */
+/**
+ * The tools' argument and result shapes. Bounds live here, so `tools/list` advertises them and the SDK
+ * refuses a violation before vmem's code runs. Every shape stays inside what strict function-calling
+ * providers accept (see ./tool-list.ts): flat arguments of scalars and arrays of scalars, no tuples.
+ * Field names are snake_case.
+ */
+
+/** Pages one page_fault may bring in. */
+export const MAX_FAULT_PAGES = 20;
+/** Page ids one load_page or evict may name. */
+export const MAX_PAGE_IDS = 200;
+/** Ten years: a snapshot that should outlive that needs no expiry. */
+export const MAX_EXPIRY_SECONDS = 10 * 365 * 24 * 3600;
+
+/** Ids the store does not know get the pager's error, which says where ids come from. */
+export const pageIdsIn = z.array(z.string()).min(1).max(MAX_PAGE_IDS);
+
+export const resolutionIn = z.enum(['full', 'summary']);
+
+/** A token cap for one call: at most the session's whole L1. */
+export const maxTokensIn = (budget: number) => z.number().int().min(1).max(budget);
+
 export const pressureOut = z.object({
   used_tokens: z.number().int(),
   budget_tokens: z.number().int(),
   pages: z.number().int(),
 });
-
-export const resolutionIn = z.enum(['full', 'summary']).optional();
 
 export const handleOut = z.object({
   page_id: z.string(),
@@ -26,10 +45,15 @@ export const pageOut = z.object({
   tokens: z.number().int(),
   level: z.enum(['L1', 'L2', 'L3', 'L4']),
   pinned: z.boolean(),
-  lines: z.tuple([z.number().int(), z.number().int()]),
+  /** First and last line, 1-based. */
+  lines: z.array(z.number().int()).length(2),
   resolution: z.enum(['full', 'summary']),
   score: z.number().optional(),
   text: z.string().optional(),
+  /** Present when `text` is not: the page was sent this long ago and should still be in the model's context. */
+  sent_seconds_ago: z.number().int().optional(),
+  /** Present when `text` is not: the one call that returns the text. */
+  reload: z.string().optional(),
 });
 
 export const pagingOut = {
@@ -38,5 +62,3 @@ export const pagingOut = {
   skipped: z.array(handleOut),
   l1: pressureOut,
 };
-
-export const pageIds = z.array(z.string().min(1)).min(1).max(200);

@@ -1,7 +1,11 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import type { Health, Pager } from '../pager.js';
 import type { Session } from '../session.js';
+import { guardToolCalls } from './boundary.js';
 import type { ToolContext } from './context.js';
+import { ingestRoots } from './roots.js';
+import { listToolsSafely } from './tool-list.js';
 import { registerResources } from './resources.js';
 import { registerEvict } from './tools/evict.js';
 import { registerIngest } from './tools/ingest.js';
@@ -13,22 +17,47 @@ import { registerSerializeContext } from './tools/serialize-context.js';
 export const VERSION = '0.1.0';
 
 /** Kept short: hosts put instructions in the model's context on every turn. */
-export const INSTRUCTIONS = `vmem is your virtual memory: documents too large for your context are stored as pages.
+export function instructions(resendAfterSeconds: number): string {
+  const window = resendAfterSeconds >= 120 ? `${Math.round(resendAfterSeconds / 60)} minutes` : `${resendAfterSeconds} seconds`;
+  return `vmem is your virtual memory: documents too large for your context are stored as pages.
 - ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in.
 - Your context (L1) has a token budget; new pages evict the least recently used ones, which leave handles. load_page brings a page back by id; pin what you must keep.
+- vmem cannot see your context. ${
+    resendAfterSeconds
+      ? `It does not repeat a page whose text it sent you in the last ${window}, unless your L1 budget of other text came after it; that entry says so. If you do not see the text (a new conversation, a compacted history), call the load_page it names, or page_fault with resend: true.`
+      : 'It sends the text of every page you fault, even one it sent before.'
+  }
 - evict pages you are done with; every result shows L1 used/budget tokens. Evicted pages get a summary (about a tenth of their tokens) that later handles carry; load_page with resolution "summary" keeps many pages' gist in little room.
 - serialize_context saves your working set as a small snapshot id; another agent can restore_context it.`;
+}
+
+export interface ServerOptions {
+  /** This session's own L1 (default: a new one). */
+  session?: Session;
+  /**
+   * Whether the client's MCP roots may open files to `ingest {path}`: true when the client runs on this
+   * machine (stdio), false over HTTP, where only VMEM_INGEST_ROOTS count.
+   */
+  clientRoots: boolean;
+}
 
 /** One MCP server for one agent session: its own L1, sharing the pager's L2–L4. */
-export function createServer(pager: Pager, session: Session = pager.newSession()): { server: McpServer; session: Session; close: () => Promise<void> } {
-  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
-  const ctx: ToolContext = { server, pager, session };
-  registerIngest(ctx);
-  registerPageFault(ctx);
-  registerLoadPage(ctx);
-  registerEvict(ctx);
-  registerSerializeContext(ctx);
-  registerRestoreContext(ctx);
+export function createServer(
+  pager: Pager,
+  { session = pager.newSession(), clientRoots }: ServerOptions,
+): { server: McpServer; session: Session; connect: (transport: Transport) => Promise<void>; close: () => Promise<void> } {
+  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: instructions(pager.config.resendAfterSeconds), capabilities: { logging: {} } });
+  const roots = ingestRoots(server, pager.config.ingestRoots, clientRoots);
+  const ctx: ToolContext = { server, pager, session, roots };
+  const tools = {
+    ingest: registerIngest(ctx),
+    page_fault: registerPageFault(ctx),
+    load_page: registerLoadPage(ctx),
+    evict: registerEvict(ctx),
+    serialize_context: registerSerializeContext(ctx),
+    restore_context: registerRestoreContext(ctx),
+  };
+  listToolsSafely(server, tools);
   const detachResources = registerResources(ctx);
   // Outages of a networked level reach the host once, as a logging notification; tool calls keep working.
   const onHealth = (h: Health) => {
@@ -36,6 +65,7 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
   };
   pager.on('health', onHealth);
   server.server.oninitialized = () => {
+    roots.start();
     // A level that was already down when this session began is reported once, too.
     for (const h of pager.outages()) onHealth(h);
   };
@@ -55,7 +85,7 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
           role: 'user',
           content: {
             type: 'text',
-            text: `${INSTRUCTIONS}\nWork in small steps: page_fault for one question at a time, read the pages, evict what you no longer need, and cite page ids. Before handing off, call serialize_context and pass the snapshot id.`,
+            text: `${instructions(pager.config.resendAfterSeconds)}\nWork in small steps: page_fault for one question at a time, read the pages, evict what you no longer need, and cite page ids. Before handing off, call serialize_context and pass the snapshot id.`,
           },
         },
       ],
@@ -64,6 +94,11 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
   return {
     server,
     session,
+    /** Connects a transport, with tool-call arguments normalized at the boundary. */
+    connect: async (transport) => {
+      await server.connect(transport);
+      guardToolCalls(transport);
+    },
     close: async () => {
       detach();
       await server.close();

@@ -1,18 +1,19 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import type { ToolContext } from '../context.js';
 import { guard, handleJson, handleText, ok, pressureJson, pressureText } from '../format.js';
-import { handleOut, pageIds, pressureOut } from '../schemas.js';
+import { handleOut, pageIdsIn, pressureOut } from '../schemas.js';
 
-export function registerEvict({ server, pager, session }: ToolContext): void {
-  server.registerTool(
+export function registerEvict({ server, pager, session }: ToolContext): RegisteredTool {
+  return server.registerTool(
     'evict',
     {
       title: 'Evict pages',
-      description: 'Drop pages from your context (L1), pinned ones included; returns handles to load them back. Pass `page_ids` or `all: true`.',
+      description: 'Drop pages from your context, pinned ones too; returns handles to load them back.',
       inputSchema: {
-        page_ids: pageIds.optional(),
-        all: z.boolean().optional().describe('Evict every resident page'),
+        page_ids: pageIdsIn.optional(),
+        all: z.boolean().optional().describe('Instead of page_ids: evict every page'),
       },
       outputSchema: { evicted: z.array(handleOut), not_resident: z.array(z.string()), l1: pressureOut },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

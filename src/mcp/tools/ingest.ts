@@ -1,19 +1,20 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
 import { readSources, type SourceFile } from '../../ingest/sources.js';
 import type { ToolContext } from '../context.js';
 import { guard, ok } from '../format.js';
 
-export function registerIngest({ server, pager }: ToolContext): void {
-  server.registerTool(
+export function registerIngest({ server, pager, roots }: ToolContext): RegisteredTool {
+  return server.registerTool(
     'ingest',
     {
       title: 'Ingest documents',
-      description: 'Page a document into virtual memory: pass `text` (with a `source` name) or a file/directory `path`. Returns document ids and page counts.',
+      description: 'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots.',
       inputSchema: {
-        text: z.string().optional().describe('Document text'),
-        source: z.string().max(500).optional().describe('Name for `text` (e.g. a file name)'),
-        path: z.string().optional().describe('File or directory on the server machine'),
+        text: z.string().optional(),
+        source: z.string().max(500).optional().describe('Name for text, e.g. a file name'),
+        path: z.string().optional(),
       },
       outputSchema: {
         documents: z.array(z.object({ document_id: z.string(), source: z.string(), pages: z.number().int(), new_pages: z.number().int(), tokens: z.number().int() })),
@@ -26,7 +27,7 @@ export function registerIngest({ server, pager }: ToolContext): void {
       guard(async () => {
         if ((text === undefined) === (path === undefined)) throw new InputError('text', 'give exactly one of text or path');
         const docs: SourceFile[] =
-          path !== undefined ? await readSources(path, pager.config.maxIngestBytes) : [{ source: source?.trim() || 'text', text: text! }];
+          path !== undefined ? await readSources(await roots.check(path), pager.config.maxIngestBytes) : [{ source: source?.trim() || 'text', text: text! }];
         const token = extra._meta?.progressToken;
         const results = await pager.ingest(docs, async (done, total) => {
           if (token === undefined) return;

@@ -1,21 +1,20 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from '../context.js';
 import { guard, ok, pagingJson, pagingText } from '../format.js';
-import { pageIds, pagingOut, resolutionIn } from '../schemas.js';
+import { maxTokensIn, pageIdsIn, pagingOut, resolutionIn } from '../schemas.js';
 
-export function registerLoadPage({ server, pager, session }: ToolContext): void {
-  server.registerTool(
+export function registerLoadPage({ server, pager, session }: ToolContext): RegisteredTool {
+  return server.registerTool(
     'load_page',
     {
       title: 'Load pages',
-      description:
-        'Load pages by id (from a handle or the page table) into your context; `pin` keeps them from LRU eviction. Always returns the text: ' +
-        'the full page, or with resolution "summary" its summary (about a tenth of the tokens) where one exists.',
+      description: 'Load pages by id into your context, always with their text.',
       inputSchema: {
-        page_ids: pageIds.describe('Page ids, e.g. ["p0123456789abcdef0123"]'),
-        pin: z.boolean().optional().describe('Protect from LRU eviction until evicted explicitly'),
-        max_tokens: z.number().int().optional().describe('Token cap for this call (default: L1 budget)'),
-        resolution: resolutionIn.describe('"full" (default) or "summary"'),
+        page_ids: pageIdsIn,
+        pin: z.boolean().optional().describe('Keep until evicted'),
+        max_tokens: maxTokensIn(pager.config.l1Tokens).optional().describe('Default: L1 budget'),
+        resolution: resolutionIn.optional().describe('summary: a tenth of the tokens'),
       },
       outputSchema: pagingOut,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

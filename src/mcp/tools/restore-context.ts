@@ -1,17 +1,25 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from '../context.js';
 import { guard, ok, pagingJson, pagingText } from '../format.js';
 import { pagingOut } from '../schemas.js';
 
-export function registerRestoreContext({ server, pager, session }: ToolContext): void {
-  server.registerTool(
+/**
+ * The snapshot itself travels as its JSON text: a string is the one type every provider's function
+ * schema takes as is (a nested object needs strict-mode rewriting that Gemini's subset refuses). An
+ * object is accepted too, and read as its JSON.
+ */
+const snapshotJson = z.preprocess((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v), z.string());
+
+export function registerRestoreContext({ server, pager, session }: ToolContext): RegisteredTool {
+  return server.registerTool(
     'restore_context',
     {
       title: 'Restore a snapshot',
-      description: 'Replace your L1 with a snapshot\'s pages (by `snapshot_id`, or the `snapshot` object itself), verifying every page hash.',
+      description: 'Replace your context with a snapshot\'s pages, verifying every page hash.',
       inputSchema: {
-        snapshot_id: z.string().optional().describe('Id from serialize_context'),
-        snapshot: z.unknown().optional().describe('The snapshot object (or its JSON)'),
+        snapshot_id: z.string().optional().describe('From serialize_context'),
+        snapshot: snapshotJson.optional().describe('Instead of snapshot_id: the snapshot JSON'),
       },
       outputSchema: { snapshot_id: z.string().optional(), ...pagingOut },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

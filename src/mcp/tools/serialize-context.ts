@@ -1,17 +1,19 @@
+import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from '../context.js';
 import { guard, ok } from '../format.js';
 import { snapshotSchema } from '../../core/snapshot.js';
+import { MAX_EXPIRY_SECONDS } from '../schemas.js';
 
-export function registerSerializeContext({ server, pager, session }: ToolContext): void {
-  server.registerTool(
+export function registerSerializeContext({ server, pager, session }: ToolContext): RegisteredTool {
+  return server.registerTool(
     'serialize_context',
     {
       title: 'Snapshot your context',
-      description: 'Save your L1 as a snapshot (page pointers and hashes, no text) and get its id; another agent can restore_context it.',
+      description: 'Save your context as a snapshot of page pointers; another agent can restore_context its id.',
       inputSchema: {
-        note: z.string().max(2000).optional().describe('A note for whoever restores it'),
-        expires_in_seconds: z.number().int().optional().describe('After this long the snapshot no longer restores (default: never)'),
+        note: z.string().max(2000).optional().describe('For whoever restores it'),
+        expires_in_seconds: z.number().int().min(1).max(MAX_EXPIRY_SECONDS).optional().describe('Default: never'),
       },
       outputSchema: { snapshot_id: z.string(), uri: z.string(), snapshot: snapshotSchema, snapshot_bytes: z.number().int(), page_tokens: z.number().int() },
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
