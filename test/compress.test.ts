@@ -16,7 +16,7 @@ import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import type { Pager } from '../src/pager.ts';
-import { call, connect, deferrals, demoDoc, essays, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
+import { allPages, call, connect, deferrals, demoDoc, essays, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
 import { completion, startFakeOpenAI, type FakeOpenAI } from './support/openai.ts';
 
 const enc = tokenizer('o200k_base');
@@ -288,8 +288,7 @@ describe('multi-resolution pages', () => {
     assert.equal(evicted.s.evicted.length, 3);
     await pager.summarizer.idle();
 
-    const table = JSON.parse(await readText(client, 'vmem://page-table')) as { pages: { id: string; summary: { text: string; tokens: number; by: string } | null }[] };
-    const first = table.pages.find((p) => p.id === ids[1])!;
+    const first = (await allPages(client)).get(ids[1]!)!;
     assert.ok(first.summary, 'the page table shows the summary');
     assert.equal(first.summary.by, 'extractive');
     const full = pager.table.get(ids[1]!)!;

@@ -178,6 +178,53 @@ export async function readText(client: Client, uri: string): Promise<string> {
   return c.text;
 }
 
+/** A document as the page table lists it. */
+export interface DocumentJson {
+  id: string;
+  source: string;
+  pages: number;
+  tokens: number;
+  uri: string;
+}
+/** A page as a document's resource lists it. */
+export interface PageEntryJson {
+  id: string;
+  ordinal: number;
+  tokens: number;
+  sha256: string;
+  levels: string[];
+  pinned: boolean;
+  access_count: number;
+  fault_count: number;
+  last_access: string | null;
+  gist: string;
+  summary: { tokens: number; by: string } | null;
+}
+
+/** Reads a listing resource and every `next` after it, in order. */
+async function readAll<T>(client: Client, uri: string, key: string): Promise<T[]> {
+  const out: T[] = [];
+  for (let next: string | null = uri; next; ) {
+    const body = JSON.parse(await readText(client, next)) as Record<string, unknown> & { next: string | null };
+    out.push(...(body[key] as T[]));
+    next = body.next;
+  }
+  return out;
+}
+
+/** Every document of the page table, through its bounded reads. */
+export const allDocuments = (client: Client) => readAll<DocumentJson>(client, 'vmem://page-table', 'documents');
+
+/** A document's pages in order, through its bounded reads. */
+export const documentPages = (client: Client, documentId: string) => readAll<PageEntryJson>(client, `vmem://documents/${documentId}`, 'pages');
+
+/** Every page of the store once (a page shared by documents is listed under each), by id. */
+export async function allPages(client: Client): Promise<Map<string, PageEntryJson>> {
+  const pages = new Map<string, PageEntryJson>();
+  for (const d of await allDocuments(client)) for (const p of await documentPages(client, d.id)) pages.set(p.id, p);
+  return pages;
+}
+
 /** Page ids in L1 order (least recently used first), parsed from the vmem://l1 resource. */
 export function l1Ids(l1Text: string): string[] {
   return [...l1Text.matchAll(/^## (p[0-9a-f]{20}) ·/gm)].map((m) => m[1]!);

@@ -20,14 +20,19 @@ import {
   tempDir,
   type PagingJson,
   deferrals,
+  allPages,
+  documentPages,
+  type DocumentJson,
 } from './helpers.ts';
 
 const TOOLS = ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context'];
 
 interface PageTableJson {
-  l1: { used_tokens: number; budget_tokens: number };
-  documents: { id: string; source: string; tokens: number; pages: string[] }[];
-  pages: { id: string; tokens: number; sha256: string; levels: string[]; pinned: boolean; access_count: number; fault_count: number; gist: string; last_access: string | null }[];
+  l1: { used_tokens: number; budget_tokens: number; pages: number; uri: string };
+  totals: { documents: number; pages: number };
+  levels: { l2: string; l3: string; l4: string };
+  documents: DocumentJson[];
+  next: string | null;
 }
 interface SerializeJson {
   snapshot_id: string;
@@ -109,12 +114,24 @@ describe('MCP server, in process', () => {
     assert.ok(msg.content.type === 'text' && msg.content.text.includes('serialize_context') && msg.content.text.includes(instructions));
 
     const { resourceTemplates } = await client.listResourceTemplates();
-    assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate).sort(), ['vmem://pages/{pageId}', 'vmem://snapshots/{snapshotId}']);
+    assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate).sort(), [
+      'vmem://documents/{documentId}',
+      'vmem://documents/{documentId}{?from}',
+      'vmem://page-table{?from}',
+      'vmem://pages/{pageId}',
+      'vmem://snapshots/{snapshotId}',
+    ]);
     const { resources } = await client.listResources();
     assert.deepEqual(resources.map((r) => r.uri).sort(), ['vmem://l1', 'vmem://page-table']);
     assert.equal(await readText(client, 'vmem://l1'), '(L1 is empty)');
     const table = JSON.parse(await readText(client, 'vmem://page-table')) as PageTableJson;
-    assert.deepEqual(table, { l1: { used_tokens: 0, budget_tokens: 2000 }, documents: [], pages: [] });
+    assert.deepEqual(table, {
+      l1: { used_tokens: 0, budget_tokens: 2000, pages: 0, uri: 'vmem://l1' },
+      totals: { documents: 0, pages: 0 },
+      levels: { l2: 'memory', l3: 'embedded', l4: 'fs' },
+      documents: [],
+      next: null,
+    });
     const caps = client.getServerCapabilities();
     assert.equal(caps?.resources?.subscribe, true);
     assert.ok(caps?.tools && caps.prompts);
@@ -158,16 +175,25 @@ describe('MCP server, in process', () => {
       await waitFor(() => updates.includes('vmem://page-table'), 'a page-table update after ingest');
 
       const table = JSON.parse(await readText(client, 'vmem://page-table')) as PageTableJson;
-      assert.equal(table.pages.length, s.total_pages);
+      assert.deepEqual(table.totals, { documents: 1, pages: s.total_pages });
       assert.equal(table.documents[0]!.id, s.documents[0]!.document_id);
-      docPages = table.documents[0]!.pages;
+      assert.equal(table.documents[0]!.uri, `vmem://documents/${s.documents[0]!.document_id}`);
+      assert.equal(table.documents[0]!.pages, s.total_pages);
+      // The document's pages come 100 per read; `next` leads through them in order.
+      const first = JSON.parse(await readText(client, table.documents[0]!.uri)) as { pages: unknown[]; next: string | null; total_pages: number };
+      assert.equal(first.pages.length, 100);
+      assert.equal(first.total_pages, s.total_pages);
+      assert.equal(first.next, `${table.documents[0]!.uri}?from=100`);
+      const pages = await documentPages(client, s.documents[0]!.document_id);
+      docPages = pages.map((p) => p.id);
       assert.equal(docPages.length, s.total_pages);
-      for (const p of table.pages) {
+      assert.deepEqual(pages.map((p) => p.ordinal), docPages.map((_, i) => i));
+      for (const p of pages) {
         assert.deepEqual(p.levels, ['L3', 'L4'], 'freshly ingested pages are indexed and stored, not cached');
         assert.ok(p.tokens <= 2000 && p.tokens > 0);
         assert.equal(p.access_count, 0);
       }
-      assert.equal(table.pages.reduce((n, p) => n + p.tokens, 0), s.total_tokens);
+      assert.equal(pages.reduce((n, p) => n + p.tokens, 0), s.total_tokens);
       // Page texts straight from L4, without warming L2.
       const stored = await pager.l4.getPages(docPages);
       docPages.forEach((id, i) => texts.set(id, stored[i]!.text));
@@ -205,12 +231,12 @@ describe('MCP server, in process', () => {
       assertTextMatchesStructured(second.text, second.s);
 
       const table = JSON.parse(await readText(client, 'vmem://page-table')) as PageTableJson;
-      const e = table.pages.find((x) => x.id === gold)!;
+      const e = (await allPages(client)).get(gold)!;
       assert.deepEqual(e.levels, ['L1', 'L2', 'L3', 'L4']);
       assert.equal(e.fault_count, 1);
       assert.equal(e.access_count, 2);
       assert.equal(e.last_access, new Date(clock.now()).toISOString());
-      assert.deepEqual(table.l1, { used_tokens: p.tokens, budget_tokens: budget });
+      assert.deepEqual(table.l1, { used_tokens: p.tokens, budget_tokens: budget, pages: 1, uri: 'vmem://l1' });
       assert.equal(l1Ids(await readText(client, 'vmem://l1')).join(), gold);
     });
 
@@ -270,8 +296,7 @@ describe('MCP server, in process', () => {
       const l1 = await readText(client, 'vmem://l1');
       assert.ok(l1Ids(l1).includes(pinnedId));
       assert.ok(l1.includes(`## ${pinnedId} · operations-manual.md #${docPages.indexOf(pinnedId)} · ${pager.table.get(pinnedId)!.tokens} tokens · pinned\n`));
-      const table = JSON.parse(await readText(client, 'vmem://page-table')) as PageTableJson;
-      assert.equal(table.pages.find((x) => x.id === pinnedId)!.pinned, true);
+      assert.equal((await allPages(client)).get(pinnedId)!.pinned, true);
       // load_page of a resident page returns its text again, from L1.
       const again = await call(client, 'load_page', { page_ids: [pinnedId] });
       assert.equal(again.s.pages[0]!.level, 'L1');

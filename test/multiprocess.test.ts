@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { call, deferrals, demoDoc, essays, factRe, l1Ids, readText, tempDir } from './helpers.ts';
+import { allPages, call, deferrals, demoDoc, essays, factRe, l1Ids, readText, tempDir } from './helpers.ts';
 import { startRedis, REDIS_MISSING, freePort } from './support/redis.ts';
 import { startChroma, CHROMA_MISSING, getRecords } from './support/chroma.ts';
 import { spawnServer, type Spawned } from './support/spawn.ts';
@@ -111,7 +111,7 @@ describe('several vmem processes on one store', () => {
     const ns = `t${process.pid}x${Date.now()}`;
     const { a, b } = await handOff(t, ['--redis-url', redis.url, '--chroma-url', chroma.url, '--namespace', ns]);
     const collection = `vmem-${ns}-pages`;
-    const pageIds = async () => (JSON.parse(await readText(b.client, 'vmem://page-table')) as { documents: { pages: string[] }[] }).documents.flatMap((d) => d.pages);
+    const pageIds = async () => [...(await allPages(b.client)).keys()];
     assert.deepEqual((await getRecords(chroma.url, collection)).ids.filter(isPageId).sort(), (await pageIds()).sort(), "A's pages are in Chroma");
 
     const logs: string[] = [];
@@ -163,8 +163,7 @@ describe('a backend down at start', () => {
     if (!chroma) return t.skip(CHROMA_MISSING);
     defer(() => chroma.stop());
     await eventually(async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined), 'the recovery notice');
-    const table = JSON.parse(await readText(s.client, 'vmem://page-table')) as { pages: { id: string }[] };
-    const want = JSON.stringify(table.pages.map((p) => p.id).sort());
+    const want = JSON.stringify([...(await allPages(s.client)).keys()].sort());
     await eventually(async () => (JSON.stringify((await getRecords(chroma.url, `vmem-${ns}-pages`)).ids.filter(isPageId).sort()) === want ? true : undefined), 'the pages ingested while Chroma was down, in Chroma');
     assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
     assert.equal(s.errors.length, 0);

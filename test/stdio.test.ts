@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ResourceUpdatedNotificationSchema, type Progress } from '@modelcontextprotocol/sdk/types.js';
-import { call, demoDoc, factRe, l1Ids, readText, tempDir, deferrals } from './helpers.ts';
+import { allPages, call, demoDoc, factRe, l1Ids, readText, tempDir, deferrals } from './helpers.ts';
 import { CLI, ENV, spawnServer } from './support/spawn.ts';
 
 function alive(pid: number): boolean {
@@ -44,7 +44,7 @@ describe('the built binary over stdio', () => {
     assert.deepEqual(tools.map((x) => x.name).sort(), ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context']);
     assert.ok(client.getInstructions()?.includes('page_fault'));
     assert.equal((await client.listPrompts()).prompts[0]!.name, 'use-virtual-memory');
-    assert.equal((await client.listResourceTemplates()).resourceTemplates.length, 2);
+    assert.equal((await client.listResourceTemplates()).resourceTemplates.length, 5);
     assert.match(a.stderr(), /serving MCP on stdio; data in /, 'the banner goes to stderr');
 
     // ingest (by path) with progress, at the default 2000-token pages
@@ -100,10 +100,11 @@ describe('the built binary over stdio', () => {
     assert.deepEqual(ev.s.evicted.map((h) => h.page_id), [victim]);
 
     // resources
-    const table = JSON.parse(await readText(client, 'vmem://page-table')) as { documents: unknown[]; pages: { id: string; levels: string[]; pinned: boolean }[] };
-    assert.equal(table.documents.length, 2);
-    assert.equal(table.pages.length, totalPages + 1);
-    assert.deepEqual(table.pages.find((p) => p.id === gold.page_id), { ...table.pages.find((p) => p.id === gold.page_id), levels: ['L1', 'L2', 'L3', 'L4'], pinned: true });
+    const table = JSON.parse(await readText(client, 'vmem://page-table')) as { totals: { documents: number; pages: number } };
+    assert.deepEqual(table.totals, { documents: 2, pages: totalPages + 1 });
+    const pages = await allPages(client);
+    assert.equal(pages.size, totalPages + 1);
+    assert.deepEqual(pages.get(gold.page_id), { ...pages.get(gold.page_id)!, levels: ['L1', 'L2', 'L3', 'L4'], pinned: true });
     assert.equal(await readText(client, `vmem://pages/${gold.page_id}`), gold.text);
 
     // serialize

@@ -1,25 +1,69 @@
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
 
 export const PAGE_TABLE_URI = 'vmem://page-table';
 export const L1_URI = 'vmem://l1';
+/** Entries per read of a listing resource: every read stays small whatever the store holds. */
+export const DOCUMENTS_PER_READ = 100;
+export const PAGES_PER_READ = 100;
+/** Snapshots listed by resources/list; any other is read by its id. */
+const SNAPSHOTS_LISTED = 100;
+
+const documentUri = (id: string) => `vmem://documents/${id}`;
+
+/** A resource read's offset: the `from` of a `…?from=N` URI. */
+function offsetOf(from: unknown, uri: string): number {
+  if (from === undefined) return 0;
+  const n = Number(from);
+  if (!Number.isInteger(n) || n < 0) throw new McpError(ErrorCode.InvalidParams, `${uri}: from must be a whole number, as in the "next" URI of the previous read`);
+  return n;
+}
+
+const json = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }] });
 
 /**
- * Resources: a second window onto virtual memory for hosts that read them. Subscribed URIs get
- * `resources/updated` when L1 or the page table change; new snapshots send `list_changed`.
- * Returns a function that detaches the listeners.
+ * Resources: a second window onto virtual memory for hosts that read them. Every read is bounded: the
+ * page table lists documents with counts, a page at a time; each document lists its pages the same way
+ * (`next` is the URI of the following read). Subscribed URIs get `resources/updated` when L1 or the page
+ * table change; new snapshots send `list_changed`. Returns a function that detaches the listeners.
  */
 export function registerResources({ server, pager, session }: ToolContext): () => void {
-  server.registerResource('page-table', PAGE_TABLE_URI, { title: 'Page table', description: 'Every page: source, size, hash, levels holding it, access stats, pin, summary', mimeType: 'application/json' }, async (uri) => {
-    const entries = pager.table.listPages();
+  const pageTable = async (uri: URL, from: unknown) => {
+    const start = offsetOf(from, uri.href);
+    const all = pager.table.listDocuments();
+    const documents = all.slice(start, start + DOCUMENTS_PER_READ).map((d) => ({ id: d.id, source: d.source, pages: d.pageIds.length, tokens: d.tokens, uri: documentUri(d.id) }));
+    const pages = pager.table.pageCount;
+    return json(uri, {
+      l1: { used_tokens: session.l1.usedTokens, budget_tokens: session.l1.budget, pages: session.l1.list().length, uri: L1_URI },
+      totals: { documents: all.length, pages },
+      levels: { l2: pager.l2.name, l3: pager.l3.name, l4: pager.l4.name },
+      documents,
+      next: start + DOCUMENTS_PER_READ < all.length ? `${PAGE_TABLE_URI}?from=${start + DOCUMENTS_PER_READ}` : null,
+    });
+  };
+  const pageTableMeta = { title: 'Page table', description: 'What the store holds: totals, L1, and its documents with page counts, 100 per read', mimeType: 'application/json' };
+  server.registerResource('page-table', PAGE_TABLE_URI, pageTableMeta, (uri) => pageTable(uri, undefined));
+  server.registerResource('page-table-from', new ResourceTemplate(`${PAGE_TABLE_URI}{?from}`, { list: undefined }), pageTableMeta, (uri, { from }) => pageTable(uri, from));
+
+  const document = async (uri: URL, id: string, from: unknown) => {
+    const doc = pager.table.document(id);
+    if (!doc) throw new McpError(ErrorCode.InvalidParams, `unknown document ${id}; take ids from ${PAGE_TABLE_URI}`);
+    const start = offsetOf(from, uri.href);
+    const entries = doc.pageIds.slice(start, start + PAGES_PER_READ).map((pid) => pager.table.get(pid)!);
     const levels = await pager.levels(session, entries.map((e) => e.id));
-    const pages = entries.map((e, i) => ({
+    return json(uri, {
+      id: doc.id,
+      source: doc.source,
+      tokens: doc.tokens,
+      bytes: doc.bytes,
+      ingested_at: new Date(doc.ingestedAt).toISOString(),
+      total_pages: doc.pageIds.length,
+      pages: entries.map((e, i) => ({
         id: e.id,
-        document_id: e.documentId,
-        source: e.source,
-        ordinal: e.ordinal,
+        ordinal: start + i,
         tokens: e.tokens,
+        lines: [e.lineStart, e.lineEnd],
         sha256: e.sha256,
         levels: levels[i],
         pinned: session.l1.get(e.id)?.pinned ?? false,
@@ -27,12 +71,15 @@ export function registerResources({ server, pager, session }: ToolContext): () =
         fault_count: e.faultCount,
         last_access: e.lastAccess ? new Date(e.lastAccess).toISOString() : null,
         gist: e.gist,
-        summary: e.summary ? { text: e.summary.text, tokens: e.summary.tokens, by: e.summary.by } : null,
-      }));
-    const documents = pager.table.listDocuments().map((d) => ({ id: d.id, source: d.source, tokens: d.tokens, pages: d.pageIds }));
-    const body = { l1: { used_tokens: session.l1.usedTokens, budget_tokens: session.l1.budget }, documents, pages };
-    return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }] };
-  });
+        summary: e.summary ? { tokens: e.summary.tokens, by: e.summary.by } : null,
+      })),
+      next: start + PAGES_PER_READ < doc.pageIds.length ? `${documentUri(doc.id)}?from=${start + PAGES_PER_READ}` : null,
+    });
+  };
+  const documentMeta = { title: 'Document', description: 'One document\'s pages in order: size, levels holding each, access stats, pin, gist; 100 per read', mimeType: 'application/json' };
+  // The query form first: the plain template would take "d…?from=N" for an id.
+  server.registerResource('document-from', new ResourceTemplate('vmem://documents/{documentId}{?from}', { list: undefined }), documentMeta, (uri, { documentId, from }) => document(uri, String(documentId), from));
+  server.registerResource('document', new ResourceTemplate('vmem://documents/{documentId}', { list: undefined }), documentMeta, (uri, { documentId }) => document(uri, String(documentId), undefined));
 
   server.registerResource('l1', L1_URI, { title: 'L1 (active context)', description: 'Text of the pages resident in this session, least recently used first', mimeType: 'text/markdown' }, async (uri) => {
     const residents = session.l1.list();
@@ -53,7 +100,7 @@ export function registerResources({ server, pager, session }: ToolContext): () =
     { title: 'Page', description: 'One page\'s text, read without loading it into L1', mimeType: 'text/plain' },
     async (uri, { pageId }) => {
       const page = await pager.readPage(String(pageId));
-      if (!page) throw new Error(`unknown page ${String(pageId)}; take ids from vmem://page-table`);
+      if (!page) throw new McpError(ErrorCode.InvalidParams, `unknown page ${String(pageId)}; take ids from page_fault results or vmem://documents/{id}`);
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: page.text }] };
     },
   );
@@ -61,12 +108,14 @@ export function registerResources({ server, pager, session }: ToolContext): () =
   server.registerResource(
     'snapshot',
     new ResourceTemplate('vmem://snapshots/{snapshotId}', {
-      list: async () => ({ resources: (await pager.listSnapshots()).map((id) => ({ uri: `vmem://snapshots/${id}`, name: id, mimeType: 'application/json' })) }),
+      list: async () => ({
+        resources: (await pager.listSnapshots()).slice(0, SNAPSHOTS_LISTED).map((id) => ({ uri: `vmem://snapshots/${id}`, name: id, mimeType: 'application/json' })),
+      }),
     }),
     { title: 'Snapshot', description: 'A stored context snapshot (pointers and hashes)', mimeType: 'application/json' },
     async (uri, { snapshotId }) => {
       const snap = await pager.getSnapshot(String(snapshotId));
-      if (!snap) throw new Error(`unknown snapshot ${String(snapshotId)}`);
+      if (!snap) throw new McpError(ErrorCode.InvalidParams, `unknown snapshot ${String(snapshotId)}`);
       return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(snap, null, 1) }] };
     },
   );
@@ -86,8 +135,10 @@ export function registerResources({ server, pager, session }: ToolContext): () =
     if (!server.isConnected()) return;
     for (const uri of uris) if (subscribed.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => {});
   };
-  const onL1 = () => updated(L1_URI, PAGE_TABLE_URI);
-  const onPages = () => updated(PAGE_TABLE_URI);
+  // A document's resource shows residency and access stats: it changes with L1 and the page table.
+  const documents = () => [...subscribed].filter((u) => u.startsWith('vmem://documents/'));
+  const onL1 = () => updated(L1_URI, PAGE_TABLE_URI, ...documents());
+  const onPages = () => updated(PAGE_TABLE_URI, ...documents());
   const onSnapshots = () => {
     if (server.isConnected()) server.sendResourceListChanged();
   };
