@@ -21,6 +21,7 @@ import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } fro
 import { benchCompression } from './compression.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchHostContext, MODELS } from './host-context.js';
+import { benchToolList } from './tool-list.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -214,6 +215,10 @@ async function main(): Promise<void> {
     table(['scenario', 'policy', ...MODELS.map((m) => `model ${m}`)], host.map((r) => [r.scenario, r.policy, ...MODELS.map((m) => `${r.runs[m].tokens} / ${r.runs[m].calls} / ${r.runs[m].without}`)])),
   );
 
+  const toolList = await benchToolList(join(ROOT, 'dist', 'cli.js'));
+  log('\n## tools/list size (o200k_base tokens of each tool\'s name, description and input schema; sent with every request)\n');
+  log(table(['server', 'tools', 'tokens', 'per tool'], toolList.map((r) => [r.server, r.tools, r.tokens, fmt(r.perTool, 1)])));
+
   const ingest = await benchIngest(articles);
   log('\n## Ingest throughput (SQuAD v1.1 dev, 48 articles)\n');
   log(
@@ -357,8 +362,10 @@ async function main(): Promise<void> {
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
   const coldRatio = ingest.coldMbps / ingest.rawMbps;
   log('\n## Targets\n');
+  const vmemTools = toolList.find((r) => r.server === 'vmem')!;
   log(
     table(['target', 'measured', ''], [
+      ['tools/list ≤ 110 tokens per tool', fmt(vmemTools.perTool, 1), verdict(vmemTools.perTool <= 110)],
       ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
       ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
       ['recall@1 ≥ BM25 baseline', `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`, verdict(recall.recallAt1 >= recall.bm25RecallAt1)],
