@@ -5,6 +5,7 @@ import { runDemo } from './demo.js';
 import { InputError } from './errors.js';
 import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { readSources } from './ingest/sources.js';
+import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
 import { progressBar } from './progress.js';
@@ -52,7 +53,7 @@ function parseArgs(argv: string[]): { words: string[]; flags: Record<string, str
 
 async function serve(config: Config): Promise<void> {
   const pager = await Pager.open(config);
-  const { server, close } = createServer(pager);
+  const { server, close } = createServer(pager, new PagerEvents(pager));
   const shutdown = async () => {
     await close().catch(() => {});
     await pager.close();

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import type { Pager } from './pager.js';
 
@@ -76,6 +77,8 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
   }
   const allowed = new Set([...LOOPBACK, opts.host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
   const sessions = new Map<string, Open>();
+  // One subscription to the pager's events for all sessions.
+  const events = new PagerEvents(pager);
 
   const endSession = async (id: string) => {
     const s = sessions.get(id);
@@ -121,7 +124,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     if (!isInitializeRequest(body)) return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
 
     // A new agent: its own session (L1), its own MCP server, sharing the pager.
-    const { server, close } = createServer(pager);
+    const { server, close } = createServer(pager, events);
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => void sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) }),
@@ -159,6 +162,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     close: async () => {
       clearInterval(sweep);
       await Promise.all([...sessions.keys()].map(endSession));
+      events.close();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },

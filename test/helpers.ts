@@ -11,6 +11,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig, type Config } from '../src/config.ts';
 import { demoDocument } from '../src/demo.ts';
+import { PagerEvents } from '../src/mcp/pager-events.ts';
 import { createServer } from '../src/mcp/server.ts';
 import { Pager, type PagerParts } from '../src/pager.ts';
 import type { Session } from '../src/session.ts';
@@ -89,6 +90,9 @@ export interface Connected {
   close: () => Promise<void>;
 }
 
+/** One fan-out of each pager's events, shared by the sessions the tests connect to it, as a server would. */
+const eventsOf = new WeakMap<Pager, PagerEvents>();
+
 /**
  * A real SDK client connected in-process to `createServer(pager)`. `client` may declare capabilities
  * (e.g. sampling) and set request handlers before it connects.
@@ -99,7 +103,9 @@ export async function connect(
   ownSession?: Session,
   client: Client = new Client({ name, version: '1.0.0' }),
 ): Promise<Connected> {
-  const { server, session, close } = createServer(pager, ownSession);
+  let events = eventsOf.get(pager);
+  if (!events) eventsOf.set(pager, (events = new PagerEvents(pager)));
+  const { server, session, close } = createServer(pager, events, ownSession);
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([server.connect(b), client.connect(a)]);
   return {

@@ -9,8 +9,12 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { serveHttp, type HttpServer } from '../src/http.ts';
-import type { Pager } from '../src/pager.ts';
+import { PAGE_TABLE_URI } from '../src/mcp/resources.ts';
+import type { Pager, PagerParts } from '../src/pager.ts';
+import { MemoryL2 } from '../src/tiers/l2/memory.ts';
+import { Status } from '../src/tiers/status.ts';
 import { call, deferrals, demoDoc, factRe, l1Ids, openPager, readText, tempDir } from './helpers.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV, spawnServer } from './support/spawn.ts';
@@ -18,8 +22,8 @@ import { CLI, ENV, spawnServer } from './support/spawn.ts';
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
 const TOKEN = 'test-token-0123456789';
 
-async function httpClient(url: string, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {});
+async function httpClient(url: string, token?: string, fetch?: typeof globalThis.fetch): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}), ...(fetch ? { fetch } : {}) });
   const client = new Client({ name: 'http-test', version: '1' });
   await client.connect(transport);
   return { client, transport };
@@ -44,11 +48,14 @@ const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVe
  * A pager and an HTTP server on a temp store. `defer` registers cleanups that run last-first after the
  * test, so clients and processes close before the server, the pager and the data dir go.
  */
-async function started(t: import('node:test').TestContext, opts: { token?: string; idleMs?: number } = {}): Promise<{ dir: string; pager: Pager; server: HttpServer; defer: (fn: () => unknown) => void }> {
+async function started(
+  t: import('node:test').TestContext,
+  opts: { token?: string; idleMs?: number; flags?: Record<string, string>; parts?: PagerParts } = {},
+): Promise<{ dir: string; pager: Pager; server: HttpServer; defer: (fn: () => unknown) => void }> {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
   defer(cleanup);
-  const pager = await openPager(dir, FLAGS);
+  const pager = await openPager(dir, { ...FLAGS, ...opts.flags }, opts.parts);
   defer(() => pager.close());
   const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, authToken: opts.token, idleMs: opts.idleMs ?? 60_000 });
   defer(() => server.close());
@@ -177,5 +184,72 @@ describe('Streamable HTTP', () => {
     const c = await httpClient(`http://127.0.0.1:${port}/mcp`, TOKEN);
     defer(() => c.client.close());
     assert.ok((await c.client.listTools()).tools.length >= 6);
+  });
+});
+
+/** A promise and the function that resolves it (Promise.withResolvers is Node 22). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('many sessions on one pager', () => {
+  test('40 sessions: one pager listener per event, no MaxListenersExceededWarning, and every session gets its notifications', async (t) => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    t.after(() => void process.off('warning', onWarning));
+    // An L2 whose reachability the test switches, so the pager reports a real outage.
+    const status = new Status();
+    status.set(true);
+    const l2 = Object.assign(new MemoryL2(1000), { available: () => status.up, onStatus: (l: (up: boolean) => void) => status.on(l) });
+    const { server, pager, defer } = await started(t, { parts: { l2 } });
+
+    const N = 40;
+    const clients = [];
+    for (let i = 0; i < N; i++) {
+      // The server can only notify a session once its GET stream is open: each client says when.
+      const opened = signal();
+      const fetchSeeingStream: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        if ((init?.method ?? 'GET') === 'GET' && res.headers.get('content-type')?.startsWith('text/event-stream')) opened.resolve();
+        return res;
+      };
+      const c = await httpClient(server.url, undefined, fetchSeeingStream);
+      defer(() => c.client.close());
+      const got = { updated: new Set<string>(), listChanged: 0, logs: [] as string[] };
+      const arrived = { updated: signal(), listChanged: signal(), log: signal() };
+      c.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        got.updated.add(n.params.uri);
+        arrived.updated.resolve();
+      });
+      c.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        got.listChanged++;
+        arrived.listChanged.resolve();
+      });
+      c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+        got.logs.push(String(n.params.data));
+        arrived.log.resolve();
+      });
+      await c.client.subscribeResource({ uri: PAGE_TABLE_URI });
+      await opened.promise;
+      clients.push({ ...c, got, arrived });
+    }
+    assert.equal(server.sessions(), N);
+    for (const event of ['pages', 'snapshots', 'health']) assert.equal(pager.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
+
+    const first = clients[0]!.client;
+    await call(first, 'ingest', { text: 'Pump station Kestrel was serviced in spring.', source: 'note.md' });
+    await Promise.all(clients.map((c) => c.arrived.updated.promise));
+    await call(first, 'serialize_context', {});
+    await Promise.all(clients.map((c) => c.arrived.listChanged.promise));
+    status.set(false);
+    await Promise.all(clients.map((c) => c.arrived.log.promise));
+    for (const c of clients) {
+      assert.ok(c.got.updated.has(PAGE_TABLE_URI));
+      assert.match(c.got.logs.join('\n'), /L2 \(memory\) is unreachable/);
+    }
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
   });
 });

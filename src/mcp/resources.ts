@@ -10,7 +10,7 @@ export const L1_URI = 'vmem://l1';
  * `resources/updated` when L1 or the page table change; new snapshots send `list_changed`.
  * Returns a function that detaches the listeners.
  */
-export function registerResources({ server, pager, session }: ToolContext): () => void {
+export function registerResources({ server, pager, session, events }: ToolContext): () => void {
   server.registerResource('page-table', PAGE_TABLE_URI, { title: 'Page table', description: 'Every page: source, size, hash, levels holding it, access stats, pin, summary', mimeType: 'application/json' }, async (uri) => {
     const entries = pager.table.listPages();
     const levels = await pager.levels(session, entries.map((e) => e.id));
@@ -92,11 +92,11 @@ export function registerResources({ server, pager, session }: ToolContext): () =
     if (server.isConnected()) server.sendResourceListChanged();
   };
   session.on('l1', onL1);
-  pager.on('pages', onPages);
-  pager.on('snapshots', onSnapshots);
+  events.on('pages', onPages);
+  events.on('snapshots', onSnapshots);
   return () => {
     session.off('l1', onL1);
-    pager.off('pages', onPages);
-    pager.off('snapshots', onSnapshots);
+    events.off('pages', onPages);
+    events.off('snapshots', onSnapshots);
   };
 }

@@ -2,6 +2,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Health, Pager } from '../pager.js';
 import type { Session } from '../session.js';
 import type { ToolContext } from './context.js';
+import type { PagerEvents } from './pager-events.js';
 import { registerResources } from './resources.js';
 import { registerEvict } from './tools/evict.js';
 import { registerIngest } from './tools/ingest.js';
@@ -19,10 +20,13 @@ export const INSTRUCTIONS = `vmem is your virtual memory: documents too large fo
 - evict pages you are done with; every result shows L1 used/budget tokens. Evicted pages get a summary (about a tenth of their tokens) that later handles carry; load_page with resolution "summary" keeps many pages' gist in little room.
 - serialize_context saves your working set as a small snapshot id; another agent can restore_context it.`;
 
-/** One MCP server for one agent session: its own L1, sharing the pager's L2–L4. */
-export function createServer(pager: Pager, session: Session = pager.newSession()): { server: McpServer; session: Session; close: () => Promise<void> } {
+/**
+ * One MCP server for one agent session: its own L1, sharing the pager's L2–L4. `events` is the
+ * pager's events as fanned out by whoever creates the sessions, so no session listens on the pager.
+ */
+export function createServer(pager: Pager, events: PagerEvents, session: Session = pager.newSession()): { server: McpServer; session: Session; close: () => Promise<void> } {
   const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
-  const ctx: ToolContext = { server, pager, session };
+  const ctx: ToolContext = { server, pager, session, events };
   registerIngest(ctx);
   registerPageFault(ctx);
   registerLoadPage(ctx);
@@ -34,7 +38,7 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
   const onHealth = (h: Health) => {
     if (server.isConnected()) void server.sendLoggingMessage({ level: h.up ? 'info' : 'warning', logger: 'vmem', data: h.message }).catch(() => {});
   };
-  pager.on('health', onHealth);
+  events.on('health', onHealth);
   server.server.oninitialized = () => {
     // A level that was already down when this session began is reported once, too.
     for (const h of pager.outages()) onHealth(h);
@@ -44,7 +48,7 @@ export function createServer(pager: Pager, session: Session = pager.newSession()
   const detach = () => {
     detachResources();
     detachSampling?.();
-    pager.off('health', onHealth);
+    events.off('health', onHealth);
   };
   server.registerPrompt(
     'use-virtual-memory',
