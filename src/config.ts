@@ -52,6 +52,7 @@ export const configSchema = z
     httpHost: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1'),
     httpPort: intFrom(0, 65535),
     sessionIdleSeconds: intFrom(1, 7 * 24 * 3600),
+    maxSessions: intFrom(1, 100_000),
     allowedHosts: z
       .string()
       .trim()
@@ -86,6 +87,7 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   httpHost: { env: 'VMEM_HTTP_HOST', flag: '--host', doc: 'serve --http: address to listen on (beyond loopback a bearer token is required)', default: () => '127.0.0.1' },
   httpPort: { env: 'VMEM_HTTP_PORT', flag: '--port', doc: 'serve --http: port (0: any free port)', default: () => '7411' },
   sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'serve --http: seconds without a request before a session ends and its L1 is released', default: () => '1800' },
+  maxSessions: { env: 'VMEM_MAX_SESSIONS', flag: '--max-sessions', doc: 'serve --http: sessions open at once; a new client past it ends the longest-idle one', default: () => '64' },
   allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'serve --http: host names accepted in Host/Origin besides loopback and --host (comma-separated)', default: () => '' },
   authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'serve --http: file holding the bearer token (or set VMEM_AUTH_TOKEN)', default: () => '' },
   chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },

@@ -55,6 +55,7 @@ describe('config', () => {
         httpHost: '127.0.0.1',
         httpPort: 7411,
         sessionIdleSeconds: 1800,
+        maxSessions: 64,
         allowedHosts: [],
         authTokenFile: undefined,
       },
@@ -106,6 +107,7 @@ describe('config', () => {
       httpHost: '0.0.0.0',
       httpPort: '8080',
       sessionIdleSeconds: '60',
+      maxSessions: '100',
       allowedHosts: 'vmem.internal,10.0.0.5',
       authTokenFile: '/env/token',
     };
@@ -128,6 +130,7 @@ describe('config', () => {
       httpHost: '::1',
       httpPort: '0',
       sessionIdleSeconds: '5',
+      maxSessions: '3',
       allowedHosts: 'flag.example',
       authTokenFile: '/flag/token',
     };
