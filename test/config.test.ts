@@ -168,6 +168,13 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
   });
 
+  test('an empty or blank env var is unset: its default applies', () => {
+    const blank = Object.fromEntries(Object.values(SETTINGS).map((s, i) => [s.env, i % 2 ? '' : '  ']));
+    assert.deepEqual(loadConfig({}, { ...blank, HOME: '/home/u' }), loadConfig({}, { HOME: '/home/u' }));
+    assert.equal(loadConfig({}, { VMEM_PAGE_TOKENS: '', VMEM_L1_TOKENS: '4000' }).pageTokens, 2000);
+    assertNames(() => loadConfig({}, { VMEM_MAX_SESSIONS: '0' }), 'maxSessions', /at least 1/);
+  });
+
   test('an unknown flag fails naming it and the known ones', () => {
     assert.throws(
       () => loadConfig({ '--page-token': '200' }, {}),
