@@ -4,6 +4,7 @@ import type { Session } from '../session.js';
 import type { ToolContext } from './context.js';
 import type { PagerEvents } from './pager-events.js';
 import { registerResources } from './resources.js';
+import { shareToolSchemas } from './shared-schemas.js';
 import { registerEvict } from './tools/evict.js';
 import { registerIngest } from './tools/ingest.js';
 import { registerLoadPage } from './tools/load-page.js';
@@ -27,6 +28,7 @@ export const INSTRUCTIONS = `vmem is your virtual memory: documents too large fo
 export function createServer(pager: Pager, events: PagerEvents, session: Session = pager.newSession()): { server: McpServer; session: Session; close: () => Promise<void> } {
   const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { logging: {} } });
   const ctx: ToolContext = { server, pager, session, events };
+  shareToolSchemas(server, pager);
   registerIngest(ctx);
   registerPageFault(ctx);
   registerLoadPage(ctx);
