@@ -21,6 +21,14 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The client went away before its body ended: nobody is left to answer. */
+export class ClientGone extends Error {
+  constructor() {
+    super('the client closed the request before its body ended');
+    this.name = 'ClientGone';
+  }
+}
+
 /**
  * Reads a JSON request body of at most `limit` bytes. A Content-Length over the limit is refused
  * before anything is read (and before `100 Continue`, so a client that waits for it never sends the
@@ -46,7 +54,7 @@ export async function readJsonBody(req: http.IncomingMessage, res: http.ServerRe
       done(new BodyTooLarge(limit));
     };
     const onEnd = () => done();
-    const onClose = () => done(new Error('the client closed the request before its body ended'));
+    const onClose = () => done(new ClientGone());
     req.on('data', onData).on('end', onEnd).on('error', done).on('close', onClose);
   });
   return body.length ? JSON.parse(body.toString('utf8')) : undefined;

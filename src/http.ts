@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import { BodyTooLarge, bodyLimit, readJsonBody } from './http-body.js';
+import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import type { Pager } from './pager.js';
@@ -156,6 +156,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
 
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
+      if (err instanceof ClientGone) return;
       if (err instanceof BodyTooLarge) return send(res, 413, rpcError(-32600, err.message), { connection: 'close' });
       if (err instanceof SyntaxError) return send(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
       console.error('vmem: HTTP request failed:', err);
