@@ -37,11 +37,6 @@ export class PagerEvents {
     this.subscribers[name].delete(fn);
   }
 
-  /** Callbacks subscribed to `name`: one per open session. */
-  count(name: Name): number {
-    return this.subscribers[name].size;
-  }
-
   /** Leaves the pager; the sessions' callbacks hear nothing more. */
   close(): void {
     for (const [name, relay] of this.relays) this.pager.off(name, relay);
