@@ -14,6 +14,7 @@ import { loadConfig, SETTINGS } from '../src/config.js';
 import type { ResendPolicy } from '../src/core/l1.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { demoDocument } from '../src/demo.js';
+import { PagerEvents } from '../src/mcp/pager-events.js';
 import { createServer } from '../src/mcp/server.js';
 import { defaultResendPolicy, Pager } from '../src/pager.js';
 
@@ -83,7 +84,7 @@ async function run(dir: string, scenario: Scenario, policy: ResendPolicy, model:
   let now = 1_700_000_000_000;
   const enc = tokenizer('o200k_base');
   const pager = await Pager.open(loadConfig({ '--data-dir': dir, '--l1-tokens': String(BUDGET) }, {}), { now: () => now, resend: policy });
-  const server = createServer(pager, { clientRoots: false });
+  const server = createServer(pager, { events: new PagerEvents(pager), clientRoots: false });
   const client = new Client({ name: 'scripted-host', version: '1' });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([server.connect(b), client.connect(a)]);

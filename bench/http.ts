@@ -29,7 +29,7 @@ export interface HandOff {
   restoreP99: number;
 }
 
-async function connect(url: string): Promise<Client> {
+export async function connect(url: string): Promise<Client> {
   const client = new Client({ name: 'vmem-bench', version: '1' });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
   return client;
@@ -41,16 +41,19 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
   return r;
 }
 
-/** Runs `fn` with `vmem serve --http` on a free port over `dataDir`, in its own process. */
-export async function withHttpServer<T>(root: string, dataDir: string, fn: (url: string) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` with `vmem serve --http` on a free port over `dataDir`, in its own process (its pid is
+ * passed on, to read its memory); `args` adds flags.
+ */
+export async function withHttpServer<T>(root: string, dataDir: string, fn: (url: string, pid: number) => Promise<T>, args: string[] = []): Promise<T> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--http', '--port', String(port), '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--http', '--port', String(port), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   try {
     for (let i = 0; i < 200 && !/serving MCP at/.test(err); i++) await new Promise((r) => setTimeout(r, 50));
     if (!/serving MCP at/.test(err)) throw new Error(`vmem serve --http did not start:\n${err}`);
-    return await fn(`http://127.0.0.1:${port}/mcp`);
+    return await fn(`http://127.0.0.1:${port}/mcp`, child.pid!);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));

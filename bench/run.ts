@@ -22,6 +22,7 @@ import { benchCompression } from './compression.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchHostContext, MODELS } from './host-context.js';
 import { benchToolList } from './tool-list.js';
+import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -322,6 +323,8 @@ async function main(): Promise<void> {
       ...served.rows.map((r) => [r.sessions, r.calls, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.p50 / served.ping.p50), fmt(r.callsPerSecond, 0)]),
     ]),
   );
+  log(`\n## ${IDLE_MEMORY_TITLE}\n`);
+  log(idleMemoryTable(await idleSessionMemory(ROOT)));
   rmSync(ingest.dir, { recursive: true, force: true });
 
   const comp = await benchCompression(articles);

@@ -1,58 +1,23 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ConfigError, loadConfig, SETTINGS, type Config } from './config.js';
+import { ConfigError, loadConfig, settingName, type Config } from './config.js';
 import { runDemo } from './demo.js';
 import { InputError } from './errors.js';
 import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { readSources } from './ingest/sources.js';
+import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
 import { progressBar } from './progress.js';
 import { reindex } from './reindex.js';
 import { isLoopback, serveHttp } from './http.js';
 import { readFile } from 'node:fs/promises';
-
-const USAGE = `vmem ${VERSION}: virtual memory for LLM agents, over MCP
-
-Usage:
-  vmem [serve]               MCP server over stdio (the default)
-  vmem serve --http          MCP over Streamable HTTP at http://<host>:<port>/mcp, one session per client
-  vmem ingest <path>...      page files or directories into the store
-  vmem stats                 what the store holds
-  vmem reindex               rebuild the page table and L3 from L4 (stop other vmem processes first)
-  vmem demo                  page a generated 220k-token document through L1–L4 with a real MCP client
-
-Options (each also an env var):
-${Object.values(SETTINGS)
-  .map((s) => `  ${`${s.flag} <v>`.padEnd(24)} ${s.env.padEnd(22)} ${s.doc}`)
-  .join('\n')}`;
-
-/** Splits argv into positional words and `--flag value` / `--flag=value` options. */
-function parseArgs(argv: string[]): { words: string[]; flags: Record<string, string> } {
-  const words: string[] = [];
-  const flags: Record<string, string> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) {
-      words.push(a);
-      continue;
-    }
-    const eq = a.indexOf('=');
-    if (eq > 0) flags[a.slice(0, eq)] = a.slice(eq + 1);
-    else if (a === '--help' || a === '--http') flags[a] = 'true';
-    else {
-      const v = argv[i + 1];
-      if (v === undefined || v.startsWith('--')) throw new ConfigError(`option ${a} needs a value`);
-      flags[a] = v;
-      i++;
-    }
-  }
-  return { words, flags };
-}
+import { checkDataDir, listenError } from './preflight.js';
+import { parseCommandLine, usage } from './usage.js';
 
 async function serve(config: Config): Promise<void> {
   const pager = await Pager.open(config);
-  const { connect, close } = createServer(pager, { clientRoots: true });
+  const { connect, close } = createServer(pager, { events: new PagerEvents(pager), clientRoots: true });
   const shutdown = async () => {
     await close().catch(() => {});
     await pager.close();
@@ -67,10 +32,15 @@ async function serve(config: Config): Promise<void> {
 
 /** The bearer token: VMEM_AUTH_TOKEN, or the first line of the token file. Never printed. */
 async function authToken(config: Config): Promise<string | undefined> {
-  if (process.env.VMEM_AUTH_TOKEN) return process.env.VMEM_AUTH_TOKEN.trim();
+  // Blank is unset, as for every VMEM_* variable.
+  if (process.env.VMEM_AUTH_TOKEN?.trim()) return process.env.VMEM_AUTH_TOKEN.trim();
   if (!config.authTokenFile) return undefined;
-  const token = (await readFile(config.authTokenFile, 'utf8')).split('\n')[0]!.trim();
-  if (!token) throw new ConfigError(`the token file ${config.authTokenFile} (VMEM_AUTH_TOKEN_FILE) is empty`);
+  const where = `the token file ${config.authTokenFile} (${settingName('authTokenFile')})`;
+  const text = await readFile(config.authTokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new ConfigError(`cannot read ${where}: ${err.code === 'ENOENT' ? 'no such file' : err.message}; give a readable file whose first line is the token`, { cause: err });
+  });
+  const token = text.split('\n')[0]!.trim();
+  if (!token) throw new ConfigError(`${where} is empty`);
   return token;
 }
 
@@ -80,13 +50,19 @@ async function serveOverHttp(config: Config): Promise<void> {
     throw new ConfigError(`listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`);
   }
   const pager = await Pager.open(config);
-  const server = await serveHttp(pager, {
-    host: config.httpHost,
-    port: config.httpPort,
-    authToken: token,
-    allowedHosts: config.allowedHosts,
-    idleMs: config.sessionIdleSeconds * 1000,
-  });
+  let server;
+  try {
+    server = await serveHttp(pager, {
+      host: config.httpHost,
+      port: config.httpPort,
+      authToken: token,
+      allowedHosts: config.allowedHosts,
+      idleMs: config.sessionIdleSeconds * 1000,
+    });
+  } catch (err) {
+    await pager.close();
+    throw listenError(err, config.httpHost, config.httpPort) ?? err;
+  }
   const shutdown = async () => {
     await server.close().catch(() => {});
     await pager.close();
@@ -146,22 +122,17 @@ async function stats(config: Config): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { words, flags } = parseArgs(process.argv.slice(2));
-  const [command = 'serve', ...rest] = words;
-  if (flags['--help'] || command === 'help') {
-    console.log(USAGE);
-    return;
-  }
-  delete flags['--help'];
-  const http = flags['--http'] === 'true';
-  delete flags['--http'];
+  const { command, words, flags, http } = parseCommandLine(process.argv.slice(2));
+  if (command === 'help') return void console.log(usage(words[0] as Parameters<typeof usage>[0]));
+  if (command === 'version') return void console.log(VERSION);
   if (command === 'demo') return runDemo(flags);
   const config = loadConfig(flags);
+  await checkDataDir(config.dataDir);
   switch (command) {
     case 'serve':
       return http ? serveOverHttp(config) : serve(config);
     case 'ingest':
-      return ingest(config, rest);
+      return ingest(config, words);
     case 'stats':
       return stats(config);
     case 'reindex': {
@@ -172,15 +143,14 @@ async function main(): Promise<void> {
       if (r.corrupt.length) console.error(`vmem: ${r.corrupt.length} page file(s) do not match their content address and were left out: ${r.corrupt.join(', ')}`);
       return;
     }
-    default:
-      throw new ConfigError(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   }
 }
 
 main().catch((err: unknown) => {
-  // The user's to fix: the message says how, a stack trace would only hide it.
+  // The user's to fix: one line that says how (exit 2); a stack trace would only hide it.
   const theirs = err instanceof ConfigError || err instanceof InputError || err instanceof EmbedderMismatchError;
   if (theirs) console.error(`vmem: ${err.message}`);
-  else console.error('vmem:', err);
+  // Ours: the whole error, its stack and its cause, for a bug report (exit 1).
+  else console.error('vmem: internal error:', err);
   process.exit(theirs ? 2 : 1);
 });

@@ -52,6 +52,7 @@ export const configSchema = z
     httpHost: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1'),
     httpPort: intFrom(0, 65535),
     sessionIdleSeconds: intFrom(1, 7 * 24 * 3600),
+    maxSessions: intFrom(1, 100_000),
     allowedHosts: z
       .string()
       .trim()
@@ -73,8 +74,17 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 
-/** Setting name → env var and flag, used for parsing and for error messages. */
-export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: string; default: (env: NodeJS.ProcessEnv) => string }> = {
+/** One setting's env var, flag, help line and default; `http` marks those only `serve --http` reads. */
+export interface Setting {
+  env: string;
+  flag: string;
+  doc: string;
+  default: (env: NodeJS.ProcessEnv) => string;
+  http?: true;
+}
+
+/** Setting name → env var and flag: the one table the CLI's flags, its help and error messages come from. */
+export const SETTINGS: Record<keyof Config, Setting> = {
   dataDir: { env: 'VMEM_DATA_DIR', flag: '--data-dir', doc: 'where L4 pages, the page table and the L3 index live', default: defaultDataDir },
   pageTokens: { env: 'VMEM_PAGE_TOKENS', flag: '--page-tokens', doc: 'maximum tokens per page', default: () => '2000' },
   l1Tokens: { env: 'VMEM_L1_TOKENS', flag: '--l1-tokens', doc: 'L1 (context) budget per session, in tokens', default: () => '16000' },
@@ -89,11 +99,12 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   compressConcurrency: { env: 'VMEM_COMPRESS_CONCURRENCY', flag: '--compress-concurrency', doc: 'pages summarized at once', default: () => '2' },
   openaiModel: { env: 'VMEM_OPENAI_MODEL', flag: '--openai-model', doc: 'chat model of the openai compressor', default: () => 'gpt-4o-mini' },
   openaiBaseUrl: { env: 'VMEM_OPENAI_BASE_URL', flag: '--openai-base-url', doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY', default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1' },
-  httpHost: { env: 'VMEM_HTTP_HOST', flag: '--host', doc: 'serve --http: address to listen on (beyond loopback a bearer token is required)', default: () => '127.0.0.1' },
-  httpPort: { env: 'VMEM_HTTP_PORT', flag: '--port', doc: 'serve --http: port (0: any free port)', default: () => '7411' },
-  sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'serve --http: seconds without a request before a session ends and its L1 is released', default: () => '1800' },
-  allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'serve --http: host names accepted in Host/Origin besides loopback and --host (comma-separated)', default: () => '' },
-  authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'serve --http: file holding the bearer token (or set VMEM_AUTH_TOKEN)', default: () => '' },
+  httpHost: { env: 'VMEM_HTTP_HOST', flag: '--host', doc: 'address to listen on (beyond loopback a bearer token is required)', http: true, default: () => '127.0.0.1' },
+  httpPort: { env: 'VMEM_HTTP_PORT', flag: '--port', doc: 'port (0: any free port)', http: true, default: () => '7411' },
+  sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'seconds without a request before a session ends and its L1 is released', http: true, default: () => '1800' },
+  maxSessions: { env: 'VMEM_MAX_SESSIONS', flag: '--max-sessions', doc: 'sessions open at once; a new client past it ends the longest-idle one', http: true, default: () => '64' },
+  allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'host names accepted in Host/Origin besides loopback and --host (comma-separated)', http: true, default: () => '' },
+  authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'file holding the bearer token (or set VMEM_AUTH_TOKEN)', http: true, default: () => '' },
   resendAfterSeconds: {
     env: 'VMEM_RESEND_AFTER',
     flag: '--resend-after',
@@ -109,13 +120,22 @@ export const SETTINGS: Record<keyof Config, { env: string; flag: string; doc: st
   chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
 };
 
+/**
+ * A problem the user fixes (a bad setting, flag or command line, an unusable data dir or port): the
+ * CLI prints its message as one line, without a stack, and exits 2.
+ */
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** How a setting is named in messages: its env var and its flag. */
+export const settingName = (key: keyof Config): string => `${SETTINGS[key].env} / ${SETTINGS[key].flag}`;
+
 /**
- * Builds the configuration from env vars, then flags (flags win). Unknown flags and bad values
- * throw a ConfigError naming the setting, its env var and flag.
+ * Builds the configuration from env vars, then flags (flags win). An empty (or blank) env var is
+ * unset, so its default applies, as shells and service files often leave `VMEM_X=` behind; an
+ * explicit empty flag is checked like any value. Unknown flags and bad values throw a ConfigError
+ * naming the setting, its env var and flag.
  */
 export function loadConfig(flags: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {};
@@ -124,14 +144,13 @@ export function loadConfig(flags: Record<string, string> = {}, env: NodeJS.Proce
     if (!byFlag.has(flag)) throw new ConfigError(`unknown option ${flag}; known: ${[...byFlag.keys()].join(', ')}`);
   }
   for (const [key, s] of Object.entries(SETTINGS)) {
-    raw[key] = flags[s.flag] ?? env[s.env] ?? s.default(env);
+    raw[key] = flags[s.flag] ?? (env[s.env]?.trim() ? env[s.env] : undefined) ?? s.default(env);
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const key = String(issue.path[0]) as keyof Config;
-    const s = SETTINGS[key];
-    throw new ConfigError(`invalid ${key} (${s.env} / ${s.flag}) = ${JSON.stringify(raw[key])}: ${issue.message}`);
+    throw new ConfigError(`invalid ${key} (${settingName(key)}) = ${JSON.stringify(raw[key])}: ${issue.message}`);
   }
   return { ...parsed.data, dataDir: resolve(parsed.data.dataDir) };
 }

@@ -5,6 +5,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig } from './config.js';
+import { PagerEvents } from './mcp/pager-events.js';
 import { createServer } from './mcp/server.js';
 import { Pager } from './pager.js';
 
@@ -60,8 +61,9 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
   const dataDir = own ? await mkdtemp(join(tmpdir(), 'vmem-demo-')) : undefined;
   const config = loadConfig(dataDir ? { ...flags, '--data-dir': dataDir } : flags);
   const pager = await Pager.open(config);
+  const events = new PagerEvents(pager);
   const connect = async () => {
-    const server = createServer(pager, { clientRoots: false });
+    const server = createServer(pager, { events, clientRoots: false });
     const [a, b] = InMemoryTransport.createLinkedPair();
     const client = new Client({ name: 'vmem-demo', version: '1' });
     await Promise.all([server.connect(b), client.connect(a)]);
@@ -95,6 +97,7 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
     await agentA.close();
     await agentB.close();
   } finally {
+    events.close();
     await pager.close();
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   }

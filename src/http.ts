@@ -1,8 +1,10 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
+import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import type { Pager } from './pager.js';
 
@@ -43,39 +45,46 @@ function hostnameOf(value: string | undefined, isOrigin: boolean): string | unde
   }
 }
 
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
+const sha256 = (s: string) => createHash('sha256').update(s).digest();
+
+/**
+ * Compares SHA-256 digests, not the strings: both are 32 bytes whatever the token, so neither an
+ * early length check nor the comparison's time says anything about the expected token's length.
+ */
+const sameSecret = (given: string, expectedDigest: Buffer) => timingSafeEqual(sha256(given), expectedDigest);
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  // A refused client that was told to wait for `100 Continue` never sends its body: this connection
+  // cannot carry another request.
+  const unread = status >= 400 && res.req.headers.expect !== undefined;
+  res.writeHead(status, { 'content-type': 'application/json', ...(unread ? { connection: 'close' } : {}), ...headers });
   res.end(JSON.stringify(body));
 }
 
 /** A JSON-RPC error body, as MCP clients expect one even from HTTP-level refusals. */
 const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { code, message }, id: null });
 
-async function readJson(req: http.IncomingMessage): Promise<unknown> {
-  let raw = '';
-  for await (const chunk of req) raw += chunk;
-  return raw ? JSON.parse(raw) : undefined;
-}
-
 /**
  * vmem over Streamable HTTP at `/mcp`: one MCP session per client (its own L1 and LRU order), all
- * sharing the pager's L2–L4. Sessions end on DELETE, when their transport closes, or after `idleMs`
- * without a request. Every request is checked before it reaches MCP: the Host header (and Origin,
- * when sent) must name this server, against DNS rebinding; with a token configured, a bearer token
- * must match (401 with `WWW-Authenticate` otherwise). `GET /healthz` answers orchestrators.
+ * sharing the pager's L2–L4. Sessions end on DELETE, when their transport closes, after `idleMs`
+ * without a request, or, when a new client arrives with VMEM_MAX_SESSIONS open, the longest idle
+ * first (clients that never send DELETE would otherwise hold theirs for the whole idle timeout).
+ * Every request is checked before it reaches MCP: the Host header (and Origin, when sent) must name
+ * this server, against DNS rebinding; with a token configured, a bearer token must match (401 with
+ * `WWW-Authenticate` otherwise); a body over `bodyLimit` gets 413. `GET /healthz` answers orchestrators.
  */
 export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpServer> {
   if (!isLoopback(opts.host) && !opts.authToken) {
     throw new Error(`refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`);
   }
   const allowed = new Set([...LOOPBACK, opts.host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const tokenDigest = opts.authToken === undefined ? undefined : sha256(opts.authToken);
+  const maxBody = bodyLimit(pager.config.maxIngestBytes);
+  const { maxSessions } = pager.config;
+  /** Open sessions, least recently used first: each request moves its session to the end. */
   const sessions = new Map<string, Open>();
+  // One subscription to the pager's events for all sessions.
+  const events = new PagerEvents(pager);
 
   const endSession = async (id: string) => {
     const s = sessions.get(id);
@@ -97,10 +106,10 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     }
     if (path !== '/mcp') return send(res, 404, rpcError(-32000, 'Not found: MCP is served at /mcp'));
 
-    if (opts.authToken) {
+    if (tokenDigest) {
       const auth = req.headers.authorization;
       const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-      if (!token || !sameSecret(token, opts.authToken)) {
+      if (!token || !sameSecret(token, tokenDigest)) {
         const challenge = token ? 'Bearer realm="vmem", error="invalid_token"' : 'Bearer realm="vmem"';
         return send(res, 401, rpcError(-32001, token ? 'Invalid bearer token' : 'Missing bearer token'), { 'www-authenticate': challenge });
       }
@@ -111,46 +120,72 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     if (id) {
       const s = sessions.get(id);
       if (!s) return send(res, 404, rpcError(-32001, 'Session not found: it ended or expired; initialize a new one'));
+      sessions.delete(id);
+      sessions.set(id, s);
       s.lastSeen = Date.now();
-      const body = req.method === 'POST' ? await readJson(req) : undefined;
+      const body = req.method === 'POST' ? await readJsonBody(req, res, maxBody) : undefined;
       await s.transport.handleRequest(req, res, body);
       return;
     }
     if (req.method !== 'POST') return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
-    const body = await readJson(req);
+    const body = await readJsonBody(req, res, maxBody);
     if (!isInitializeRequest(body)) return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
 
     // A new agent: its own session (L1), its own MCP server, sharing the pager.
-    const { connect, close } = createServer(pager, { clientRoots: false });
+    const { connect, close } = createServer(pager, { events, clientRoots: false });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) }),
+      onsessioninitialized: (sid) => {
+        sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) });
+        // The new session is last in the map; the first is the longest idle.
+        for (const [oldest, s] of sessions) {
+          if (sessions.size <= maxSessions) break;
+          console.error(`vmem: ended the HTTP session idle longest (${Math.round((Date.now() - s.lastSeen) / 1000)} s) to admit a new client: ${maxSessions} sessions open (VMEM_MAX_SESSIONS)`);
+          void endSession(oldest);
+        }
+      },
     });
     transport.onclose = () => {
       if (transport.sessionId) void endSession(transport.sessionId);
     };
     await connect(transport);
     await transport.handleRequest(req, res, body);
+    // A refused initialize leaves no session: its server must not keep listening.
+    if (!transport.sessionId) await close();
   };
 
-  const httpServer = http.createServer((req, res) => {
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handle(req, res).catch((err: unknown) => {
+      if (err instanceof ClientGone) return;
+      if (err instanceof BodyTooLarge) return send(res, 413, rpcError(-32600, err.message), { connection: 'close' });
       if (err instanceof SyntaxError) return send(res, 400, rpcError(-32700, 'Parse error: the body is not JSON'));
       console.error('vmem: HTTP request failed:', err);
       if (!res.headersSent) send(res, 500, rpcError(-32603, 'Internal error'));
       else res.end();
     });
-  });
+  };
+  const httpServer = http.createServer(onRequest);
+  // Handled, Node would send `100 Continue` by itself: a body over the limit is refused before it is sent.
+  httpServer.on('checkContinue', onRequest);
   const sweep = setInterval(() => {
     const now = Date.now();
-    for (const [id, s] of sessions) if (now - s.lastSeen > opts.idleMs) void endSession(id);
+    for (const [id, s] of sessions) {
+      if (now - s.lastSeen <= opts.idleMs) break;
+      void endSession(id);
+    }
   }, Math.min(60_000, Math.max(50, opts.idleMs / 4)));
   sweep.unref();
 
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port, opts.host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      httpServer.once('error', reject);
+      httpServer.listen(opts.port, opts.host, () => resolve());
+    });
+  } catch (err) {
+    clearInterval(sweep);
+    events.close();
+    throw err;
+  }
   const { port } = httpServer.address() as AddressInfo;
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   return {
@@ -159,6 +194,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     close: async () => {
       clearInterval(sweep);
       await Promise.all([...sessions.keys()].map(endSession));
+      events.close();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },

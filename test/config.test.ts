@@ -55,6 +55,7 @@ describe('config', () => {
         httpHost: '127.0.0.1',
         httpPort: 7411,
         sessionIdleSeconds: 1800,
+        maxSessions: 64,
         allowedHosts: [],
         authTokenFile: undefined,
         resendAfterSeconds: 600,
@@ -108,6 +109,7 @@ describe('config', () => {
       httpHost: '0.0.0.0',
       httpPort: '8080',
       sessionIdleSeconds: '60',
+      maxSessions: '100',
       allowedHosts: 'vmem.internal,10.0.0.5',
       authTokenFile: '/env/token',
       resendAfterSeconds: '0',
@@ -132,6 +134,7 @@ describe('config', () => {
       httpHost: '::1',
       httpPort: '0',
       sessionIdleSeconds: '5',
+      maxSessions: '3',
       allowedHosts: 'flag.example',
       authTokenFile: '/flag/token',
       resendAfterSeconds: '120',
@@ -175,6 +178,13 @@ describe('config', () => {
 
   test('ingest roots are a list of absolute paths separated by the platform delimiter', () => {
     assert.deepEqual(loadConfig({}, { VMEM_INGEST_ROOTS: `/a/docs${delimiter} /b ${delimiter}` }).ingestRoots, ['/a/docs', '/b']);
+  });
+
+  test('an empty or blank env var is unset: its default applies', () => {
+    const blank = Object.fromEntries(Object.values(SETTINGS).map((s, i) => [s.env, i % 2 ? '' : '  ']));
+    assert.deepEqual(loadConfig({}, { ...blank, HOME: '/home/u' }), loadConfig({}, { HOME: '/home/u' }));
+    assert.equal(loadConfig({}, { VMEM_PAGE_TOKENS: '', VMEM_L1_TOKENS: '4000' }).pageTokens, 2000);
+    assertNames(() => loadConfig({}, { VMEM_MAX_SESSIONS: '0' }), 'maxSessions', /at least 1/);
   });
 
   test('an unknown flag fails naming it and the known ones', () => {

@@ -11,6 +11,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { loadConfig, type Config } from '../src/config.ts';
 import { demoDocument } from '../src/demo.ts';
+import { PagerEvents } from '../src/mcp/pager-events.ts';
 import { createServer } from '../src/mcp/server.ts';
 import { Pager, type PagerParts } from '../src/pager.ts';
 import type { Session } from '../src/session.ts';
@@ -92,6 +93,9 @@ export interface Connected {
   close: () => Promise<void>;
 }
 
+/** One fan-out of each pager's events, shared by the sessions the tests connect to it, as a server would. */
+const eventsOf = new WeakMap<Pager, PagerEvents>();
+
 /**
  * A real SDK client connected in-process to `createServer(pager)`. `client` may declare capabilities
  * (e.g. sampling) and set request handlers before it connects.
@@ -102,7 +106,9 @@ export async function connect(
   ownSession?: Session,
   client: Client = new Client({ name, version: '1.0.0' }),
 ): Promise<Connected> {
-  const { session, connect: attach, close } = createServer(pager, { session: ownSession, clientRoots: true });
+  let events = eventsOf.get(pager);
+  if (!events) eventsOf.set(pager, (events = new PagerEvents(pager)));
+  const { session, connect: attach, close } = createServer(pager, { events, session: ownSession, clientRoots: true });
   const [a, b] = InMemoryTransport.createLinkedPair();
   await Promise.all([attach(b), client.connect(a)]);
   return {

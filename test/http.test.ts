@@ -9,17 +9,22 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { bodyLimit } from '../src/http-body.ts';
 import { serveHttp, type HttpServer } from '../src/http.ts';
-import type { Pager } from '../src/pager.ts';
-import { call, deferrals, demoDoc, factRe, l1Ids, openPager, readText, tempDir } from './helpers.ts';
+import { PAGE_TABLE_URI } from '../src/mcp/resources.ts';
+import type { Pager, PagerParts } from '../src/pager.ts';
+import { MemoryL2 } from '../src/tiers/l2/memory.ts';
+import { Status } from '../src/tiers/status.ts';
+import { call, callErr, deferrals, demoDoc, factRe, l1Ids, openPager, readText, tempDir } from './helpers.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV, spawnServer } from './support/spawn.ts';
 
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
 const TOKEN = 'test-token-0123456789';
 
-async function httpClient(url: string, token?: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {});
+async function httpClient(url: string, token?: string, fetch?: typeof globalThis.fetch): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), { ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}), ...(fetch ? { fetch } : {}) });
   const client = new Client({ name: 'http-test', version: '1' });
   await client.connect(transport);
   return { client, transport };
@@ -44,11 +49,14 @@ const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVe
  * A pager and an HTTP server on a temp store. `defer` registers cleanups that run last-first after the
  * test, so clients and processes close before the server, the pager and the data dir go.
  */
-async function started(t: import('node:test').TestContext, opts: { token?: string; idleMs?: number } = {}): Promise<{ dir: string; pager: Pager; server: HttpServer; defer: (fn: () => unknown) => void }> {
+async function started(
+  t: import('node:test').TestContext,
+  opts: { token?: string; idleMs?: number; flags?: Record<string, string>; parts?: PagerParts } = {},
+): Promise<{ dir: string; pager: Pager; server: HttpServer; defer: (fn: () => unknown) => void }> {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
   defer(cleanup);
-  const pager = await openPager(dir, FLAGS);
+  const pager = await openPager(dir, { ...FLAGS, ...opts.flags }, opts.parts);
   defer(() => pager.close());
   const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, authToken: opts.token, idleMs: opts.idleMs ?? 60_000 });
   defer(() => server.close());
@@ -113,6 +121,12 @@ describe('Streamable HTTP', () => {
     const wrong = await raw(server.url, { body: INIT, headers: { authorization: 'Bearer nope' } });
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="vmem", error="invalid_token"');
+    // Shorter, as long as, and longer than the token, and the token with one byte changed: all refused alike.
+    for (const bad of ['x', TOKEN.slice(0, -1), TOKEN.slice(0, -1) + 'X', `${TOKEN}0`, TOKEN.repeat(40)]) {
+      const r = await raw(server.url, { body: INIT, headers: { authorization: `Bearer ${bad}` } });
+      assert.equal(r.status, 401, `a ${bad.length}-character token`);
+      assert.equal(r.headers['www-authenticate'], 'Bearer realm="vmem", error="invalid_token"');
+    }
     assert.doesNotMatch(wrong.body + none.body, new RegExp(TOKEN));
     await assert.rejects(httpClient(server.url, 'nope'));
     const ok = await httpClient(server.url, TOKEN);
@@ -177,5 +191,188 @@ describe('Streamable HTTP', () => {
     const c = await httpClient(`http://127.0.0.1:${port}/mcp`, TOKEN);
     defer(() => c.client.close());
     assert.ok((await c.client.listTools()).tools.length >= 6);
+  });
+});
+
+interface Upload {
+  status: number;
+  body: string;
+  /** Body bytes written when the response arrived. */
+  sent: number;
+  /** Whether the server said `100 Continue`. */
+  continued: boolean;
+}
+
+/**
+ * POSTs an initialize request padded to `total` bytes, written in 64 KiB pieces as fast as the
+ * connection takes them, until the server answers; chunked unless `contentLength`. With `expect`,
+ * it sends `Expect: 100-continue` and writes the body only once told to continue.
+ */
+function upload(url: string, total: number, opts: { contentLength?: boolean; expect?: boolean } = {}): Promise<Upload> {
+  const head = Buffer.from(JSON.stringify(INIT).replace(/}}$/, ',"pad":"'));
+  const tail = Buffer.from('"}}');
+  const pad = Buffer.alloc(64 * 1024, 'x');
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    if (opts.contentLength) headers['content-length'] = String(total);
+    if (opts.expect) headers.expect = '100-continue';
+    const req = http.request(url, { method: 'POST', headers, agent: false });
+    let sent = 0;
+    let answer: Upload | undefined;
+    let continued = false;
+    const pump = () => {
+      while (!answer && sent < total) {
+        const left = total - sent;
+        const piece = sent === 0 ? head : left === tail.length ? tail : pad.subarray(0, Math.min(pad.length, left - tail.length));
+        sent += piece.length;
+        if (!req.write(piece)) return void req.once('drain', pump);
+      }
+      if (!answer) req.end();
+    };
+    req.on('continue', () => {
+      continued = true;
+      pump();
+    });
+    req.on('response', (res) => {
+      answer = { status: res.statusCode ?? 0, body: '', sent, continued };
+      const done = () => resolve(answer!);
+      res.on('data', (c: Buffer) => (answer!.body += c.toString()));
+      res.on('end', done).on('error', done).on('close', done);
+    });
+    // The server closes the connection after refusing: later writes fail, which is expected.
+    req.on('error', (err) => (answer ? undefined : reject(err)));
+    if (opts.expect) req.flushHeaders();
+    else pump();
+  });
+}
+
+/** A promise and the function that resolves it (Promise.withResolvers is Node 22). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The JSON-RPC error of a refusal body. */
+const rpcErrorOf = (body: string) => (JSON.parse(body) as { error: { code: number; message: string } }).error;
+
+describe('HTTP limits', () => {
+  // A small ingest limit keeps the body limit (twice it, plus 4 MiB) small enough to cross quickly.
+  const SMALL = { '--max-ingest-bytes': '1000' };
+  const LIMIT = bodyLimit(1000);
+  const BIG = 64 * 1024 * 1024;
+
+  test('a declared body over the limit gets 413 with a JSON-RPC error, and a client expecting 100 Continue never sends it', async (t) => {
+    const { server } = await started(t, { flags: SMALL });
+    const r = await upload(server.url, BIG, { contentLength: true, expect: true });
+    assert.equal(r.status, 413);
+    assert.equal(r.continued, false, 'no 100 Continue: the body was never asked for');
+    assert.equal(r.sent, 0);
+    const err = rpcErrorOf(r.body);
+    assert.equal(err.code, -32600);
+    assert.match(err.message, new RegExp(`${LIMIT}-byte limit.*VMEM_MAX_INGEST_BYTES`));
+  });
+
+  test('a Content-Length over the limit is refused before the body is read; a chunked body as soon as it passes the limit', async (t) => {
+    const { server } = await started(t, { flags: SMALL });
+    const declared = await upload(server.url, BIG, { contentLength: true });
+    assert.equal(declared.status, 413);
+    assert.ok(declared.sent < BIG, 'answered while the body was still being sent');
+
+    const chunked = await upload(server.url, BIG);
+    assert.equal(chunked.status, 413);
+    assert.equal(rpcErrorOf(chunked.body).code, -32600);
+    assert.ok(chunked.sent > LIMIT, 'counted up to the limit');
+    assert.ok(chunked.sent < BIG, 'answered, and stopped reading, long before the body ended');
+
+    // Under the limit, the same requests are served.
+    const small = await upload(server.url, 10_000, { contentLength: true, expect: true });
+    assert.equal(small.status, 200, small.body);
+    assert.ok(small.continued);
+    assert.equal((await upload(server.url, 10_000)).status, 200);
+  });
+
+  test('twice the ingest limit fits: a text of escaped characters just over the ingest limit reaches ingest and gets its own error', async (t) => {
+    const ingestLimit = 3 * 1024 * 1024;
+    const { server, defer } = await started(t, { flags: { '--max-ingest-bytes': String(ingestLimit) } });
+    const c = await httpClient(server.url);
+    defer(() => c.client.close());
+    // Each quote is one byte of text and two of JSON: the body is about 6 MiB, over the ingest limit's 3.
+    const message = await callErr(c.client, 'ingest', { text: '"'.repeat(ingestLimit + 1), source: 'quotes.txt' });
+    assert.match(message, new RegExp(`${ingestLimit + 1} bytes, over the ${ingestLimit}-byte limit \\(VMEM_MAX_INGEST_BYTES\\)`));
+  });
+
+  test('40 sessions: one pager listener per event, no MaxListenersExceededWarning, and every session gets its notifications', async (t) => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on('warning', onWarning);
+    t.after(() => void process.off('warning', onWarning));
+    // An L2 whose reachability the test switches, so the pager reports a real outage.
+    const status = new Status();
+    status.set(true);
+    const l2 = Object.assign(new MemoryL2(1000), { available: () => status.up, onStatus: (l: (up: boolean) => void) => status.on(l) });
+    const { server, pager, defer } = await started(t, { parts: { l2 } });
+
+    const N = 40;
+    const clients = [];
+    for (let i = 0; i < N; i++) {
+      // The server can only notify a session once its GET stream is open: each client says when.
+      const opened = signal();
+      const fetchSeeingStream: typeof fetch = async (input, init) => {
+        const res = await fetch(input, init);
+        if ((init?.method ?? 'GET') === 'GET' && res.headers.get('content-type')?.startsWith('text/event-stream')) opened.resolve();
+        return res;
+      };
+      const c = await httpClient(server.url, undefined, fetchSeeingStream);
+      defer(() => c.client.close());
+      const got = { updated: new Set<string>(), listChanged: 0, logs: [] as string[] };
+      const arrived = { updated: signal(), listChanged: signal(), log: signal() };
+      c.client.setNotificationHandler(ResourceUpdatedNotificationSchema, (n) => {
+        got.updated.add(n.params.uri);
+        arrived.updated.resolve();
+      });
+      c.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+        got.listChanged++;
+        arrived.listChanged.resolve();
+      });
+      c.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => {
+        got.logs.push(String(n.params.data));
+        arrived.log.resolve();
+      });
+      await c.client.subscribeResource({ uri: PAGE_TABLE_URI });
+      await opened.promise;
+      clients.push({ ...c, got, arrived });
+    }
+    assert.equal(server.sessions(), N);
+    for (const event of ['pages', 'snapshots', 'health']) assert.equal(pager.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
+
+    const first = clients[0]!.client;
+    await call(first, 'ingest', { text: 'Pump station Kestrel was serviced in spring.', source: 'note.md' });
+    await Promise.all(clients.map((c) => c.arrived.updated.promise));
+    await call(first, 'serialize_context', {});
+    await Promise.all(clients.map((c) => c.arrived.listChanged.promise));
+    status.set(false);
+    await Promise.all(clients.map((c) => c.arrived.log.promise));
+    for (const c of clients) {
+      assert.ok(c.got.updated.has(PAGE_TABLE_URI));
+      assert.match(c.got.logs.join('\n'), /L2 \(memory\) is unreachable/);
+    }
+    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+  });
+
+  test('at VMEM_MAX_SESSIONS a new client ends the longest-idle session, which then gets 404; the others go on', async (t) => {
+    const { server, defer } = await started(t, { flags: { '--max-sessions': '3' } });
+    const [a, b, c] = [await httpClient(server.url), await httpClient(server.url), await httpClient(server.url)];
+    defer(() => Promise.all([a, b, c].map((x) => x.client.close())));
+    await a.client.ping(); // now B is the longest idle
+    const d = await httpClient(server.url);
+    defer(() => d.client.close());
+    assert.equal(server.sessions(), 3);
+    const gone = await raw(server.url, { body: { jsonrpc: '2.0', id: 9, method: 'ping' }, headers: { 'mcp-session-id': b.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' } });
+    assert.equal(gone.status, 404);
+    assert.match(rpcErrorOf(gone.body).message, /Session not found/);
+    for (const x of [a, c, d]) await x.client.ping();
+    const health = JSON.parse((await raw(server.url.replace(/\/mcp$/, '/healthz'), { method: 'GET' })).body) as { sessions: number };
+    assert.equal(health.sessions, 3);
   });
 });

@@ -28,7 +28,7 @@ const json = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeTyp
  * (`next` is the URI of the following read). Subscribed URIs get `resources/updated` when L1 or the page
  * table change; new snapshots send `list_changed`. Returns a function that detaches the listeners.
  */
-export function registerResources({ server, pager, session }: ToolContext): () => void {
+export function registerResources({ server, pager, session, events }: ToolContext): () => void {
   const pageTable = async (uri: URL, from: unknown) => {
     const start = offsetOf(from, uri.href);
     const all = pager.table.listDocuments();
@@ -143,11 +143,11 @@ export function registerResources({ server, pager, session }: ToolContext): () =
     if (server.isConnected()) server.sendResourceListChanged();
   };
   session.on('l1', onL1);
-  pager.on('pages', onPages);
-  pager.on('snapshots', onSnapshots);
+  events.on('pages', onPages);
+  events.on('snapshots', onSnapshots);
   return () => {
     session.off('l1', onL1);
-    pager.off('pages', onPages);
-    pager.off('snapshots', onSnapshots);
+    events.off('pages', onPages);
+    events.off('snapshots', onSnapshots);
   };
 }

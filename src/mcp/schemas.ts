@@ -22,6 +22,19 @@ export const resolutionIn = z.enum(['full', 'summary']);
 /** A token cap for one call: at most the session's whole L1. */
 export const maxTokensIn = (budget: number) => z.number().int().min(1).max(budget);
 
+/**
+ * A schema built once per L1 budget: every session of a store shares it, so a session costs its
+ * state, not its own copy of each tool's zod schemas.
+ */
+export function perBudget<T>(build: (budget: number) => T): (budget: number) => T {
+  const made = new Map<number, T>();
+  return (budget) => {
+    let schema = made.get(budget);
+    if (!schema) made.set(budget, (schema = build(budget)));
+    return schema;
+  };
+}
+
 export const pressureOut = z.object({
   used_tokens: z.number().int(),
   budget_tokens: z.number().int(),

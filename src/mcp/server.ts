@@ -6,6 +6,7 @@ import { guardToolCalls } from './boundary.js';
 import type { ToolContext } from './context.js';
 import { ingestRoots } from './roots.js';
 import { listToolsSafely } from './tool-list.js';
+import type { PagerEvents } from './pager-events.js';
 import { registerResources } from './resources.js';
 import { registerEvict } from './tools/evict.js';
 import { registerIngest } from './tools/ingest.js';
@@ -32,6 +33,8 @@ export function instructions(resendAfterSeconds: number): string {
 }
 
 export interface ServerOptions {
+  /** The pager's events as fanned out by whoever creates the sessions, so no session listens on the pager. */
+  events: PagerEvents;
   /** This session's own L1 (default: a new one). */
   session?: Session;
   /**
@@ -44,11 +47,11 @@ export interface ServerOptions {
 /** One MCP server for one agent session: its own L1, sharing the pager's L2–L4. */
 export function createServer(
   pager: Pager,
-  { session = pager.newSession(), clientRoots }: ServerOptions,
+  { events, session = pager.newSession(), clientRoots }: ServerOptions,
 ): { server: McpServer; session: Session; connect: (transport: Transport) => Promise<void>; close: () => Promise<void> } {
   const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: instructions(pager.config.resendAfterSeconds), capabilities: { logging: {} } });
   const roots = ingestRoots(server, pager.config.ingestRoots, clientRoots);
-  const ctx: ToolContext = { server, pager, session, roots };
+  const ctx: ToolContext = { server, pager, session, roots, events };
   const tools = {
     ingest: registerIngest(ctx),
     page_fault: registerPageFault(ctx),
@@ -63,7 +66,7 @@ export function createServer(
   const onHealth = (h: Health) => {
     if (server.isConnected()) void server.sendLoggingMessage({ level: h.up ? 'info' : 'warning', logger: 'vmem', data: h.message }).catch(() => {});
   };
-  pager.on('health', onHealth);
+  events.on('health', onHealth);
   server.server.oninitialized = () => {
     roots.start();
     // A level that was already down when this session began is reported once, too.
@@ -74,7 +77,7 @@ export function createServer(
   const detach = () => {
     detachResources();
     detachSampling?.();
-    pager.off('health', onHealth);
+    events.off('health', onHealth);
   };
   server.registerPrompt(
     'use-virtual-memory',

@@ -30,20 +30,23 @@ export function providerSafe(schema: JsonSchema): JsonSchema {
   return out;
 }
 
+/** Advertised schemas by zod schema: the tools' schemas are shared by every session, and so are these. */
+const made = { input: new WeakMap<object, Tool['inputSchema']>(), output: new WeakMap<object, Tool['inputSchema']>() };
+
 function advertised(schema: unknown, io: 'input' | 'output'): Tool['inputSchema'] {
-  const json = providerSafe(z.toJSONSchema(schema as z.ZodType, { target: 'draft-7', io }) as JsonSchema);
-  return { ...json, type: 'object' };
+  let json = made[io].get(schema as object);
+  if (!json) made[io].set(schema as object, (json = { ...providerSafe(z.toJSONSchema(schema as z.ZodType, { target: 'draft-7', io }) as JsonSchema), type: 'object' }));
+  return json;
 }
 
 /**
  * Serves `tools/list` from the registered tools with provider-safe schemas, in place of the SDK's
  * own listing (which emits draft-07 `$schema` and tuples). Calls are still validated by the SDK
- * against the same zod shapes. Computed once: the tools do not change during a session.
+ * against the same zod schemas.
  */
 export function listToolsSafely(server: McpServer, tools: Record<string, RegisteredTool>): void {
-  let listed: Tool[] | undefined;
-  server.server.setRequestHandler(ListToolsRequestSchema, () => {
-    listed ??= Object.entries(tools)
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({
+    tools: Object.entries(tools)
       .filter(([, t]) => t.enabled)
       .map(([name, t]) => ({
         name,
@@ -53,7 +56,6 @@ export function listToolsSafely(server: McpServer, tools: Record<string, Registe
         ...(t.outputSchema ? { outputSchema: advertised(t.outputSchema, 'output') } : {}),
         annotations: t.annotations,
         execution: t.execution,
-      }));
-    return { tools: listed };
-  });
+      })),
+  }));
 }

@@ -5,17 +5,20 @@ import type { ToolContext } from '../context.js';
 import { guard, handleJson, handleText, ok, pressureJson, pressureText } from '../format.js';
 import { handleOut, pageIdsIn, pressureOut } from '../schemas.js';
 
+const input = z.object({
+  page_ids: pageIdsIn.optional(),
+  all: z.boolean().optional().describe('Instead of page_ids: evict every page'),
+});
+const output = z.object({ evicted: z.array(handleOut), not_resident: z.array(z.string()), l1: pressureOut });
+
 export function registerEvict({ server, pager, session }: ToolContext): RegisteredTool {
   return server.registerTool(
     'evict',
     {
       title: 'Evict pages',
       description: 'Drop pages from your context, pinned ones too; returns handles to load them back.',
-      inputSchema: {
-        page_ids: pageIdsIn.optional(),
-        all: z.boolean().optional().describe('Instead of page_ids: evict every page'),
-      },
-      outputSchema: { evicted: z.array(handleOut), not_resident: z.array(z.string()), l1: pressureOut },
+      inputSchema: input,
+      outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ page_ids, all }) =>

@@ -5,22 +5,25 @@ import { readSources, type SourceFile } from '../../ingest/sources.js';
 import type { ToolContext } from '../context.js';
 import { guard, ok } from '../format.js';
 
+const input = z.object({
+  text: z.string().optional(),
+  source: z.string().max(500).optional().describe('Name for text, e.g. a file name'),
+  path: z.string().optional(),
+});
+const output = z.object({
+  documents: z.array(z.object({ document_id: z.string(), source: z.string(), pages: z.number().int(), new_pages: z.number().int(), tokens: z.number().int() })),
+  total_pages: z.number().int(),
+  total_tokens: z.number().int(),
+});
+
 export function registerIngest({ server, pager, roots }: ToolContext): RegisteredTool {
   return server.registerTool(
     'ingest',
     {
       title: 'Ingest documents',
       description: 'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots.',
-      inputSchema: {
-        text: z.string().optional(),
-        source: z.string().max(500).optional().describe('Name for text, e.g. a file name'),
-        path: z.string().optional(),
-      },
-      outputSchema: {
-        documents: z.array(z.object({ document_id: z.string(), source: z.string(), pages: z.number().int(), new_pages: z.number().int(), tokens: z.number().int() })),
-        total_pages: z.number().int(),
-        total_tokens: z.number().int(),
-      },
+      inputSchema: input,
+      outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ text, source, path }, extra) =>

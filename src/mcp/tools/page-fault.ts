@@ -2,7 +2,18 @@ import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { ToolContext } from '../context.js';
 import { guard, ok, pagingJson, pagingText } from '../format.js';
-import { MAX_FAULT_PAGES, maxTokensIn, pagingOut, resolutionIn } from '../schemas.js';
+import { MAX_FAULT_PAGES, maxTokensIn, pagingOut, perBudget, resolutionIn } from '../schemas.js';
+
+const input = perBudget((budget) =>
+  z.object({
+    query: z.string().min(1).describe('What you are missing, in words'),
+    max_pages: z.number().int().min(1).max(MAX_FAULT_PAGES).optional().describe('Default 3'),
+    max_tokens: maxTokensIn(budget).optional().describe('Default: L1 budget'),
+    resolution: resolutionIn.optional().describe('Default: summaries where pages do not fit'),
+    resend: z.boolean().optional().describe('Resend pages you hold, e.g. in a new chat'),
+  }),
+);
+const output = z.object({ query: z.string(), ...pagingOut });
 
 export function registerPageFault({ server, pager, session }: ToolContext): RegisteredTool {
   return server.registerTool(
@@ -11,14 +22,8 @@ export function registerPageFault({ server, pager, session }: ToolContext): Regi
       title: 'Page fault',
       description:
         'Bring the pages that answer `query` into your context, evicting the least recently used. Pages sent to you recently come without text, with the call to get it.',
-      inputSchema: {
-        query: z.string().min(1).describe('What you are missing, in words'),
-        max_pages: z.number().int().min(1).max(MAX_FAULT_PAGES).optional().describe('Default 3'),
-        max_tokens: maxTokensIn(pager.config.l1Tokens).optional().describe('Default: L1 budget'),
-        resolution: resolutionIn.optional().describe('Default: summaries where pages do not fit'),
-        resend: z.boolean().optional().describe('Resend pages you hold, e.g. in a new chat'),
-      },
-      outputSchema: { query: z.string(), ...pagingOut },
+      inputSchema: input(pager.config.l1Tokens),
+      outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     async ({ query, max_pages, max_tokens, resolution, resend }) =>

@@ -11,17 +11,20 @@ import { pagingOut } from '../schemas.js';
  */
 const snapshotJson = z.preprocess((v) => (typeof v === 'object' && v !== null ? JSON.stringify(v) : v), z.string());
 
+const input = z.object({
+  snapshot_id: z.string().optional().describe('From serialize_context'),
+  snapshot: snapshotJson.optional().describe('Instead of snapshot_id: the snapshot JSON'),
+});
+const output = z.object({ snapshot_id: z.string().optional(), ...pagingOut });
+
 export function registerRestoreContext({ server, pager, session }: ToolContext): RegisteredTool {
   return server.registerTool(
     'restore_context',
     {
       title: 'Restore a snapshot',
       description: 'Replace your context with a snapshot\'s pages, verifying every page hash.',
-      inputSchema: {
-        snapshot_id: z.string().optional().describe('From serialize_context'),
-        snapshot: snapshotJson.optional().describe('Instead of snapshot_id: the snapshot JSON'),
-      },
-      outputSchema: { snapshot_id: z.string().optional(), ...pagingOut },
+      inputSchema: input,
+      outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ snapshot_id, snapshot }) =>

@@ -5,17 +5,20 @@ import { guard, ok } from '../format.js';
 import { snapshotSchema } from '../../core/snapshot.js';
 import { MAX_EXPIRY_SECONDS } from '../schemas.js';
 
+const input = z.object({
+  note: z.string().max(2000).optional().describe('For whoever restores it'),
+  expires_in_seconds: z.number().int().min(1).max(MAX_EXPIRY_SECONDS).optional().describe('Default: never'),
+});
+const output = z.object({ snapshot_id: z.string(), uri: z.string(), snapshot: snapshotSchema, snapshot_bytes: z.number().int(), page_tokens: z.number().int() });
+
 export function registerSerializeContext({ server, pager, session }: ToolContext): RegisteredTool {
   return server.registerTool(
     'serialize_context',
     {
       title: 'Snapshot your context',
       description: 'Save your context as a snapshot of page pointers; another agent can restore_context its id.',
-      inputSchema: {
-        note: z.string().max(2000).optional().describe('For whoever restores it'),
-        expires_in_seconds: z.number().int().min(1).max(MAX_EXPIRY_SECONDS).optional().describe('Default: never'),
-      },
-      outputSchema: { snapshot_id: z.string(), uri: z.string(), snapshot: snapshotSchema, snapshot_bytes: z.number().int(), page_tokens: z.number().int() },
+      inputSchema: input,
+      outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
     },
     async ({ note, expires_in_seconds }) =>
