@@ -166,6 +166,31 @@ describe('Streamable HTTP', () => {
     assert.equal(server.sessions(), 0, 'the idle session was closed');
   });
 
+  test('arguments as hosts send them over HTTP: null is not given, a non-object is -32602; a re-fault names its load_page', async (t) => {
+    const { server, defer } = await started(t);
+    const a = await httpClient(server.url);
+    defer(() => a.client.close());
+    await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md', path: null });
+    const ask = { query: 'maintenance code for pump station Kestrel in 2003', max_pages: 1, max_tokens: null, resolution: null, resend: null };
+    const first = await call(a.client, 'page_fault', ask);
+    assert.match(first.s.pages[0]!.text!, factRe('Kestrel', 2003));
+    const again = await call(a.client, 'page_fault', ask);
+    assert.equal(again.s.pages[0]!.text, undefined);
+    assert.ok(again.text.includes(`if you do not see it: load_page {"page_ids":["${first.s.pages[0]!.page_id}"]}`));
+    const resent = await call(a.client, 'page_fault', { ...ask, resend: true });
+    assert.equal(resent.s.pages[0]!.text, first.s.pages[0]!.text);
+
+    const bad = await raw(server.url, {
+      headers: { 'mcp-session-id': a.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+      body: { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'page_fault', arguments: 'Kestrel' } },
+    });
+    assert.equal(bad.status, 200);
+    const reply = JSON.parse(/^data: (.*)$/m.exec(bad.body)?.[1] ?? bad.body) as { id: number; error?: { code: number; message: string } };
+    assert.equal(reply.id, 9);
+    assert.equal(reply.error?.code, -32602);
+    assert.match(reply.error!.message, /"arguments" must be an object.*got a string/);
+  });
+
   test('the built binary: serve --http refuses a non-loopback address without a token, and serves with one', async (t) => {
     const defer = deferrals(t);
     const { dir, cleanup } = tempDir();
