@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { chunkText } from './core/chunker.js';
-import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import { CONTROL_CHARACTER, documentIdOf, pageIdOf, sha256 } from './core/hash.js';
 import type { Resident } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
@@ -257,7 +257,11 @@ export class Pager extends EventEmitter {
       if (bytes > this.config.maxIngestBytes) {
         throw new InputError(field, `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`);
       }
-      if (!d.source.trim()) throw new InputError(`source${docs.length > 1 ? ` #${i}` : ''}`, 'must name the document');
+      const sourceField = `source${docs.length > 1 ? ` #${i}` : ''}`;
+      if (!d.source.trim()) throw new InputError(sourceField, 'must name the document');
+      if (CONTROL_CHARACTER.test(d.source)) {
+        throw new InputError(sourceField, `${JSON.stringify(d.source)} holds a control character (U+0000–U+001F or U+007F: a tab, newline, NUL…); name the document without one (rename the file, or pass another source)`);
+      }
     }
     const total = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
     const enc = tokenizer(this.config.encoding);
