@@ -249,7 +249,10 @@ export class Pager extends EventEmitter {
    * Pages documents into L4 (durably, first), then L3, then the page table. Re-ingesting the same
    * source with the same bytes is a no-op that returns the same ids.
    */
-  async ingest(docs: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+  async ingest(input: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+    // A lone surrogate has no UTF-8 form: hashing would see U+FFFD while the page file kept the surrogate,
+    // so two different texts would share a page id. Made well-formed here, what is hashed is what is stored.
+    const docs = input.map((d) => ({ source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
     for (const [i, d] of docs.entries()) {
       const field = docs.length > 1 ? `text (${d.source})` : 'text';
       if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');

@@ -82,6 +82,17 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       await assert.rejects(h.store.getPages([p!.id]), CorruptPageError);
     });
 
+    test('a page whose text is not well-formed is neither stored nor served: its hash would address other bytes', async (h) => {
+      // sha256 hashes UTF-8, where the lone surrogate becomes U+FFFD: this page claims the address of the well-formed text.
+      const good = page('walrus \ufffd marmalade');
+      const lone = { ...good, text: 'walrus \ud800 marmalade' };
+      await assert.rejects(h.store.putPages([lone]), (err: Error) => !(err instanceof CorruptPageError) && err.message.includes(good.id));
+      assert.deepEqual(await h.store.listPageIds(), [], 'nothing was stored');
+      await h.store.putPages([good]);
+      h.tamper(good.id, () => JSON.stringify(lone));
+      await assert.rejects(h.store.getPages([good.id]), CorruptPageError);
+    });
+
     test('records (snapshots) round-trip, list, and are replaced whole', async ({ store }) => {
       assert.equal(await store.getRecord('snapshots', 's0000'), undefined);
       assert.deepEqual(await store.listRecords('snapshots'), []);

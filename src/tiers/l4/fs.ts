@@ -7,6 +7,16 @@ import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
 
+/**
+ * Whether `page` is exactly what `id` addresses. Its text must be well-formed: sha256 hashes UTF-8, where a
+ * lone surrogate becomes U+FFFD, so a text holding one would share the address of another text.
+ */
+function addresses(page: Page, id: string): boolean {
+  if (page.id !== id || typeof page.text !== 'string' || !page.text.isWellFormed()) return false;
+  const hash = sha256(page.text);
+  return hash === page.sha256 && pageIdOf(hash) === id;
+}
+
 export class CorruptPageError extends Error {
   override name = 'CorruptPageError';
 }
@@ -28,6 +38,9 @@ export class FsL4 implements L4Store {
   }
 
   async putPages(pages: Page[]): Promise<void> {
+    for (const p of pages) {
+      if (!addresses(p, p.id)) throw new Error(`refusing to store page ${p.id}: its text is not what its id addresses (ingest makes texts well-formed and hashes them)`);
+    }
     await Promise.all(
       pages.map(async (p) => {
         if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p));
@@ -43,8 +56,7 @@ export class FsL4 implements L4Store {
         const page = JSON.parse(raw) as Page;
         // The source of truth checks itself: the id is the content's address, so a page whose text
         // changed on disk (even with its recorded hash rewritten to match) is never served.
-        const hash = sha256(page.text);
-        if (page.id !== id || hash !== page.sha256 || pageIdOf(hash) !== id) {
+        if (!addresses(page, id)) {
           throw new CorruptPageError(`page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`);
         }
         return page;
