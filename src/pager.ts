@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { chunkText } from './core/chunker.js';
 import { CONTROL_CHARACTER, documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import { manifestId, type Manifest } from './core/manifest.js';
 import type { Resident } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
@@ -246,8 +248,8 @@ export class Pager extends EventEmitter {
   // ---------------------------------------------------------------- ingest
 
   /**
-   * Pages documents into L4 (durably, first), then L3, then the page table. Re-ingesting the same
-   * source with the same bytes is a no-op that returns the same ids.
+   * Pages documents into L4 (durably, first: pages, then a manifest of the batch's documents), then L3,
+   * then the page table. Re-ingesting the same source with the same bytes is a no-op that returns the same ids.
    */
   async ingest(input: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
     // A lone surrogate has no UTF-8 form: hashing would see U+FFFD while the page file kept the surrogate,
@@ -282,6 +284,9 @@ export class Pager extends EventEmitter {
         .then(async () => {
           if (failure !== undefined) return;
           await this.l4.putPages(b.flatMap((x) => x.pages));
+          // Which documents hold which pages, in L4 too: pages are shared, so their own origins cannot say.
+          const manifest: Manifest = { version: 1, documents: b.map((x) => x.doc) };
+          await this.l4.putRecord('manifests', manifestId(this.now(), randomBytes(4).toString('hex')), JSON.stringify(manifest));
           await this.index(b);
           for (const x of b) {
             done += x.doc.bytes;

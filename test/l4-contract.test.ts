@@ -10,7 +10,8 @@ import { describe, it } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import type { Page } from '../src/core/page.ts';
 import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
-import type { L4Store } from '../src/tiers/l4/store.ts';
+import { RECORD_KINDS, type L4Store } from '../src/tiers/l4/store.ts';
+import { manifestId } from '../src/core/manifest.ts';
 import { tempDir } from './helpers.ts';
 import { withHarness } from './support/contract.ts';
 
@@ -93,15 +94,24 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       await assert.rejects(h.store.getPages([good.id]), CorruptPageError);
     });
 
-    test('records (snapshots) round-trip, list, and are replaced whole', async ({ store }) => {
-      assert.equal(await store.getRecord('snapshots', 's0000'), undefined);
-      assert.deepEqual(await store.listRecords('snapshots'), []);
-      await store.putRecord('snapshots', 's0001', '{"a":1}');
-      await store.putRecord('snapshots', 's0002', '{"b":"日本"}');
-      await store.putRecord('snapshots', 's0001', '{"a":2}');
-      assert.equal(await store.getRecord('snapshots', 's0001'), '{"a":2}');
-      assert.equal(await store.getRecord('snapshots', 's0002'), '{"b":"日本"}');
-      assert.deepEqual((await store.listRecords('snapshots')).sort(), ['s0001', 's0002']);
+    test(`records of every kind (${RECORD_KINDS.join(', ')}) round-trip, list, are replaced whole, and stay apart`, async ({ store }) => {
+      for (const kind of RECORD_KINDS) {
+        assert.equal(await store.getRecord(kind, 's0000'), undefined);
+        assert.deepEqual(await store.listRecords(kind), []);
+        await store.putRecord(kind, 's0001', `{"a":1,"kind":"${kind}"}`);
+        await store.putRecord(kind, 's0002', '{"b":"日本"}');
+        await store.putRecord(kind, 's0001', `{"a":2,"kind":"${kind}"}`);
+      }
+      for (const kind of RECORD_KINDS) {
+        assert.equal(await store.getRecord(kind, 's0001'), `{"a":2,"kind":"${kind}"}`);
+        assert.equal(await store.getRecord(kind, 's0002'), '{"b":"日本"}');
+        assert.deepEqual((await store.listRecords(kind)).sort(), ['s0001', 's0002']);
+      }
+      // A manifest id (as ingest makes them) is a valid record id.
+      const id = manifestId(Date.now(), 'deadbeef');
+      await store.putRecord('manifests', id, '{}');
+      assert.ok((await store.listRecords('manifests')).includes(id));
+      assert.deepEqual(await store.listPageIds(), [], 'records are not pages');
     });
 
     test('ids that could leave the store are refused', async ({ store }) => {
