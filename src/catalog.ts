@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { PageTable, type DocumentEntry, type PageEntry, type PageSummary } from './core/page-table.js';
+import { tempDirOf } from './store/atomic-file.js';
 import { JsonlLog } from './store/jsonl-log.js';
 
 /** A page's access statistics, or a delta of them: accesses, the faults among them, the latest access. */
@@ -21,7 +22,7 @@ type CatalogRecord =
 export async function statsIn(path: string): Promise<StatsRow[] | undefined> {
   if (!(await access(path).then(() => true, () => false))) return undefined;
   const sums = new Map<string, StatsRow>();
-  for (const r of await new JsonlLog<CatalogRecord>(path).read()) {
+  for (const r of await new JsonlLog<CatalogRecord>(path, tempDirOf(dirname(path))).read()) {
     if (r.t !== 'stats') continue;
     for (const [id, accesses, faults, at] of r.s) {
       const s = sums.get(id) ?? [id, 0, 0, 0];
@@ -54,7 +55,7 @@ export class Catalog extends EventEmitter {
   }
 
   static async open(dataDir: string): Promise<Catalog> {
-    const catalog = new Catalog(new JsonlLog<CatalogRecord>(join(dataDir, CATALOG_FILE)));
+    const catalog = new Catalog(new JsonlLog<CatalogRecord>(join(dataDir, CATALOG_FILE), tempDirOf(dataDir)));
     catalog.apply(await catalog.log.read(), true);
     catalog.log.follow((records) => catalog.apply(records, false));
     return catalog;

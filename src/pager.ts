@@ -26,6 +26,7 @@ import { EmbeddedIndex } from './tiers/l3/embedded.js';
 import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
+import { tempDirOf } from './store/atomic-file.js';
 
 /** A page as a tool result shows it. `text` is absent when the page was already in the caller's context. */
 export interface ServedPage {
@@ -99,7 +100,7 @@ async function openL2(config: Config): Promise<L2Store> {
  */
 async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const embedder = new HashingEmbedder();
-  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder);
+  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, { tmpDir: tempDirOf(config.dataDir) });
   if (!config.chromaUrl) return lexical;
   const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
   const { HybridIndex } = await import('./tiers/l3/hybrid.js');
@@ -201,6 +202,7 @@ export class Pager extends EventEmitter {
         ratio: config.compressRatio,
         concurrency: config.compressConcurrency,
         claimsDir: join(config.dataDir, 'claims'),
+        tmpDir: tempDirOf(config.dataDir),
       },
     );
     this.summarizer.on('failed', (id: string, err: Error) => console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`));
@@ -210,7 +212,7 @@ export class Pager extends EventEmitter {
     // First, so that a compressor's configuration error stops vmem before anything is opened.
     const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
     const catalog = await Catalog.open(config.dataDir);
-    const l4 = parts.l4 ?? new FsL4(config.dataDir);
+    const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
     const l3 = parts.l3 ?? (await openL3(config, l4));
     const l2 = parts.l2 ?? (await openL2(config));
     const pager = new Pager(config, catalog, l2, l3, l4, compressors, parts.now ?? Date.now);

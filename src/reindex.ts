@@ -112,7 +112,7 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
  * The previous files (and Chroma collection) are kept beside the new ones with a `.bak-<time>` suffix.
  */
 export async function reindex(config: Config, onProgress?: (done: number, total: number) => void): Promise<ReindexResult> {
-  const l4 = new FsL4(config.dataDir);
+  const l4 = await FsL4.open(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];

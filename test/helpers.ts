@@ -1,6 +1,7 @@
 /**
  * Shared fixtures for the test files (not a test file itself: the runner only picks up *.test.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,6 +40,11 @@ export function tempDir(prefix = 'vmem-test-'): { dir: string; cleanup: () => vo
 /** Config from flags only: an empty env so the user's VMEM_* / XDG vars never leak in. */
 export function testConfig(dir: string, flags: Record<string, string> = {}): Config {
   return loadConfig({ '--data-dir': dir, ...flags }, {});
+}
+
+/** The pid of a process that has exited and been reaped: no process of this host holds it (short of reuse). */
+export function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
 }
 
 /** A controllable clock. */

@@ -12,7 +12,8 @@ import type { Page } from '../src/core/page.ts';
 import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
 import { RECORD_KINDS, type L4Store } from '../src/tiers/l4/store.ts';
 import { manifestId } from '../src/core/manifest.ts';
-import { tempDir } from './helpers.ts';
+import { tempPath } from '../src/store/atomic-file.ts';
+import { deadPid, tempDir } from './helpers.ts';
 import { withHarness } from './support/contract.ts';
 
 interface Harness {
@@ -23,6 +24,10 @@ interface Harness {
   tamper(id: string, edit: (raw: string) => string): void;
   /** Leaves what a write killed half-way would leave. */
   crashMidWrite(page: Page): void;
+  /** Opens the storage again, as the next process to use it would. */
+  reopen(): Promise<L4Store>;
+  /** What crashed writes left behind, if the backend can leave anything (temp files). */
+  leftovers(): string[];
   cleanup(): Promise<void>;
 }
 
@@ -64,13 +69,16 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       assert.deepEqual((await h.store.listPageIds()).sort(), PAGES.map((p) => p.id).sort());
     });
 
-    test('a write killed half-way leaves no page behind, and the next write of it succeeds', async (h) => {
+    test('a write killed half-way leaves no page behind, its leftovers go when the store is opened again, and the next write of it succeeds', async (h) => {
       const p = PAGES[0]!;
       h.crashMidWrite(p);
       assert.deepEqual(await h.store.getPages([p.id]), [undefined]);
       assert.deepEqual(await h.store.listPageIds(), []);
-      await h.store.putPages([p]);
-      assert.deepEqual(await h.store.getPages([p.id]), [p]);
+      await h.store.putPages([PAGES[1]!]); // a live writer's own temp files come and go meanwhile
+      const store = await h.reopen();
+      assert.deepEqual(h.leftovers(), []);
+      await store.putPages([p]);
+      assert.deepEqual(await store.getPages([p.id]), [p]);
     });
 
     test('a page altered on disk is refused, even with its recorded hash rewritten to match', async (h) => {
@@ -132,10 +140,13 @@ l4Contract('files', async () => {
     another: () => new FsL4(dir),
     tamper: (id, edit) => fs.writeFileSync(pathOf(id), edit(fs.readFileSync(pathOf(id), 'utf8'))),
     crashMidWrite: (p) => {
-      // writeFileAtomic's temp file, written but never renamed into place.
-      fs.mkdirSync(join(dir, 'pages', p.id.slice(1, 3)), { recursive: true });
-      fs.writeFileSync(`${pathOf(p.id)}.4242.deadbeef.tmp`, JSON.stringify(p).slice(0, 10));
+      // writeFileAtomic's temp file, written but never renamed into place, by a writer that is gone.
+      const tmp = tempPath(join(dir, 'tmp')).replace(/^(.*\/)\d+\./, `$1${deadPid()}.`);
+      fs.mkdirSync(join(dir, 'tmp'), { recursive: true });
+      fs.writeFileSync(tmp, JSON.stringify(p).slice(0, 10));
     },
+    reopen: () => FsL4.open(dir),
+    leftovers: () => (fs.existsSync(join(dir, 'tmp')) ? fs.readdirSync(join(dir, 'tmp')) : []),
     cleanup: async () => cleanup(),
   };
 });

@@ -1,6 +1,6 @@
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from '../../store/atomic-file.js';
+import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
 import type { L4Store, RecordKind } from './store.js';
@@ -24,8 +24,21 @@ export class CorruptPageError extends Error {
 /** L4 on the local filesystem: one JSON file per page, fanned out by id prefix, written atomically. */
 export class FsL4 implements L4Store {
   readonly name = 'fs';
+  private readonly tmpDir: string;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.tmpDir = tempDirOf(root);
+  }
+
+  /**
+   * Opens the store, first removing the temp files of writes a crash cut short (their writer is gone):
+   * they all live in the data dir's temp directory, so this never walks the pages.
+   */
+  static async open(root: string): Promise<FsL4> {
+    const store = new FsL4(root);
+    await sweepTemp(store.tmpDir);
+    return store;
+  }
 
   private pagePath(id: string): string {
     if (!ID.test(id)) throw new Error(`invalid page id ${JSON.stringify(id)}`);
@@ -43,7 +56,7 @@ export class FsL4 implements L4Store {
     }
     await Promise.all(
       pages.map(async (p) => {
-        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p));
+        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p), this.tmpDir);
       }),
     );
   }
@@ -82,7 +95,7 @@ export class FsL4 implements L4Store {
   }
 
   async putRecord(kind: RecordKind, id: string, json: string): Promise<void> {
-    await writeFileAtomic(this.recordPath(kind, id), json);
+    await writeFileAtomic(this.recordPath(kind, id), json, this.tmpDir);
   }
 
   async getRecord(kind: RecordKind, id: string): Promise<string | undefined> {
