@@ -49,16 +49,21 @@ interface Rebuilt {
  */
 async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebuilt> {
   const notes: string[] = [];
-  const listed: DocumentEntry[] = [];
+  // A document listed again (an ingest killed after its manifest, before the page table recorded it, then run
+  // again) stands where it was listed last: where the page table recorded it.
+  const listed = new Map<string, DocumentEntry>();
   const unreadable: string[] = [];
   for (const id of (await l4.listRecords('manifests')).sort()) {
     const docs = parseManifest((await l4.getRecord('manifests', id)) ?? '');
-    if (docs) for (const d of docs) listed.push(d);
-    else unreadable.push(id);
+    if (!docs) unreadable.push(id);
+    for (const d of docs ?? []) {
+      listed.delete(d.id);
+      listed.set(d.id, d);
+    }
   }
   if (unreadable.length) notes.push(`${unreadable.length} manifest(s) unreadable (${unreadable.join(', ')}): their documents were rebuilt from their pages' first origins`);
 
-  const inManifests = new Set(listed.map((d) => d.id));
+  const inManifests = new Set(listed.keys());
   const byOrigin = new Map<string, Page[]>();
   for (const p of pages.values()) {
     if (inManifests.has(p.documentId)) continue;
@@ -88,7 +93,7 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
   const incomplete: string[] = [];
   const added = new Set<string>();
   // Stores written before manifests were older than any manifest: their documents come first, as they did.
-  for (const doc of legacy.concat(listed)) {
+  for (const doc of legacy.concat([...listed.values()])) {
     if (doc.pageIds.some((id) => !pages.has(id))) {
       incomplete.push(`${doc.source} (${doc.id})`);
       continue;

@@ -104,6 +104,12 @@ test('reindex reproduces the page table exactly: documents sharing pages, their 
   await sharingStore(dir);
   const before = await pageTable(dir);
   assert.ok(before.pages.some((p) => p.accessCount > 0) && before.pages.filter((p) => p.summary).length === 2, 'fixture: statistics and summaries');
+  // An ingest killed after its manifest (before the page table recorded its documents), then run again, lists
+  // them twice: once earlier, with other ingest times, and once where the page table recorded them.
+  const manifests = fs.readdirSync(join(dir, 'manifests')).sort();
+  const last = JSON.parse(fs.readFileSync(join(dir, 'manifests', manifests.at(-1)!), 'utf8')) as { documents: { ingestedAt: number }[] };
+  for (const d of last.documents) d.ingestedAt = 1;
+  fs.writeFileSync(join(dir, 'manifests', 'm000000000000000000000000c0ffee0.json'), JSON.stringify(last));
 
   const r = await reindex(testConfig(dir, FLAGS));
   assert.deepEqual(r.notes, []);
