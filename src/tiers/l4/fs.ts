@@ -6,6 +6,8 @@ import type { Page } from '../../core/page.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
+/** Pages written at once. */
+const WRITERS = 16;
 
 /**
  * Whether `page` is exactly what `id` addresses. Its text must be well-formed: sha256 hashes UTF-8, where a
@@ -54,11 +56,16 @@ export class FsL4 implements L4Store {
     for (const p of pages) {
       if (!addresses(p, p.id)) throw new Error(`refusing to store page ${p.id}: its text is not what its id addresses (ingest makes texts well-formed and hashes them)`);
     }
-    await Promise.all(
-      pages.map(async (p) => {
+    // A few writers at a time: enough to overlap the fsyncs, few enough that a batch of any size stays far
+    // below the open-file limit (one writer per page made a 10,000-page batch fail with EMFILE under 256).
+    let next = 0;
+    const writer = async () => {
+      for (let i = next++; i < pages.length; i = next++) {
+        const p = pages[i]!;
         if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p), this.tmpDir);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITERS, pages.length) }, writer));
   }
 
   async getPages(ids: string[]): Promise<(Page | undefined)[]> {
