@@ -1,7 +1,7 @@
+import { dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
-import { dirname } from 'node:path';
 import { tempDirOf } from '../../store/atomic-file.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
