@@ -23,6 +23,7 @@ import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchHostContext, MODELS } from './host-context.js';
 import { benchToolList } from './tool-list.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
+import { benchOneLine, oneLineTable } from './one-line.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -232,6 +233,9 @@ async function main(): Promise<void> {
       ],
     ),
   );
+
+  log('\n## Ingest of one-line inputs (minified JSON: no paragraph, sentence or line break; 2000-token pages)\n');
+  log(oneLineTable(await benchOneLine()));
 
   const questions = articles.flatMap((a) => a.questions.map((q) => q.question));
   const sample = questions.filter((_, i) => i % Math.floor(questions.length / LATENCY_QUESTIONS) === 0).slice(0, LATENCY_QUESTIONS);

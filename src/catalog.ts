@@ -1,16 +1,40 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
+import { access } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { PageTable, type DocumentEntry, type PageEntry, type PageSummary } from './core/page-table.js';
+import { tempDirOf } from './store/atomic-file.js';
 import { JsonlLog } from './store/jsonl-log.js';
+
+/** A page's access statistics, or a delta of them: accesses, the faults among them, the latest access. */
+export type StatsRow = [id: string, accesses: number, faults: number, lastAccess: number];
 
 /** Shared facts as they are logged; stats are deltas, so concurrent processes add up instead of overwriting. */
 type CatalogRecord =
   | { t: 'doc'; w: string; doc: DocumentEntry; pages: PageEntry[] }
-  | { t: 'stats'; w: string; s: [id: string, accesses: number, faults: number, lastAccess: number][] }
+  | { t: 'stats'; w: string; s: StatsRow[] }
   | { t: 'summary'; w: string; id: string; summary: PageSummary };
 
+/**
+ * The access statistics a catalog log holds, summed per page, or undefined when there is no such log.
+ * Access statistics are no L4 fact: reindex carries them over from the log it sets aside with this.
+ */
+export async function statsIn(path: string): Promise<StatsRow[] | undefined> {
+  if (!(await access(path).then(() => true, () => false))) return undefined;
+  const sums = new Map<string, StatsRow>();
+  for (const r of await new JsonlLog<CatalogRecord>(path, tempDirOf(dirname(path))).read()) {
+    if (r.t !== 'stats') continue;
+    for (const [id, accesses, faults, at] of r.s) {
+      const s = sums.get(id) ?? [id, 0, 0, 0];
+      sums.set(id, [id, s[1] + accesses, s[2] + faults, Math.max(s[3], at)]);
+    }
+  }
+  return [...sums.values()];
+}
+
 const STATS_FLUSH_MS = 2000;
+/** The log's file name in the data dir. */
+export const CATALOG_FILE = 'catalog.jsonl';
 
 /**
  * The page table, shared by every process on one data dir through an append-only log
@@ -31,7 +55,7 @@ export class Catalog extends EventEmitter {
   }
 
   static async open(dataDir: string): Promise<Catalog> {
-    const catalog = new Catalog(new JsonlLog<CatalogRecord>(join(dataDir, 'catalog.jsonl')));
+    const catalog = new Catalog(new JsonlLog<CatalogRecord>(join(dataDir, CATALOG_FILE), tempDirOf(dataDir)));
     catalog.apply(await catalog.log.read(), true);
     catalog.log.follow((records) => catalog.apply(records, false));
     return catalog;
@@ -72,6 +96,13 @@ export class Catalog extends EventEmitter {
     await this.write([{ t: 'summary', w: this.writer, id: pageId, summary }]);
   }
 
+  /** Adds access statistics gathered elsewhere (reindex carrying them over), durably, before returning. */
+  async addStats(rows: StatsRow[]): Promise<void> {
+    const known = rows.filter(([id]) => this.table.has(id));
+    for (const [id, accesses, faults, at] of known) this.table.addStats(id, accesses, faults, at);
+    if (known.length) await this.write([{ t: 'stats', w: this.writer, s: known }]);
+  }
+
   /** Counts an access now; access statistics reach the log in batches, not one write per fault. */
   recordAccess(pageId: string, at: number, fault: boolean): void {
     if (!this.table.has(pageId)) return;
@@ -89,7 +120,7 @@ export class Catalog extends EventEmitter {
     if (this.statsTimer) clearTimeout(this.statsTimer);
     this.statsTimer = undefined;
     if (!this.pendingStats.size) return this.writing;
-    const s = [...this.pendingStats].map(([id, [a, f, at]]) => [id, a, f, at] as [string, number, number, number]);
+    const s = [...this.pendingStats].map(([id, [a, f, at]]): StatsRow => [id, a, f, at]);
     this.pendingStats.clear();
     await this.write([{ t: 'stats', w: this.writer, s }]);
   }

@@ -141,6 +141,7 @@ async function main(): Promise<void> {
       bar.done();
       console.log(`reindexed ${r.pages} pages of ${r.documents} documents from L4${r.backups.length ? `; previous files kept as ${r.backups.join(', ')}` : ''}`);
       if (r.corrupt.length) console.error(`vmem: ${r.corrupt.length} page file(s) do not match their content address and were left out: ${r.corrupt.join(', ')}`);
+      for (const note of r.notes) console.error(`vmem: ${note}`);
       return;
     }
   }

@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { chunkText } from './core/chunker.js';
-import { documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import { CONTROL_CHARACTER, documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import { manifestId, type Manifest } from './core/manifest.js';
 import type { Resident, ResendPolicy } from './core/l1.js';
 import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
@@ -24,6 +26,7 @@ import { EmbeddedIndex } from './tiers/l3/embedded.js';
 import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
+import { tempDirOf } from './store/atomic-file.js';
 
 /**
  * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
@@ -101,7 +104,7 @@ async function openL2(config: Config): Promise<L2Store> {
  */
 async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const embedder = new HashingEmbedder();
-  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder);
+  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, { tmpDir: tempDirOf(config.dataDir) });
   if (!config.chromaUrl) return lexical;
   const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
   const { HybridIndex } = await import('./tiers/l3/hybrid.js');
@@ -213,6 +216,7 @@ export class Pager extends EventEmitter {
         ratio: config.compressRatio,
         concurrency: config.compressConcurrency,
         claimsDir: join(config.dataDir, 'claims'),
+        tmpDir: tempDirOf(config.dataDir),
       },
     );
     this.summarizer.on('failed', (id: string, err: Error) => console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`));
@@ -222,7 +226,7 @@ export class Pager extends EventEmitter {
     // First, so that a compressor's configuration error stops vmem before anything is opened.
     const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
     const catalog = await Catalog.open(config.dataDir);
-    const l4 = parts.l4 ?? new FsL4(config.dataDir);
+    const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
     const l3 = parts.l3 ?? (await openL3(config, l4));
     const l2 = parts.l2 ?? (await openL2(config));
     const resend = parts.resend ?? defaultResendPolicy(config);
@@ -261,10 +265,13 @@ export class Pager extends EventEmitter {
   // ---------------------------------------------------------------- ingest
 
   /**
-   * Pages documents into L4 (durably, first), then L3, then the page table. Re-ingesting the same
-   * source with the same bytes is a no-op that returns the same ids.
+   * Pages documents into L4 (durably, first: pages, then a manifest of the batch's documents), then L3,
+   * then the page table. Re-ingesting the same source with the same bytes is a no-op that returns the same ids.
    */
-  async ingest(docs: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+  async ingest(input: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+    // A lone surrogate has no UTF-8 form: hashing would see U+FFFD while the page file kept the surrogate,
+    // so two different texts would share a page id. Made well-formed here, what is hashed is what is stored.
+    const docs = input.map((d) => ({ source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
     for (const [i, d] of docs.entries()) {
       const field = docs.length > 1 ? `text (${d.source})` : 'text';
       if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');
@@ -272,7 +279,11 @@ export class Pager extends EventEmitter {
       if (bytes > this.config.maxIngestBytes) {
         throw new InputError(field, `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`);
       }
-      if (!d.source.trim()) throw new InputError(`source${docs.length > 1 ? ` #${i}` : ''}`, 'must name the document');
+      const sourceField = `source${docs.length > 1 ? ` #${i}` : ''}`;
+      if (!d.source.trim()) throw new InputError(sourceField, 'must name the document');
+      if (CONTROL_CHARACTER.test(d.source)) {
+        throw new InputError(sourceField, `${JSON.stringify(d.source)} holds a control character (U+0000–U+001F or U+007F: a tab, newline, NUL…); name the document without one (rename the file, or pass another source)`);
+      }
     }
     const total = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
     const enc = tokenizer(this.config.encoding);
@@ -290,6 +301,9 @@ export class Pager extends EventEmitter {
         .then(async () => {
           if (failure !== undefined) return;
           await this.l4.putPages(b.flatMap((x) => x.pages));
+          // Which documents hold which pages, in L4 too: pages are shared, so their own origins cannot say.
+          const manifest: Manifest = { version: 1, documents: b.map((x) => x.doc) };
+          await this.l4.putRecord('manifests', manifestId(this.now(), randomBytes(4).toString('hex')), JSON.stringify(manifest));
           await this.index(b);
           for (const x of b) {
             done += x.doc.bytes;

@@ -1,13 +1,16 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError, type Config } from './config.js';
+import { Catalog, CATALOG_FILE, statsIn } from './catalog.js';
+import { parseManifest } from './core/manifest.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import type { Page } from './core/page.js';
 import { Pager } from './pager.js';
 import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
+import type { L4Store } from './tiers/l4/store.js';
 
 /** Files derived from L4, rebuilt by reindex. */
-const DERIVED = ['catalog.jsonl', join('l3', 'embedded.jsonl')];
+const DERIVED = [CATALOG_FILE, join('l3', 'embedded.jsonl')];
 const BATCH = 256;
 
 export interface ReindexResult {
@@ -17,6 +20,8 @@ export interface ReindexResult {
   corrupt: string[];
   /** Where the previous derived files were moved. */
   backups: string[];
+  /** What the rebuild could not restore as it was, and why; for the user. */
+  notes: string[];
 }
 
 /** Renames the namespace's Chroma collection out of the way, as the files are; the rebuild creates a new one. */
@@ -31,13 +36,88 @@ async function retireChroma(config: Config, stamp: string): Promise<string[]> {
   }
 }
 
+/** Documents rebuilt from L4, in the order the page table recorded them, each with the pages it brought first. */
+interface Rebuilt {
+  documents: { doc: DocumentEntry; pages: Page[] }[];
+  notes: string[];
+}
+
+/**
+ * The documents L4 records: those of the ingest manifests, in the order they were written. Documents of a
+ * store written before ingest kept manifests are rebuilt from their pages' first origins, which cannot
+ * restore a document whose pages all came first in another one, nor a shared page in a later document.
+ */
+async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebuilt> {
+  const notes: string[] = [];
+  // A document listed again (an ingest killed after its manifest, before the page table recorded it, then run
+  // again) stands where it was listed last: where the page table recorded it.
+  const listed = new Map<string, DocumentEntry>();
+  const unreadable: string[] = [];
+  for (const id of (await l4.listRecords('manifests')).sort()) {
+    const docs = parseManifest((await l4.getRecord('manifests', id)) ?? '');
+    if (!docs) unreadable.push(id);
+    for (const d of docs ?? []) {
+      listed.delete(d.id);
+      listed.set(d.id, d);
+    }
+  }
+  if (unreadable.length) notes.push(`${unreadable.length} manifest(s) unreadable (${unreadable.join(', ')}): their documents were rebuilt from their pages' first origins`);
+
+  const inManifests = new Set(listed.keys());
+  const byOrigin = new Map<string, Page[]>();
+  for (const p of pages.values()) {
+    if (inManifests.has(p.documentId)) continue;
+    const ps = byOrigin.get(p.documentId);
+    if (ps) ps.push(p);
+    else byOrigin.set(p.documentId, [p]);
+  }
+  const legacy: DocumentEntry[] = [...byOrigin.values()].map((ps) => {
+    ps.sort((a, b) => a.ordinal - b.ordinal);
+    const first = ps[0]!;
+    return {
+      id: first.documentId,
+      source: first.source,
+      tokens: ps.reduce((n, p) => n + p.tokens, 0),
+      bytes: ps.reduce((n, p) => n + Buffer.byteLength(p.text), 0),
+      pageIds: ps.map((p) => p.id),
+      ingestedAt: Date.now(),
+    };
+  });
+  if (legacy.length) {
+    notes.push(
+      `${legacy.length} document(s) predate ingest manifests and were rebuilt from their pages' first origins: a document whose pages all came first in another is missing, and pages shared with earlier documents are missing from later ones; re-ingest their sources to restore them exactly`,
+    );
+  }
+
+  const documents: Rebuilt['documents'] = [];
+  const incomplete: string[] = [];
+  const added = new Set<string>();
+  // Stores written before manifests were older than any manifest: their documents come first, as they did.
+  for (const doc of legacy.concat([...listed.values()])) {
+    if (doc.pageIds.some((id) => !pages.has(id))) {
+      incomplete.push(`${doc.source} (${doc.id})`);
+      continue;
+    }
+    const fresh: Page[] = [];
+    for (const id of doc.pageIds) {
+      if (!added.has(id)) fresh.push(pages.get(id)!);
+      added.add(id);
+    }
+    documents.push({ doc, pages: fresh });
+  }
+  if (incomplete.length) notes.push(`${incomplete.length} document(s) left out, their pages missing or corrupt in L4: ${incomplete.join(', ')}; re-ingest their sources`);
+  return { documents, notes };
+}
+
 /**
  * Rebuilds the page table and the L3 index (pages and summaries) from L4 alone (the source of truth), e.g. after an
  * embedder change or a lost index. Run it with no vmem process serving the same data dir.
+ * Documents come from the ingest manifests L4 keeps, pages from the page files, summaries from their records.
+ * Access statistics are not L4's: they are carried over from the previous page table when it is readable.
  * The previous files (and Chroma collection) are kept beside the new ones with a `.bak-<time>` suffix.
  */
 export async function reindex(config: Config, onProgress?: (done: number, total: number) => void): Promise<ReindexResult> {
-  const l4 = new FsL4(config.dataDir);
+  const l4 = await FsL4.open(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];
@@ -52,14 +132,14 @@ export async function reindex(config: Config, onProgress?: (done: number, total:
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  const pages: Page[] = [];
+  const pages = new Map<string, Page>();
   const corrupt: string[] = [];
   for (let i = 0; i < ids.length; i += BATCH) {
     const batch = ids.slice(i, i + BATCH);
     for (const id of batch) {
       try {
         const [p] = await l4.getPages([id]);
-        if (p) pages.push(p);
+        if (p) pages.set(id, p);
       } catch (err) {
         if (!(err instanceof CorruptPageError)) throw err;
         corrupt.push(id);
@@ -67,24 +147,7 @@ export async function reindex(config: Config, onProgress?: (done: number, total:
     }
     onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
   }
-  // A document's pages are those whose first origin it is, in ordinal order.
-  const byDoc = new Map<string, Page[]>();
-  for (const p of pages) byDoc.set(p.documentId, [...(byDoc.get(p.documentId) ?? []), p]);
-  const documents: { doc: DocumentEntry; pages: Page[] }[] = [...byDoc.values()].map((ps) => {
-    ps.sort((a, b) => a.ordinal - b.ordinal);
-    const first = ps[0]!;
-    return {
-      doc: {
-        id: first.documentId,
-        source: first.source,
-        tokens: ps.reduce((n, p) => n + p.tokens, 0),
-        bytes: ps.reduce((n, p) => n + Buffer.byteLength(p.text), 0),
-        pageIds: ps.map((p) => p.id),
-        ingestedAt: Date.now(),
-      },
-      pages: ps,
-    };
-  });
+  const { documents, notes } = await documentsOf(l4, pages);
   const pager = await Pager.open(config);
   try {
     await pager.index(documents);
@@ -96,5 +159,14 @@ export async function reindex(config: Config, onProgress?: (done: number, total:
   } finally {
     await pager.close();
   }
-  return { pages: pages.length, documents: documents.length, corrupt, backups };
+  const stats = await statsIn(`${join(config.dataDir, CATALOG_FILE)}.bak-${stamp}`);
+  if (stats) {
+    const catalog = await Catalog.open(config.dataDir);
+    try {
+      await catalog.addStats(stats);
+    } finally {
+      await catalog.close();
+    }
+  } else notes.push('access statistics start from zero: there was no previous page table (catalog.jsonl) to carry them over from');
+  return { pages: pages.size, documents: documents.length, corrupt, backups, notes };
 }

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CompressionError, type Compressor } from './compress/compressor.js';
 import { waitAtMost } from './deadline.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
+import { tryLock } from './store/file-lock.js';
 
 /** What the summarizer needs from the store; the pager provides it. */
 export interface SummaryStore {
@@ -27,13 +28,18 @@ export interface SummarizerOptions {
   concurrency: number;
   /** Where claims live, so that processes sharing the store never compress the same page twice. */
   claimsDir: string;
+  /** The data dir's temp directory, where claims are written before they are linked into place. */
+  tmpDir: string;
   /** Pages waiting at most; past it new requests are dropped (the page is asked for again at its next eviction). */
   maxQueued?: number;
   /** First retry delay after a failure; doubles per failure of the same page, up to an hour. */
   retryMs?: number;
 }
 
-/** A claim older than this belongs to a process that died mid-compression: it is taken over. */
+/**
+ * A claim older than this is taken over even if its holder may be alive (a pid reused, a holder on another
+ * host): longer than any compression with its retries. A claim whose holder is gone from this host is taken over at once.
+ */
 const STALE_CLAIM_MS = 10 * 60_000;
 
 /**
@@ -156,21 +162,9 @@ export class Summarizer extends EventEmitter {
     this.retries.set(id, timer);
   }
 
-  /** Creates the page's claim file, or returns undefined when a live claim exists. */
+  /** Claims the page for this process (a lock held for the compression, tried without waiting); undefined when another holds it. */
   private async claim(id: string): Promise<(() => Promise<void>) | undefined> {
     await mkdir(this.opts.claimsDir, { recursive: true });
-    const path = join(this.opts.claimsDir, id);
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        await (await open(path, 'wx')).close();
-        return () => rm(path, { force: true });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        const age = Date.now() - (await stat(path).then((s) => s.mtimeMs, () => Date.now()));
-        if (age < STALE_CLAIM_MS) return undefined;
-        await rm(path, { force: true });
-      }
-    }
-    return undefined;
+    return tryLock(join(this.opts.claimsDir, id), { tmpDir: this.opts.tmpDir, staleMs: STALE_CLAIM_MS });
   }
 }

@@ -8,7 +8,7 @@ import { sha256 } from '../src/core/hash.ts';
 import type { Snapshot } from '../src/core/snapshot.ts';
 import type { Pager } from '../src/pager.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { call, connect, essays, fakeClock, listing, l1Ids, openPager, readText, tempDir, textOf, type PagingJson } from './helpers.ts';
+import { allPages, call, connect, essays, fakeClock, listing, l1Ids, openPager, readText, tempDir, textOf, type PagingJson } from './helpers.ts';
 
 interface Fixture {
   dir: string;
@@ -48,7 +48,12 @@ async function fixture(t: TestContext, flags: Record<string, string> = {}): Prom
 async function state(fx: Fixture): Promise<{ table: string; l1: string; files: string[] }> {
   // Summaries of evicted pages are written in the background: let them land before comparing.
   await fx.pager.summarizer.idle();
-  return { table: await readText(fx.client, 'vmem://page-table'), l1: await readText(fx.client, 'vmem://l1'), files: listing(fx.dir) };
+  return {
+    table: await readText(fx.client, 'vmem://page-table'),
+    pages: [...(await allPages(fx.client)).values()],
+    l1: await readText(fx.client, 'vmem://l1'),
+    files: listing(fx.dir),
+  };
 }
 
 /**

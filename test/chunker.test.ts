@@ -278,6 +278,27 @@ describe('chunker: unicode', () => {
   );
 });
 
+describe('chunker: one-line inputs', () => {
+  // Minified code and one-line JSON: one span with no paragraph, sentence or line break, cut into a
+  // pre-tokenizer piece every two or three characters (over 100,000 pieces here, more than a call's arguments may hold).
+  const numbers = () => {
+    const values: number[] = [];
+    for (let i = 0, n = 0; n < 300_000; i++, n += String(values.at(-1)).length + 1) values.push((i * 7919) % 1000);
+    return JSON.stringify({ values });
+  };
+  const words = () => Array.from({ length: 150_000 }, (_, i) => 'aeiouxyz'[i % 8]).join(' ');
+  for (const [label, make] of [['a 300 kB line of minified JSON', numbers], ['a 300 kB paragraph of short words with no sentence end', words]] as const) {
+    test(`${label} pages like any text`, () => {
+      const text = make();
+      assert.ok(text.length >= 200_000 && !/[\n.!?]/.test(text), 'fixture: one line, no sentence end');
+      const chunks = chunkText(text, 2000, o200k);
+      assert.ok(chunks.length >= 50, `expected many pages, got ${chunks.length}`);
+      checkInvariants(text, chunks, 2000, o200k);
+      for (const c of chunks.slice(0, -1)) assert.ok(c.tokens >= 1990, `page ${c.ordinal} has only ${c.tokens} tokens: pages of a run are filled`);
+    });
+  }
+});
+
 describe('chunker: page ids', () => {
   test('page ids are content-addressed and stable across calls and encodings of the same cut', () => {
     const text = essays(2);

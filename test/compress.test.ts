@@ -4,6 +4,9 @@
  * then the background summarizer and multi-resolution paging end to end.
  */
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -16,7 +19,7 @@ import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import type { Pager } from '../src/pager.ts';
-import { allPages, call, connect, deferrals, demoDoc, essays, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
+import { allPages, call, connect, deadPid, deferrals, demoDoc, essays, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
 import { completion, startFakeOpenAI, type FakeOpenAI } from './support/openai.ts';
 
 const enc = tokenizer('o200k_base');
@@ -192,6 +195,26 @@ describe('summaries in the background', () => {
     assert.equal(summary.tokens, enc.count(summary.text));
     const found = await pager.fault(pager.newSession(), 'zanzibar quokka ledger', { maxPages: 1 });
     assert.equal(found.pages[0]?.pageId, id, 'a fault matches the page through its abstractive summary');
+  });
+
+  test('a page claimed by a process that is gone is compressed at once; one claimed by a live process is left to it', async (t) => {
+    const defer = deferrals(t);
+    const { dir, cleanup } = tempDir();
+    defer(cleanup);
+    const pager = await openPager(dir, FLAGS);
+    defer(() => pager.close());
+    await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
+    const [orphaned, held] = pager.table.listPages().slice(0, 2).map((p) => p.id);
+    // Claims as a compressing process leaves them: a lock file naming its holder, taken a moment ago.
+    const claim = (pid: number) => JSON.stringify({ pid, host: hostname(), nonce: 'c1a1c1a1c1a1c1a1', at: Date.now() });
+    fs.mkdirSync(join(dir, 'claims'));
+    fs.writeFileSync(join(dir, 'claims', orphaned!), claim(deadPid()));
+    fs.writeFileSync(join(dir, 'claims', held!), claim(process.pid));
+    pager.summarizer.enqueue([orphaned!, held!]);
+    await pager.summarizer.idle();
+    assert.ok(pager.table.get(orphaned!)!.summary, 'the claim of a process that died mid-compression blocks its page');
+    assert.equal(pager.table.get(held!)!.summary, undefined, 'a live claim was taken over');
+    assert.deepEqual(fs.readdirSync(join(dir, 'claims')), [held], 'the taken-over claim is released');
   });
 
   test('two stores on one data dir (as two processes) compress a page once', async (t) => {

@@ -1,6 +1,7 @@
 /**
  * Shared fixtures for the test files (not a test file itself: the runner only picks up *.test.ts).
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -43,6 +44,11 @@ export function tempDir(prefix = 'vmem-test-'): { dir: string; cleanup: () => vo
  */
 export function testConfig(dir: string, flags: Record<string, string> = {}): Config {
   return loadConfig({ '--data-dir': dir, '--ingest-roots': os.tmpdir(), ...flags }, {});
+}
+
+/** The pid of a process that has exited and been reaped: no process of this host holds it (short of reuse). */
+export function deadPid(): number {
+  return spawnSync(process.execPath, ['-e', '']).pid!;
 }
 
 /** A controllable clock. */

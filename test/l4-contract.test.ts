@@ -10,8 +10,10 @@ import { describe, it } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import type { Page } from '../src/core/page.ts';
 import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
-import type { L4Store } from '../src/tiers/l4/store.ts';
-import { tempDir } from './helpers.ts';
+import { RECORD_KINDS, type L4Store } from '../src/tiers/l4/store.ts';
+import { manifestId } from '../src/core/manifest.ts';
+import { tempPath } from '../src/store/atomic-file.ts';
+import { deadPid, tempDir } from './helpers.ts';
 import { withHarness } from './support/contract.ts';
 
 interface Harness {
@@ -22,6 +24,10 @@ interface Harness {
   tamper(id: string, edit: (raw: string) => string): void;
   /** Leaves what a write killed half-way would leave. */
   crashMidWrite(page: Page): void;
+  /** Opens the storage again, as the next process to use it would. */
+  reopen(): Promise<L4Store>;
+  /** What crashed writes left behind, if the backend can leave anything (temp files). */
+  leftovers(): string[];
   cleanup(): Promise<void>;
 }
 
@@ -63,13 +69,16 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       assert.deepEqual((await h.store.listPageIds()).sort(), PAGES.map((p) => p.id).sort());
     });
 
-    test('a write killed half-way leaves no page behind, and the next write of it succeeds', async (h) => {
+    test('a write killed half-way leaves no page behind, its leftovers go when the store is opened again, and the next write of it succeeds', async (h) => {
       const p = PAGES[0]!;
       h.crashMidWrite(p);
       assert.deepEqual(await h.store.getPages([p.id]), [undefined]);
       assert.deepEqual(await h.store.listPageIds(), []);
-      await h.store.putPages([p]);
-      assert.deepEqual(await h.store.getPages([p.id]), [p]);
+      await h.store.putPages([PAGES[1]!]); // a live writer's own temp files come and go meanwhile
+      const store = await h.reopen();
+      assert.deepEqual(h.leftovers(), []);
+      await store.putPages([p]);
+      assert.deepEqual(await store.getPages([p.id]), [p]);
     });
 
     test('a page altered on disk is refused, even with its recorded hash rewritten to match', async (h) => {
@@ -82,15 +91,35 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       await assert.rejects(h.store.getPages([p!.id]), CorruptPageError);
     });
 
-    test('records (snapshots) round-trip, list, and are replaced whole', async ({ store }) => {
-      assert.equal(await store.getRecord('snapshots', 's0000'), undefined);
-      assert.deepEqual(await store.listRecords('snapshots'), []);
-      await store.putRecord('snapshots', 's0001', '{"a":1}');
-      await store.putRecord('snapshots', 's0002', '{"b":"日本"}');
-      await store.putRecord('snapshots', 's0001', '{"a":2}');
-      assert.equal(await store.getRecord('snapshots', 's0001'), '{"a":2}');
-      assert.equal(await store.getRecord('snapshots', 's0002'), '{"b":"日本"}');
-      assert.deepEqual((await store.listRecords('snapshots')).sort(), ['s0001', 's0002']);
+    test('a page whose text is not well-formed is neither stored nor served: its hash would address other bytes', async (h) => {
+      // sha256 hashes UTF-8, where the lone surrogate becomes U+FFFD: this page claims the address of the well-formed text.
+      const good = page('walrus \ufffd marmalade');
+      const lone = { ...good, text: 'walrus \ud800 marmalade' };
+      await assert.rejects(h.store.putPages([lone]), (err: Error) => !(err instanceof CorruptPageError) && err.message.includes(good.id));
+      assert.deepEqual(await h.store.listPageIds(), [], 'nothing was stored');
+      await h.store.putPages([good]);
+      h.tamper(good.id, () => JSON.stringify(lone));
+      await assert.rejects(h.store.getPages([good.id]), CorruptPageError);
+    });
+
+    test(`records of every kind (${RECORD_KINDS.join(', ')}) round-trip, list, are replaced whole, and stay apart`, async ({ store }) => {
+      for (const kind of RECORD_KINDS) {
+        assert.equal(await store.getRecord(kind, 's0000'), undefined);
+        assert.deepEqual(await store.listRecords(kind), []);
+        await store.putRecord(kind, 's0001', `{"a":1,"kind":"${kind}"}`);
+        await store.putRecord(kind, 's0002', '{"b":"日本"}');
+        await store.putRecord(kind, 's0001', `{"a":2,"kind":"${kind}"}`);
+      }
+      for (const kind of RECORD_KINDS) {
+        assert.equal(await store.getRecord(kind, 's0001'), `{"a":2,"kind":"${kind}"}`);
+        assert.equal(await store.getRecord(kind, 's0002'), '{"b":"日本"}');
+        assert.deepEqual((await store.listRecords(kind)).sort(), ['s0001', 's0002']);
+      }
+      // A manifest id (as ingest makes them) is a valid record id.
+      const id = manifestId(Date.now(), 'deadbeef');
+      await store.putRecord('manifests', id, '{}');
+      assert.ok((await store.listRecords('manifests')).includes(id));
+      assert.deepEqual(await store.listPageIds(), [], 'records are not pages');
     });
 
     test('ids that could leave the store are refused', async ({ store }) => {
@@ -111,10 +140,13 @@ l4Contract('files', async () => {
     another: () => new FsL4(dir),
     tamper: (id, edit) => fs.writeFileSync(pathOf(id), edit(fs.readFileSync(pathOf(id), 'utf8'))),
     crashMidWrite: (p) => {
-      // writeFileAtomic's temp file, written but never renamed into place.
-      fs.mkdirSync(join(dir, 'pages', p.id.slice(1, 3)), { recursive: true });
-      fs.writeFileSync(`${pathOf(p.id)}.4242.deadbeef.tmp`, JSON.stringify(p).slice(0, 10));
+      // writeFileAtomic's temp file, written but never renamed into place, by a writer that is gone.
+      const tmp = tempPath(join(dir, 'tmp')).replace(/^(.*\/)\d+\./, `$1${deadPid()}.`);
+      fs.mkdirSync(join(dir, 'tmp'), { recursive: true });
+      fs.writeFileSync(tmp, JSON.stringify(p).slice(0, 10));
     },
+    reopen: () => FsL4.open(dir),
+    leftovers: () => (fs.existsSync(join(dir, 'tmp')) ? fs.readdirSync(join(dir, 'tmp')) : []),
     cleanup: async () => cleanup(),
   };
 });

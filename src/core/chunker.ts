@@ -52,44 +52,50 @@ export function graphemeBoundary(text: string, i: number): boolean {
   return true;
 }
 
-function cutPoints(text: string, start: number, end: number, re: RegExp): number[] {
-  const slice = text.slice(start, end);
-  const points: number[] = [];
-  re.lastIndex = 0;
-  for (let m = re.exec(slice); m; m = re.exec(slice)) {
+/** Offsets in (start, end) just after each match of `re` in that span, lazily: a huge span never becomes a huge array. */
+function* cutPoints(text: string, start: number, end: number, re: RegExp): Generator<number> {
+  // matchAll works on its own copy of the regex, so suspended walks over other spans cannot disturb it.
+  for (const m of text.slice(start, end).matchAll(re)) {
     const at = start + m.index + m[0].length;
-    if (at > start && at < end) points.push(at);
-    if (m[0].length === 0) re.lastIndex++;
+    if (at > start && at < end) yield at;
   }
-  return points;
 }
 
 /**
  * Cuts `text` into chunks of at most `maxTokens` tokens, at paragraph, then sentence, then line
  * boundaries; a span with no boundary left is cut between tokens (never inside a character or grapheme).
  * Each paragraph is counted once, so chunking costs at most one pass of the tokenizer.
+ * Units are produced lazily and every array holds at most a page's worth of them, so memory and the call
+ * stack stay bounded on any input (a 64 MiB line of minified JSON is one span cut into millions of pieces).
  */
 export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chunk[] {
-  const units = (start: number, end: number, level: number): Unit[] => {
+  /**
+   * The units of [start, end) at `level` and finer. `overlong` says the caller knows the span holds more
+   * than a page: without a boundary at this level it goes straight to the next, without counting it again.
+   */
+  function* units(start: number, end: number, level: number, overlong = false): Generator<Unit> {
     const re = LEVELS[level];
-    if (!re) return hardSplit(start, end);
-    const bounds = [start, ...cutPoints(text, start, end, re), end];
-    const out: Unit[] = [];
-    for (let i = 0; i + 1 < bounds.length; i++) {
-      const s = bounds[i]!;
-      const e = bounds[i + 1]!;
-      const tokens = enc.count(text.slice(s, e));
-      if (tokens > maxTokens) out.push(...units(s, e, level + 1));
-      else out.push({ start: s, end: e, tokens, level: level + 1 });
+    if (!re) return yield* hardSplit(start, end);
+    let from = start;
+    for (const at of cutPoints(text, start, end, re)) {
+      yield* span(from, at, level);
+      from = at;
     }
-    return out;
-  };
+    if (from === start && overlong) yield* units(start, end, level + 1, true);
+    else yield* span(from, end, level);
+  }
+
+  /** One span between boundaries of `level`: a unit if it fits, else its finer units. */
+  function* span(start: number, end: number, level: number): Generator<Unit> {
+    const tokens = enc.count(text.slice(start, end));
+    if (tokens > maxTokens) yield* units(start, end, level + 1, true);
+    else yield { start, end, tokens, level: level + 1 };
+  }
 
   // Below line level, pages are packed from the pre-tokenizer's pieces, which are always token
   // boundaries, joined where a cut would split a grapheme (cl100k makes a combining accent its own
   // piece). Only a run larger than a page is cut inside.
-  const hardSplit = (start: number, end: number): Unit[] => {
-    const out: Unit[] = [];
+  function* hardSplit(start: number, end: number): Generator<Unit> {
     let from = start;
     let pos = start;
     let tokens = 0;
@@ -97,16 +103,14 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
       pos += piece.length;
       tokens += n;
       if (pos < end && !graphemeBoundary(text, pos)) continue;
-      if (tokens <= maxTokens) out.push({ start: from, end: pos, tokens, level: LEVELS.length });
-      else out.push(...splitRun(from, pos));
+      if (tokens <= maxTokens) yield { start: from, end: pos, tokens, level: LEVELS.length };
+      else yield* splitRun(from, pos);
       from = pos;
       tokens = 0;
     }
-    return out;
-  };
+  }
 
-  const splitRun = (start: number, end: number): Unit[] => {
-    const out: Unit[] = [];
+  function* splitRun(start: number, end: number): Generator<Unit> {
     let pos = start;
     while (pos < end) {
       // A window that surely holds more than a page (a token rarely spans 8 characters), grown if not.
@@ -132,74 +136,79 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
           }
         }
       }
-      out.push({ start: pos, end: cut, tokens: enc.count(text.slice(pos, cut)), level: LEVELS.length });
+      yield { start: pos, end: cut, tokens: enc.count(text.slice(pos, cut)), level: LEVELS.length };
       pos = cut;
     }
-    return out;
-  };
+  }
 
-  const queue = text.length ? units(0, text.length, 0) : [];
+  const source: Iterator<Unit> = units(0, text.length, 0);
+  /** Units to take before the source's next one, the next last: a page's units sent back, a unit cut finer. */
+  const back: Unit[] = [];
+  const next = (): Unit | undefined => {
+    if (back.length) return back.pop();
+    const r = source.next();
+    return r.done ? undefined : r.value;
+  };
   const chunks: Chunk[] = [];
   let line = 1;
-  /** The page being filled: its units' start offsets, and the sum of their counts. */
-  let cur: { starts: number[]; end: number; tokens: number } | undefined;
+  /** The page being filled: its units, and the sum of their counts. */
+  let cur: { units: Unit[]; tokens: number } | undefined;
 
   /**
    * Closes the page with its exact count. Units are counted apart, and a token can span a cut (".\n"
    * is one token), so the sum over-counts slightly; in the rare case the exact count is higher, the
-   * last units go back to the queue. Returns how many went back.
+   * last units go back to be taken again.
    */
-  const flush = (): number => {
-    if (!cur) return 0;
-    let body = text.slice(cur.starts[0], cur.end);
+  const flush = (): void => {
+    if (!cur) return;
+    const units = cur.units;
+    const start = units[0]!.start;
+    let end = units[units.length - 1]!.end;
+    let body = text.slice(start, end);
     let tokens = enc.count(body);
-    let returned = 0;
-    while (tokens > maxTokens && cur.starts.length > 1) {
-      cur.end = cur.starts.pop()!;
-      returned++;
-      body = text.slice(cur.starts[0], cur.end);
+    while (tokens > maxTokens && units.length > 1) {
+      back.push(units.pop()!);
+      end = units[units.length - 1]!.end;
+      body = text.slice(start, end);
       tokens = enc.count(body);
     }
-    const start = cur.starts[0]!;
     const lineStart = line;
     let newlines = 0;
     for (let k = body.indexOf('\n'); k !== -1; k = body.indexOf('\n', k + 1)) newlines++;
     line += newlines;
     // A trailing newline belongs to the line it ends, not to the next one.
     const lineEnd = body.endsWith('\n') ? line - 1 : line;
-    chunks.push({ ordinal: chunks.length, text: body, tokens, charStart: start, charEnd: cur.end, lineStart, lineEnd: Math.max(lineStart, lineEnd) });
+    chunks.push({ ordinal: chunks.length, text: body, tokens, charStart: start, charEnd: end, lineStart, lineEnd: Math.max(lineStart, lineEnd) });
     cur = undefined;
-    return returned;
   };
 
-  for (let q = 0; q < queue.length; q++) {
-    const u = queue[q]!;
+  if (!text.length) return chunks;
+  for (let u = next(); u || cur; u = next()) {
+    if (!u) {
+      flush(); // the last page; units it sends back start another
+      continue;
+    }
     if (!cur) {
-      cur = { starts: [u.start], end: u.end, tokens: u.tokens };
+      cur = { units: [u], tokens: u.tokens };
       continue;
     }
     if (cur.tokens + u.tokens <= maxTokens) {
-      cur.starts.push(u.start);
-      cur.end = u.end;
+      cur.units.push(u);
       cur.tokens += u.tokens;
       continue;
     }
     // The unit does not fit. A page under half full is topped up with the unit's sentences (or lines)
     // rather than closed early; otherwise the page closes at this boundary.
     if (cur.tokens < maxTokens / 2 && u.level < LEVELS.length) {
-      const finer = units(u.start, u.end, u.level);
+      // A unit fits in a page, so it has at most a page's worth of finer units.
+      const finer = Array.from(units(u.start, u.end, u.level));
       if (finer.length > 1) {
-        queue.splice(q, 1, ...finer);
-        q--;
+        for (let i = finer.length - 1; i >= 0; i--) back.push(finer[i]!);
         continue;
       }
     }
-    q -= flush() + 1;
-  }
-  // Units sent back by the last flush start a new page.
-  for (let back = flush(); back > 0; back = flush()) {
-    const rest = queue.slice(queue.length - back);
-    cur = { starts: rest.map((u) => u.start), end: rest[rest.length - 1]!.end, tokens: rest.reduce((n, u) => n + u.tokens, 0) };
+    back.push(u);
+    flush();
   }
   return chunks;
 }

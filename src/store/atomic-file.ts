@@ -1,27 +1,91 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 
-/**
- * Writes a file so that readers see the old content or the new, never a torn one, even across a
- * crash: write a temp file beside it, fsync, rename over.
- */
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fh = await open(tmp, 'w');
+/** This machine's name, as locks record it: a pid means something only on the host that issued it. */
+export const HOST = hostname();
+/** This host in temp file names (host names may hold characters file names should not). */
+const HOST_TAG = createHash('sha256').update(HOST).digest('hex').slice(0, 8);
+/** A temp file older than this belongs to no live write, whatever its pid says (pid reuse, another host). */
+const TEMP_MAX_AGE_MS = 3_600_000;
+const TEMP_NAME = /^(\d+)\.([0-9a-f]{8})\.[0-9a-f]+\.tmp$/;
+
+/** The data dir's directory for temp files: on the store's filesystem, so a rename or link out of it is atomic. */
+export function tempDirOf(dataDir: string): string {
+  return join(dataDir, 'tmp');
+}
+
+/** Whether a process of this host is running (a zombie counts as running until it is reaped). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+}
+
+/** A new temp file path in `tmpDir`, named after its writer (pid and host), so that a sweep can tell a crashed writer's. */
+export function tempPath(tmpDir: string): string {
+  return join(tmpDir, `${process.pid}.${HOST_TAG}.${randomBytes(6).toString('hex')}.tmp`);
+}
+
+/** Writes a new file at `path` (creating its directory), for a write that a rename or link then publishes. */
+export async function writeNew(path: string, data: string, sync: boolean): Promise<void> {
+  const fh = await open(path, 'wx').catch(async (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+    await mkdir(dirname(path), { recursive: true });
+    return open(path, 'wx');
+  });
   try {
     await fh.writeFile(data, 'utf8');
-    await fh.sync();
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * Writes a file so that readers see the old content or the new, never a torn one, even across a
+ * crash: write a temp file in `tmpDir` (same filesystem), fsync, rename over. A crash leaves at worst
+ * the temp file, which `sweepTemp` removes.
+ */
+export async function writeFileAtomic(path: string, data: string, tmpDir: string): Promise<void> {
+  const tmp = tempPath(tmpDir);
   try {
-    await rename(tmp, path);
+    await writeNew(tmp, data, true);
+    await rename(tmp, path).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dirname(path), { recursive: true });
+      await rename(tmp, path);
+    });
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
   }
+}
+
+/**
+ * Removes the temp files crashed writers left in `tmpDir`: those of a pid no longer running on this
+ * host, and any older than an hour. Lists that one directory only, so it costs the same however
+ * large the store is. Returns how many it removed.
+ */
+export async function sweepTemp(tmpDir: string, now: () => number = Date.now): Promise<number> {
+  const names = await readdir(tmpDir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  let removed = 0;
+  for (const name of names) {
+    const m = TEMP_NAME.exec(name);
+    const path = join(tmpDir, name);
+    let stale = !!m && m[2] === HOST_TAG && !isAlive(Number(m[1]));
+    if (!stale) stale = now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? now()) > TEMP_MAX_AGE_MS;
+    // Another process sweeping at the same time may have removed it first: either way it is gone.
+    if (stale && (await unlink(path).then(() => true, () => false))) removed++;
+  }
+  return removed;
 }
 
 /** The file's text, or undefined if it does not exist. */

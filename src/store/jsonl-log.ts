@@ -12,7 +12,11 @@ export class JsonlLog<T> {
   private timer: NodeJS.Timeout | undefined;
   private reading: Promise<T[]> | undefined;
 
-  constructor(readonly path: string) {}
+  /** `tmpDir`: where its lock is written before it is linked into place (see withFileLock). */
+  constructor(
+    readonly path: string,
+    private readonly tmpDir: string,
+  ) {}
 
   /** Records appended since the last read (all of them on the first call), by any process. */
   async read(): Promise<T[]> {
@@ -70,7 +74,7 @@ export class JsonlLog<T> {
       } finally {
         await fh.close();
       }
-    });
+    }, { tmpDir: this.tmpDir });
   }
 
   /** Calls `onRecords` with other processes' (and this one's) appends as they arrive, polling every `intervalMs`. */

@@ -1,6 +1,8 @@
+import { dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
+import { tempDirOf } from '../../store/atomic-file.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
 import { Bm25, SentenceWindows, topIndices, Vocabulary, withBigrams } from './lexical.js';
@@ -94,9 +96,10 @@ export class EmbeddedIndex implements L3Index {
   /**
    * Opens (or creates) the index file; refuses one of another format or built by another embedder.
    * Follows the file afterwards, so pages indexed by other processes on the same data dir are found.
+   * `tmpDir` (the data dir's, by default a `tmp` directory beside the file) takes the lock's temp files.
    */
-  static async open(file: string, embedder: Embedder, weights: FusionWeights = DEFAULT_WEIGHTS): Promise<EmbeddedIndex> {
-    const log = new JsonlLog<IndexLine>(file);
+  static async open(file: string, embedder: Embedder, { weights = DEFAULT_WEIGHTS, tmpDir = tempDirOf(dirname(file)) }: { weights?: FusionWeights; tmpDir?: string } = {}): Promise<EmbeddedIndex> {
+    const log = new JsonlLog<IndexLine>(file, tmpDir);
     const idx = new EmbeddedIndex(log, embedder, weights);
     let lines = await log.read();
     if (!lines.length) {

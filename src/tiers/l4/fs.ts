@@ -1,11 +1,23 @@
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileIfExists, writeFileAtomic } from '../../store/atomic-file.js';
+import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
+/** Pages written at once. */
+const WRITERS = 16;
+
+/**
+ * Whether `page` is exactly what `id` addresses. Its text must be well-formed: sha256 hashes UTF-8, where a
+ * lone surrogate becomes U+FFFD, so a text holding one would share the address of another text.
+ */
+function addresses(page: Page, id: string): boolean {
+  if (page.id !== id || typeof page.text !== 'string' || !page.text.isWellFormed()) return false;
+  const hash = sha256(page.text);
+  return hash === page.sha256 && pageIdOf(hash) === id;
+}
 
 export class CorruptPageError extends Error {
   override name = 'CorruptPageError';
@@ -14,8 +26,21 @@ export class CorruptPageError extends Error {
 /** L4 on the local filesystem: one JSON file per page, fanned out by id prefix, written atomically. */
 export class FsL4 implements L4Store {
   readonly name = 'fs';
+  private readonly tmpDir: string;
 
-  constructor(readonly root: string) {}
+  constructor(readonly root: string) {
+    this.tmpDir = tempDirOf(root);
+  }
+
+  /**
+   * Opens the store, first removing the temp files of writes a crash cut short (their writer is gone):
+   * they all live in the data dir's temp directory, so this never walks the pages.
+   */
+  static async open(root: string): Promise<FsL4> {
+    const store = new FsL4(root);
+    await sweepTemp(store.tmpDir);
+    return store;
+  }
 
   private pagePath(id: string): string {
     if (!ID.test(id)) throw new Error(`invalid page id ${JSON.stringify(id)}`);
@@ -28,11 +53,19 @@ export class FsL4 implements L4Store {
   }
 
   async putPages(pages: Page[]): Promise<void> {
-    await Promise.all(
-      pages.map(async (p) => {
-        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p));
-      }),
-    );
+    for (const p of pages) {
+      if (!addresses(p, p.id)) throw new Error(`refusing to store page ${p.id}: its text is not what its id addresses (ingest makes texts well-formed and hashes them)`);
+    }
+    // A few writers at a time: enough to overlap the fsyncs, few enough that a batch of any size stays far
+    // below the open-file limit (one writer per page made a 10,000-page batch fail with EMFILE under 256).
+    let next = 0;
+    const writer = async () => {
+      for (let i = next++; i < pages.length; i = next++) {
+        const p = pages[i]!;
+        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p), this.tmpDir);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(WRITERS, pages.length) }, writer));
   }
 
   async getPages(ids: string[]): Promise<(Page | undefined)[]> {
@@ -43,8 +76,7 @@ export class FsL4 implements L4Store {
         const page = JSON.parse(raw) as Page;
         // The source of truth checks itself: the id is the content's address, so a page whose text
         // changed on disk (even with its recorded hash rewritten to match) is never served.
-        const hash = sha256(page.text);
-        if (page.id !== id || hash !== page.sha256 || pageIdOf(hash) !== id) {
+        if (!addresses(page, id)) {
           throw new CorruptPageError(`page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`);
         }
         return page;
@@ -70,7 +102,7 @@ export class FsL4 implements L4Store {
   }
 
   async putRecord(kind: RecordKind, id: string, json: string): Promise<void> {
-    await writeFileAtomic(this.recordPath(kind, id), json);
+    await writeFileAtomic(this.recordPath(kind, id), json, this.tmpDir);
   }
 
   async getRecord(kind: RecordKind, id: string): Promise<string | undefined> {

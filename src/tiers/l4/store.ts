@@ -1,7 +1,11 @@
 import type { Page } from '../../core/page.js';
 
-/** Kinds of small JSON records L4 keeps beside pages. */
-export type RecordKind = 'snapshots' | 'summaries';
+/**
+ * Kinds of small JSON records L4 keeps beside pages: snapshots, page summaries, and manifests (the
+ * documents each ingest batch recorded, from which reindex rebuilds the page table's documents).
+ */
+export const RECORD_KINDS = ['snapshots', 'summaries', 'manifests'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /**
  * L4, the durable store and source of truth: every page ever ingested, written atomically before any
