@@ -216,6 +216,9 @@ async function main(): Promise<void> {
   log(
     table(['scenario', 'policy', ...MODELS.map((m) => `model ${m}`)], host.map((r) => [r.scenario, r.policy, ...MODELS.map((m) => `${r.runs[m].tokens} / ${r.runs[m].calls} / ${r.runs[m].without}`)])),
   );
+  log(
+    '\nThe default is the last policy of each scenario. Against sending everything every time, it spends half the tokens in (a) and the same in (b); in (b′) and (c), where no signal reaches vmem, every omitted entry names the one load_page that brings it back, and a model that calls it, or simply asks again, ends with every page at about the tokens of always resending. Only a model that ignores the entry goes without; `VMEM_RESEND_AFTER=0` makes vmem always resend.',
+  );
 
   const toolList = await benchToolList(join(ROOT, 'dist', 'cli.js'));
   log('\n## tools/list size (o200k_base tokens of each tool\'s name, description and input schema; sent with every request)\n');
