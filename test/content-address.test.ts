@@ -7,23 +7,13 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { CONTROL_CHARACTER, documentIdOf } from '../src/core/hash.ts';
-import { allPages, call, callErr, connect, deferrals, openPager, readText, tempDir } from './helpers.ts';
+import { allPages, call, callErr, connectedStore } from './helpers.ts';
 
 interface IngestJson {
   documents: { document_id: string; source: string; pages: number; new_pages: number }[];
 }
 
-/** A fresh store and an MCP client on it. */
-async function store(t: import('node:test').TestContext) {
-  const defer = deferrals(t);
-  const { dir, cleanup } = tempDir();
-  defer(cleanup);
-  const pager = await openPager(dir);
-  defer(() => pager.close());
-  const { client, close } = await connect(pager);
-  defer(close);
-  return { dir, pager, client };
-}
+const store = (t: import('node:test').TestContext) => connectedStore(t);
 
 describe('document ids', () => {
   test('two different documents never share an id (a source with a control character is no document name)', () => {

@@ -127,6 +127,18 @@ export async function connect(
   };
 }
 
+/** A fresh store with an MCP client on it; everything is closed and removed after the test. */
+export async function connectedStore(t: TestContext, flags: Record<string, string> = {}, parts: PagerParts = {}) {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const pager = await openPager(dir, flags, parts);
+  defer(() => pager.close());
+  const { client, close } = await connect(pager);
+  defer(close);
+  return { dir, pager, client, defer };
+}
+
 export async function openPager(dir: string, flags: Record<string, string> = {}, parts: PagerParts = {}): Promise<Pager> {
   return Pager.open(testConfig(dir, flags), parts);
 }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { L1, type ResendPolicy } from '../src/core/l1.ts';
-import { call, connect, deferrals, demoDoc, factRe, fakeClock, openPager, tempDir, type PagingJson } from './helpers.ts';
+import { call, connectedStore, demoDoc, factRe, fakeClock, type PagingJson } from './helpers.ts';
 
 const policy: ResendPolicy = { maxAgeMs: 60_000, maxTokensSince: 100, maxOmissions: 1 };
 const page = (id: string, tokens: number) => ({ pageId: id, tokens, pinned: false, resolution: 'full' as const, text: id });
@@ -37,15 +37,9 @@ describe('L1: what the model can be assumed to see', () => {
 
 describe('page_fault and the host context', () => {
   async function setup(t: import('node:test').TestContext, flags: Record<string, string> = {}) {
-    const defer = deferrals(t);
-    const { dir, cleanup } = tempDir();
-    defer(cleanup);
     const clock = fakeClock();
-    const pager = await openPager(dir, { '--page-tokens': '500', '--l1-tokens': '4000', ...flags }, { now: clock.now });
-    defer(() => pager.close());
+    const { pager, client } = await connectedStore(t, { '--page-tokens': '500', '--l1-tokens': '4000', ...flags }, { now: clock.now });
     await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-    const { client, close } = await connect(pager);
-    defer(close);
     const fault = async (station: string, year: number, extra: Record<string, unknown> = {}) => {
       const r = await call<PagingJson>(client, 'page_fault', { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1, ...extra });
       assert.equal(r.s.pages.length, 1);

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { allDocuments, allPages, connect, deferrals, documentPages, openPager, readText, tempDir } from './helpers.ts';
+import { allDocuments, allPages, connect, connectedStore, deferrals, documentPages, openPager, readText, tempDir } from './helpers.ts';
 
 /** A read's size bound, far under what a host attaches whole (the unbounded page table was 1.9 MiB at 6,478 pages). */
 const MAX_READ_BYTES = 64 * 1024;
@@ -43,13 +43,7 @@ describe('bounded resources', () => {
   });
 
   test('a bad offset or an unknown document is refused with a message', async (t) => {
-    const defer = deferrals(t);
-    const { dir, cleanup } = tempDir();
-    defer(cleanup);
-    const pager = await openPager(dir);
-    defer(() => pager.close());
-    const { client, close } = await connect(pager);
-    defer(close);
+    const { client } = await connectedStore(t);
     await assert.rejects(client.readResource({ uri: 'vmem://page-table?from=-3' }), /from must be a whole number/);
     await assert.rejects(client.readResource({ uri: 'vmem://documents/d0000000000000000' }), /unknown document d0000000000000000/);
   });

@@ -8,7 +8,7 @@ import { describe, test } from 'node:test';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema, type Tool } from '@modelcontextprotocol/sdk/types.js';
 import { tokenizer } from '../src/core/tokenizer.ts';
-import { call, connect, deferrals, demoDoc, openPager, tempDir, textOf } from './helpers.ts';
+import { call, connectedStore, demoDoc, textOf } from './helpers.ts';
 
 type Schema = { [key: string]: unknown };
 
@@ -79,16 +79,7 @@ function geminiProblems(s: Schema, at = '$'): string[] {
   return problems;
 }
 
-async function setup(t: import('node:test').TestContext) {
-  const defer = deferrals(t);
-  const { dir, cleanup } = tempDir();
-  defer(cleanup);
-  const pager = await openPager(dir, { '--page-tokens': '500', '--l1-tokens': '4000' });
-  defer(() => pager.close());
-  const { client, close } = await connect(pager);
-  defer(close);
-  return { pager, client };
-}
+const setup = (t: import('node:test').TestContext) => connectedStore(t, { '--page-tokens': '500', '--l1-tokens': '4000' });
 
 /** A tools/call as a client may send it, bypassing the SDK client's own argument typing. */
 const rawCall = (client: Client, params: Record<string, unknown>) => client.request({ method: 'tools/call', params: params as never }, CallToolResultSchema);
