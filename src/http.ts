@@ -1,8 +1,9 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { sha256 } from './core/hash.js';
 import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
@@ -45,13 +46,13 @@ function hostnameOf(value: string | undefined, isOrigin: boolean): string | unde
   }
 }
 
-const sha256 = (s: string) => createHash('sha256').update(s).digest();
+const digest = (s: string) => Buffer.from(sha256(s), 'hex');
 
 /**
  * Compares SHA-256 digests, not the strings: both are 32 bytes whatever the token, so neither an
  * early length check nor the comparison's time says anything about the expected token's length.
  */
-const sameSecret = (given: string, expectedDigest: Buffer) => timingSafeEqual(sha256(given), expectedDigest);
+const sameSecret = (given: string, expectedDigest: Buffer) => timingSafeEqual(digest(given), expectedDigest);
 
 function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   // A refused client that was told to wait for `100 Continue` never sends its body: this connection
@@ -78,7 +79,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     throw new Error(`refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`);
   }
   const allowed = new Set([...LOOPBACK, opts.host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
-  const tokenDigest = opts.authToken === undefined ? undefined : sha256(opts.authToken);
+  const tokenDigest = opts.authToken === undefined ? undefined : digest(opts.authToken);
   const maxBody = bodyLimit(pager.config.maxIngestBytes);
   const { maxSessions } = pager.config;
   /** Open sessions, least recently used first: each request moves its session to the end. */

@@ -1,6 +1,7 @@
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
+import { pressureJson } from './format.js';
 
 export const PAGE_TABLE_URI = 'vmem://page-table';
 export const L1_URI = 'vmem://l1';
@@ -12,12 +13,15 @@ const SNAPSHOTS_LISTED = 100;
 
 const documentUri = (id: string) => `vmem://documents/${id}`;
 
-/** A resource read's offset: the `from` of a `…?from=N` URI. */
-function offsetOf(from: unknown, uri: string): number {
-  if (from === undefined) return 0;
-  const n = Number(from);
-  if (!Number.isInteger(n) || n < 0) throw new McpError(ErrorCode.InvalidParams, `${uri}: from must be a whole number, as in the "next" URI of the previous read`);
-  return n;
+/**
+ * One read of a listing: `perRead` entries from the `from` of a `…?from=N` URI, and the URI of the
+ * following read (null after the last).
+ */
+function window<T>(all: readonly T[], from: unknown, uri: URL, base: string, perRead: number): { start: number; entries: T[]; next: string | null } {
+  const start = from === undefined ? 0 : Number(from);
+  if (!Number.isInteger(start) || start < 0) throw new McpError(ErrorCode.InvalidParams, `${uri.href}: from must be a whole number, as in the "next" URI of the previous read`);
+  const end = start + perRead;
+  return { start, entries: all.slice(start, end), next: end < all.length ? `${base}?from=${end}` : null };
 }
 
 const json = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }] });
@@ -30,16 +34,14 @@ const json = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeTyp
  */
 export function registerResources({ server, pager, session, events }: ToolContext): () => void {
   const pageTable = async (uri: URL, from: unknown) => {
-    const start = offsetOf(from, uri.href);
     const all = pager.table.listDocuments();
-    const documents = all.slice(start, start + DOCUMENTS_PER_READ).map((d) => ({ id: d.id, source: d.source, pages: d.pageIds.length, tokens: d.tokens, uri: documentUri(d.id) }));
-    const pages = pager.table.pageCount;
+    const read = window(all, from, uri, PAGE_TABLE_URI, DOCUMENTS_PER_READ);
     return json(uri, {
-      l1: { used_tokens: session.l1.usedTokens, budget_tokens: session.l1.budget, pages: session.l1.list().length, uri: L1_URI },
-      totals: { documents: all.length, pages },
+      l1: { ...pressureJson(pager.pressure(session)), uri: L1_URI },
+      totals: { documents: all.length, pages: pager.table.pageCount },
       levels: { l2: pager.l2.name, l3: pager.l3.name, l4: pager.l4.name },
-      documents,
-      next: start + DOCUMENTS_PER_READ < all.length ? `${PAGE_TABLE_URI}?from=${start + DOCUMENTS_PER_READ}` : null,
+      documents: read.entries.map((d) => ({ id: d.id, source: d.source, pages: d.pageIds.length, tokens: d.tokens, uri: documentUri(d.id) })),
+      next: read.next,
     });
   };
   const pageTableMeta = { title: 'Page table', description: 'What the store holds: totals, L1, and its documents with page counts, 100 per read', mimeType: 'application/json' };
@@ -49,8 +51,8 @@ export function registerResources({ server, pager, session, events }: ToolContex
   const document = async (uri: URL, id: string, from: unknown) => {
     const doc = pager.table.document(id);
     if (!doc) throw new McpError(ErrorCode.InvalidParams, `unknown document ${id}; take ids from ${PAGE_TABLE_URI}`);
-    const start = offsetOf(from, uri.href);
-    const entries = doc.pageIds.slice(start, start + PAGES_PER_READ).map((pid) => pager.table.get(pid)!);
+    const read = window(doc.pageIds, from, uri, documentUri(doc.id), PAGES_PER_READ);
+    const entries = read.entries.map((pid) => pager.table.get(pid)!);
     const levels = await pager.levels(session, entries.map((e) => e.id));
     return json(uri, {
       id: doc.id,
@@ -61,7 +63,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
       total_pages: doc.pageIds.length,
       pages: entries.map((e, i) => ({
         id: e.id,
-        ordinal: start + i,
+        ordinal: read.start + i,
         tokens: e.tokens,
         lines: [e.lineStart, e.lineEnd],
         sha256: e.sha256,
@@ -73,7 +75,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
         gist: e.gist,
         summary: e.summary ? { tokens: e.summary.tokens, by: e.summary.by } : null,
       })),
-      next: start + PAGES_PER_READ < doc.pageIds.length ? `${documentUri(doc.id)}?from=${start + PAGES_PER_READ}` : null,
+      next: read.next,
     });
   };
   const documentMeta = { title: 'Document', description: 'One document\'s pages in order: size, levels holding each, access stats, pin, gist; 100 per read', mimeType: 'application/json' };
@@ -116,7 +118,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
     async (uri, { snapshotId }) => {
       const snap = await pager.getSnapshot(String(snapshotId));
       if (!snap) throw new McpError(ErrorCode.InvalidParams, `unknown snapshot ${String(snapshotId)}`);
-      return { contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(snap, null, 1) }] };
+      return json(uri, snap);
     },
   );
 

@@ -49,7 +49,8 @@ export function createServer(
   pager: Pager,
   { events, session = pager.newSession(), clientRoots }: ServerOptions,
 ): { server: McpServer; session: Session; connect: (transport: Transport) => Promise<void>; close: () => Promise<void> } {
-  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: instructions(pager.config.resendAfterSeconds), capabilities: { logging: {} } });
+  const guide = instructions(pager.config.resendAfterSeconds);
+  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: guide, capabilities: { logging: {} } });
   const roots = ingestRoots(server, pager.config.ingestRoots, clientRoots);
   const ctx: ToolContext = { server, pager, session, roots, events };
   const tools = {
@@ -88,7 +89,7 @@ export function createServer(
           role: 'user',
           content: {
             type: 'text',
-            text: `${instructions(pager.config.resendAfterSeconds)}\nWork in small steps: page_fault for one question at a time, read the pages, evict what you no longer need, and cite page ids. Before handing off, call serialize_context and pass the snapshot id.`,
+            text: `${guide}\nWork in small steps: page_fault for one question at a time, read the pages, evict what you no longer need, and cite page ids. Before handing off, call serialize_context and pass the snapshot id.`,
           },
         },
       ],
