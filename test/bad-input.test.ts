@@ -8,7 +8,7 @@ import { sha256 } from '../src/core/hash.ts';
 import type { Snapshot } from '../src/core/snapshot.ts';
 import type { Pager } from '../src/pager.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { allPages, call, connect, essays, fakeClock, listing, l1Ids, openPager, readText, tempDir, textOf, type PagingJson } from './helpers.ts';
+import { allPages, call, connect, chapters, fakeClock, listing, l1Ids, openPager, readText, tempDir, textOf, type PagingJson } from './helpers.ts';
 
 interface Fixture {
   dir: string;
@@ -22,7 +22,7 @@ interface Fixture {
 }
 
 /**
- * A store with two essays in 200-token pages, a session with three resident pages (one pinned), and a
+ * A store with two chapters in 200-token pages, a session with three resident pages (one pinned), and a
  * snapshot of it. The page table is saved at the end, so no batched save is pending during the test.
  */
 async function fixture(t: TestContext, flags: Record<string, string> = {}): Promise<Fixture> {
@@ -35,13 +35,13 @@ async function fixture(t: TestContext, flags: Record<string, string> = {}): Prom
     await pager.close();
     cleanup();
   });
-  const text = essays(2);
-  await call(client, 'ingest', { text, source: 'essays.md' });
-  const fault = await call(client, 'page_fault', { query: 'technological progress addictive', max_pages: 3 });
+  const text = chapters(2);
+  await call(client, 'ingest', { text, source: 'chapters.md' });
+  const fault = await call(client, 'page_fault', { query: 'whaling voyage sea', max_pages: 3 });
   assert.equal(fault.s.pages.length, 3);
   await call(client, 'load_page', { page_ids: [fault.s.pages[2]!.page_id], pin: true });
   const ser = await call<{ snapshot_id: string; snapshot: Snapshot }>(client, 'serialize_context', {});
-  await call(client, 'ingest', { text, source: 'essays.md' }); // idempotent; flushes the batched stats save
+  await call(client, 'ingest', { text, source: 'chapters.md' }); // idempotent; flushes the batched stats save
   return { dir, pager, client, clock, snapshot: ser.s.snapshot, snapshotId: ser.s.snapshot_id, residents: l1Ids(await readText(client, 'vmem://l1')), text };
 }
 
@@ -86,10 +86,10 @@ describe('bad input via the MCP client', () => {
   });
 
   test('ingest: oversized text and files over --max-ingest-bytes', async (t) => {
-    const fx = await fixture(t, { '--max-ingest-bytes': String(Buffer.byteLength(essays(2)) + 10) });
+    const fx = await fixture(t, { '--max-ingest-bytes': String(Buffer.byteLength(chapters(2)) + 10) });
     const src = tempDir('vmem-src-');
     t.after(src.cleanup);
-    const big = essays(3);
+    const big = chapters(3);
     const msg = await rejects(fx, 'ingest', { text: big, source: 'big.md' }, 'text: is');
     assert.match(msg, new RegExp(`${Buffer.byteLength(big)} bytes, over the \\d+-byte limit`));
     fs.writeFileSync(join(src.dir, 'big.md'), big);
@@ -148,7 +148,7 @@ describe('bad input via the MCP client', () => {
     await rejects(fx, 'page_fault', { query: 'startups', max_pages: 1.5 }, /Input validation error.*max_pages/s);
     await rejects(fx, 'page_fault', { query: 'startups', max_tokens: 0 }, /Input validation error.*>=1 at max_tokens/s);
     await rejects(fx, 'page_fault', { query: 'startups', max_tokens: 2001 }, /Input validation error.*<=2000 at max_tokens/s);
-    const msg = await rejects(fx, 'page_fault', { query: 'investors startup founders', max_tokens: 10 }, 'max_tokens: is 10, smaller than the best matching page');
+    const msg = await rejects(fx, 'page_fault', { query: 'Queequeg tomahawk pipe smoke bed', max_tokens: 10 }, 'max_tokens: is 10, smaller than the best matching page');
     assert.match(msg, /raise max_tokens to at least \d+/);
     await rejects(fx, 'load_page', { page_ids: [fx.residents[0]!], max_tokens: -1 }, /Input validation error.*>=1 at max_tokens/s);
   });
@@ -165,7 +165,7 @@ describe('bad input via the MCP client', () => {
   test('restore_context: malformed snapshots and unknown ids change nothing', async (t) => {
     const fx = await fixture(t);
     await call(fx.client, 'evict', { page_ids: [fx.residents[0]!] }); // L1 now differs from the snapshot
-    await call(fx.client, 'ingest', { text: fx.text, source: 'essays.md' }); // flush the batched save
+    await call(fx.client, 'ingest', { text: fx.text, source: 'chapters.md' }); // flush the batched save
     await rejects(fx, 'restore_context', {}, 'snapshot_id: give snapshot_id or snapshot');
     await rejects(fx, 'restore_context', { snapshot_id: 's0123456789abcdef0123' }, 'snapshot_id: no snapshot "s0123456789abcdef0123"');
     await rejects(fx, 'restore_context', { snapshot_id: '../page-table' }, 'snapshot_id: no snapshot');
@@ -183,7 +183,7 @@ describe('bad input via the MCP client', () => {
   test('restore_context: a tampered snapshot (one hash changed) restores nothing', async (t) => {
     const fx = await fixture(t);
     await call(fx.client, 'evict', { page_ids: [fx.residents[1]!] });
-    await call(fx.client, 'ingest', { text: fx.text, source: 'essays.md' });
+    await call(fx.client, 'ingest', { text: fx.text, source: 'chapters.md' });
     const pages = fx.snapshot.pages.map((p, i) => (i === 1 ? { ...p, sha256: sha256('something else') } : p));
     await rejects(fx, 'restore_context', { snapshot: { ...fx.snapshot, pages } }, 'snapshot.pages[1].sha256: does not match page');
     // Two pages' hashes swapped: each points at the other's content.
@@ -208,7 +208,7 @@ describe('bad input via the MCP client', () => {
     fs.writeFileSync(file, JSON.stringify(page));
     fx.clock.advance(61_000); // L2 TTL over: the next read must go to L4
     await call(fx.client, 'evict', { all: true });
-    await call(fx.client, 'ingest', { text: fx.text, source: 'essays.md' });
+    await call(fx.client, 'ingest', { text: fx.text, source: 'chapters.md' });
     const msg = await rejects(fx, 'restore_context', { snapshot_id: fx.snapshotId }, victim);
     assert.match(msg, /does not match its hash/);
     await rejects(fx, 'load_page', { page_ids: [victim] }, /does not match its hash/);
@@ -231,7 +231,7 @@ describe('bad input via the MCP client', () => {
       fs.writeFileSync(file, JSON.stringify(page));
       fx.clock.advance(61_000);
       await call(fx.client, 'evict', { all: true });
-      await call(fx.client, 'ingest', { text: fx.text, source: 'essays.md' });
+      await call(fx.client, 'ingest', { text: fx.text, source: 'chapters.md' });
       await rejects(fx, 'load_page', { page_ids: [victim] }, victim);
     },
   );

@@ -5,7 +5,7 @@ import { chunkText, type Chunk } from '../src/core/chunker.ts';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import { getEncoding } from 'js-tiktoken';
 import { tokenizer } from '../src/core/tokenizer.ts';
-import { demoDoc, essays, REPO } from './helpers.ts';
+import { demoDoc, chapters, REPO } from './helpers.ts';
 
 type Tiktoken = ReturnType<typeof tokenizer>;
 
@@ -79,8 +79,8 @@ const paragraph = (i: number, sentences = 4) =>
 describe('chunker: token bound and reassembly', () => {
   for (const [name, enc] of ENCODINGS) {
     for (const max of [64, 200, 2000]) {
-      test(`essays, ${name}, ${max}-token pages`, () => {
-        const text = essays(3);
+      test(`chapters, ${name}, ${max}-token pages`, () => {
+        const text = chapters(3);
         const chunks = chunkText(text, max, enc);
         assert.ok(chunks.length >= (max === 2000 ? 3 : 20), `expected several pages, got ${chunks.length}`);
         checkInvariants(text, chunks, max, enc);
@@ -131,15 +131,15 @@ describe('chunker: recorded token counts', () => {
       const chunks = chunkText(text, 64, o200k);
       assert.deepEqual(tokenMismatches(chunks, o200k), [], 'o200k, 64-token pages');
       for (const [, enc] of ENCODINGS) {
-        const essay = essays(2);
-        assert.deepEqual(tokenMismatches(chunkText(essay, 200, enc), enc), [], 'essays, 200-token pages');
+        const text = chapters(2);
+        assert.deepEqual(tokenMismatches(chunkText(text, 200, enc), enc), [], 'chapters, 200-token pages');
       }
     },
   );
 
   test('recorded tokens never undercount (the bound is safe even where counts are inexact)', () => {
     for (const [, enc] of ENCODINGS) {
-      for (const text of [essays(2), Array.from({ length: 30 }, (_, i) => `Item ${i} is listed.`).join('\n')]) {
+      for (const text of [chapters(2), Array.from({ length: 30 }, (_, i) => `Item ${i} is listed.`).join('\n')]) {
         for (const m of tokenMismatches(chunkText(text, 64, enc), enc)) {
           assert.ok(m.recorded > m.actual, `page ${m.ordinal} records ${m.recorded} tokens but holds ${m.actual}`);
         }
@@ -301,7 +301,7 @@ describe('chunker: one-line inputs', () => {
 
 describe('chunker: page ids', () => {
   test('page ids are content-addressed and stable across calls and encodings of the same cut', () => {
-    const text = essays(2);
+    const text = chapters(2);
     const ids = (enc: Tiktoken) => chunkText(text, 200, enc).map((c) => pageIdOf(sha256(c.text)));
     const a = ids(o200k);
     const b = ids(o200k);

@@ -19,7 +19,7 @@ import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import type { Pager } from '../src/pager.ts';
-import { allPages, call, connect, deadPid, deferrals, demoDoc, essays, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
+import { allPages, call, connect, deadPid, deferrals, demoDoc, chapters, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
 import { completion, startFakeOpenAI, type FakeOpenAI } from './support/openai.ts';
 
 const enc = tokenizer('o200k_base');
@@ -36,9 +36,9 @@ async function until(fn: () => boolean | Promise<boolean>, what: string, ms = 10
 }
 
 describe('extractive compressor', () => {
-  const pages = chunkText(essays(8), 2000, enc).filter((c) => c.tokens > 1000);
+  const pages = chunkText(chapters(8), 2000, enc).filter((c) => c.tokens > 1000);
 
-  test('meets the target ratio within tolerance on real essays, using only the page\'s own sentences', async () => {
+  test('meets the target ratio within tolerance on real prose, using only the page\'s own sentences', async () => {
     const x = new ExtractiveCompressor(enc);
     assert.ok(pages.length >= 5, `${pages.length} pages`);
     for (const p of pages) {
@@ -88,7 +88,7 @@ describe('extractive compressor', () => {
 });
 
 describe('openai compressor against an OpenAI-compatible server on loopback', () => {
-  const page = chunkText(essays(1), 2000, enc)[0]!.text;
+  const page = chunkText(chapters(1), 2000, enc)[0]!.text;
   const withServer = async (t: import('node:test').TestContext, fn: (s: FakeOpenAI) => Promise<void>) => {
     const s = await startFakeOpenAI();
     t.after(() => s.close());

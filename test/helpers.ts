@@ -18,7 +18,8 @@ import { Pager, type PagerParts } from '../src/pager.ts';
 import type { Session } from '../src/session.ts';
 
 export const REPO = join(import.meta.dirname, '..');
-export const ESSAYS_DIR = join(REPO, '..', 'shared', 'data', 'pg-essays');
+/** Public-domain prose committed with the tests (see its README): tests read nothing outside the repository. */
+export const CHAPTERS_DIR = join(REPO, 'test', 'fixtures', 'moby-dick');
 
 /**
  * Cleanups that run last-registered-first in one after hook (node:test runs separate after hooks in
@@ -68,10 +69,10 @@ export function factRe(station: string, year: number): RegExp {
   return new RegExp(`In ${year} the maintenance code for pump station ${station} was (\\d+)`);
 }
 
-/** The first `n` essays, concatenated with distinct headers (deterministic order). */
-export function essays(n: number): string {
-  const files = fs.readdirSync(ESSAYS_DIR).filter((f) => f.endsWith('.txt')).sort().slice(0, n);
-  return files.map((f) => `# Essay: ${f}\n\n${fs.readFileSync(join(ESSAYS_DIR, f), 'utf8')}`).join('\n\n');
+/** The first `n` fixture chapters, concatenated with distinct headers (deterministic order). */
+export function chapters(n: number): string {
+  const files = fs.readdirSync(CHAPTERS_DIR).filter((f) => f.endsWith('.txt')).sort().slice(0, n);
+  return files.map((f) => `# Chapter: ${f}\n\n${fs.readFileSync(join(CHAPTERS_DIR, f), 'utf8')}`).join('\n\n');
 }
 
 /** Every file under `dir` with a hash of its bytes, sorted: a before/after fingerprint of a data dir. */

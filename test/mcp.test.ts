@@ -11,7 +11,7 @@ import {
   call,
   connect,
   demoDoc,
-  essays,
+  chapters,
   factRe,
   fakeClock,
   l1Ids,
@@ -430,9 +430,9 @@ describe('MCP server, in process', () => {
     });
     const [one, two, three] = sessions.map((s) => s.client) as [Client, Client, Client];
 
-    // Eight essays as files in a directory, plus a binary file that is skipped.
-    const all = essays(8).split(/\n\n(?=# Essay: )/);
-    all.forEach((text, i) => fs.writeFileSync(join(src.dir, `essay-${i}.md`), text));
+    // Eight chapters as files in a directory, plus a binary file that is skipped.
+    const all = chapters(8).split(/\n\n(?=# Chapter: )/);
+    all.forEach((text, i) => fs.writeFileSync(join(src.dir, `chapter-${i}.md`), text));
     fs.writeFileSync(join(src.dir, 'image.bin'), Buffer.from([0, 1, 2, 3, 0, 255]));
     const progress: Progress[] = [];
     const ing = await one.callTool({ name: 'ingest', arguments: { path: src.dir } }, undefined, { onprogress: (p) => void progress.push(p) });
@@ -440,18 +440,18 @@ describe('MCP server, in process', () => {
     const s = ing.structuredContent as unknown as IngestJson;
     assert.equal(s.documents.length, 8);
     assert.ok(s.total_pages >= 100, `only ${s.total_pages} pages`);
-    assert.deepEqual(s.documents.map((d) => d.source), all.map((_, i) => join(src.dir.split('/').at(-1)!, `essay-${i}.md`)));
+    assert.deepEqual(s.documents.map((d) => d.source), all.map((_, i) => join(src.dir.split('/').at(-1)!, `chapter-${i}.md`)));
     assert.equal(progress.length, 8, 'one progress notification per document');
     const total = all.reduce((n, x) => n + Buffer.byteLength(x), 0);
     assert.ok(progress.every((p, i) => p.total === total && (i === 0 || p.progress > progress[i - 1]!.progress)));
     assert.equal(progress.at(-1)!.progress, total);
     for (const d of s.documents) assert.ok(pager.table.document(d.document_id)!.pageIds.every((id) => pager.table.get(id)!.tokens <= 200));
 
-    const q = { query: 'hard liquor cigarettes heroin crack concentrated addictive', max_pages: 2 };
+    const q = { query: 'white whale albino shark polar bear whiteness', max_pages: 2 };
     const r1 = await call(one, 'page_fault', q);
     assert.equal(r1.s.pages.length, 2);
     assert.deepEqual(r1.s.pages.map((p) => p.level), ['L4', 'L4']);
-    assert.ok(r1.s.pages[0]!.text!.includes('hard liquor'));
+    assert.ok(r1.s.pages[0]!.text!.includes('Polar bear'));
     const r2 = await call(two, 'page_fault', q);
     assert.deepEqual(r2.s.pages.map((p) => p.page_id), r1.s.pages.map((p) => p.page_id));
     assert.deepEqual(r2.s.pages.map((p) => p.level), ['L2', 'L2'], 'a second session is served from the shared L2');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { allPages, call, deferrals, demoDoc, essays, factRe, l1Ids, readText, tempDir } from './helpers.ts';
+import { allPages, call, deferrals, demoDoc, chapters, factRe, l1Ids, readText, tempDir } from './helpers.ts';
 import { startRedis, REDIS_MISSING, freePort } from './support/redis.ts';
 import { startChroma, CHROMA_MISSING, getRecords } from './support/chroma.ts';
 import { spawnServer, type Spawned } from './support/spawn.ts';
@@ -123,7 +123,7 @@ describe('several vmem processes on one store', () => {
     assert.ok(['L2', 'L4'].includes(during.pages[0]!.level));
     await eventually(async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined), 'the outage notice');
     // A ingests while Chroma is down: the pages are findable at once, and reach Chroma when it is back.
-    await call(a.client, 'ingest', { text: essays(2), source: 'essays.md' });
+    await call(a.client, 'ingest', { text: chapters(2), source: 'chapters.md' });
     await call(b.client, 'page_fault', ask('Merlin', 1995));
     assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
 

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { essays, fakeClock, files, listing, openPager, tempDir, deferrals } from './helpers.ts';
+import { chapters, fakeClock, files, listing, openPager, tempDir, deferrals } from './helpers.ts';
 
 const FLAGS = { '--page-tokens': '200', '--l1-tokens': '2000' };
 /** The page table as the catalog log on disk records it (documents and their new pages). */
@@ -29,17 +29,17 @@ describe('page table persistence', () => {
     const { dir, cleanup } = tempDir();
     defer(cleanup);
     const clock = fakeClock();
-    const text = essays(3);
+    const text = chapters(3);
     const pager = await openPager(dir, FLAGS, { now: clock.now, l2: new MemoryL2(1000, clock.now) });
-    const [ingested] = await pager.ingest([{ source: 'essays.md', text }]);
+    const [ingested] = await pager.ingest([{ source: 'chapters.md', text }]);
     assert.ok(ingested!.pages >= 20);
     const session = pager.newSession();
     clock.advance(5_000);
-    const fault = await pager.fault(session, 'technological progress addictive', { maxPages: 2 });
+    const fault = await pager.fault(session, 'whale ship sea voyage harpoon', { maxPages: 2 });
     assert.equal(fault.pages.length, 2);
     const faulted = fault.pages.map((p) => p.pageId);
     clock.advance(1_000);
-    await pager.fault(session, 'technological progress addictive', { maxPages: 2 }); // L1 hits: accesses, not faults
+    await pager.fault(session, 'whale ship sea voyage harpoon', { maxPages: 2 }); // L1 hits: accesses, not faults
     const before = { pages: pager.table.listPages(), documents: pager.table.listDocuments(), indexed: pager.l3.size() };
     const stat = (id: string) => before.pages.find((p) => p.id === id)!;
     for (const id of faulted) {
@@ -55,7 +55,7 @@ describe('page table persistence', () => {
     assert.deepEqual(reopened.table.listDocuments(), before.documents, 'same documents');
     assert.equal(reopened.l3.size(), before.indexed, 'the L3 index reloads');
     // And it still works: the same query finds the same pages, now read back from L4.
-    const again = await reopened.fault(reopened.newSession(), 'technological progress addictive', { maxPages: 2 });
+    const again = await reopened.fault(reopened.newSession(), 'whale ship sea voyage harpoon', { maxPages: 2 });
     assert.deepEqual(again.pages.map((p) => p.pageId), faulted);
     assert.deepEqual(again.pages.map((p) => p.level), ['L4', 'L4']);
     assert.equal(reopened.table.get(faulted[0]!)!.faultCount, 2);
@@ -66,7 +66,7 @@ describe('page table persistence', () => {
     const { dir, cleanup } = tempDir();
     defer(cleanup);
     const pager = await openPager(dir, FLAGS);
-    const [r] = await pager.ingest([{ source: 'a.md', text: essays(1) }]);
+    const [r] = await pager.ingest([{ source: 'a.md', text: chapters(1) }]);
     // No close: a second process opening the same dir sees the pages.
     const other = await openPager(dir, FLAGS);
     assert.equal(other.table.pageCount, r!.pages);
@@ -83,8 +83,8 @@ describe('page table persistence', () => {
     defer(cleanup);
     const pager = await openPager(dir, FLAGS);
     await pager.ingest([
-      { source: 'one.md', text: essays(2) },
-      { source: 'two.md', text: essays(1) },
+      { source: 'one.md', text: chapters(2) },
+      { source: 'two.md', text: chapters(1) },
     ]);
     const session = pager.newSession();
     await pager.fault(session, 'startup founders', { maxPages: 3 });
@@ -114,7 +114,7 @@ describe('page table persistence', () => {
     const clock = fakeClock();
     const pager = await openPager(dir, FLAGS, { now: clock.now });
     defer(() => pager.close());
-    const text = essays(2);
+    const text = chapters(2);
     const [first] = await pager.ingest([{ source: 'e.md', text }]);
     assert.equal(first!.newPages, first!.pages);
     const tableBefore = JSON.stringify(readTable(dir));
@@ -143,7 +143,7 @@ describe('page table persistence', () => {
     const b = tempDir();
     defer(a.cleanup);
     defer(b.cleanup);
-    const text = essays(1);
+    const text = chapters(1);
     const pa = await openPager(a.dir, FLAGS);
     const pb = await openPager(b.dir, FLAGS);
     const [ra] = await pa.ingest([{ source: 'x', text }]);

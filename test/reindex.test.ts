@@ -8,7 +8,7 @@ import { reindex } from '../src/reindex.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
 import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
-import { deferrals, demoDoc, essays, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
+import { deferrals, demoDoc, chapters, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma } from './support/chroma.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV } from './support/spawn.ts';
@@ -23,7 +23,7 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   const pager = await openPager(dir, FLAGS);
   await pager.ingest([
     { source: 'manual.md', text: demoDoc() },
-    { source: 'essays.md', text: essays(2) },
+    { source: 'chapters.md', text: chapters(2) },
   ]);
   const query = 'What was the maintenance code for pump station Kestrel in 2003?';
   const before = {
