@@ -4,6 +4,8 @@
 # Its native binding needs glibc >= 2.39. On an older system (Debian 12 has 2.36) it runs under a
 # newer glibc's loader, fetched once with apt from Debian 13 ("trixie") on the mirror apt already uses,
 # and cached in $VMEM_GLIBC_DIR (default .cache/glibc in the repo). Nothing is installed system-wide.
+# With VMEM_NO_FETCH=1 (the tests set it unless CI=true or VMEM_TEST_FETCH=1) it fetches nothing and
+# exits with status 3 when the fetch would be needed.
 set -euo pipefail
 dir=${1:?usage: chroma-server.sh <data-dir> <port>}
 port=${2:?usage: chroma-server.sh <data-dir> <port>}
@@ -24,6 +26,10 @@ fi
 cache=${VMEM_GLIBC_DIR:-$root/.cache/glibc}
 lib="$cache/root/usr/lib/x86_64-linux-gnu"
 if [ ! -x "$lib/ld-linux-x86-64.so.2" ]; then
+  if [ "${VMEM_NO_FETCH:-}" = 1 ]; then
+    echo "chroma-server: needs Debian 13's libc6 (glibc >= 2.39, about 3 MB) in $cache; not fetched (VMEM_NO_FETCH=1)" >&2
+    exit 3
+  fi
   echo "chroma-server: system glibc is older than 2.39; fetching Debian 13's libc6 into $cache" >&2
   mkdir -p "$cache/sources" "$cache/lists/partial" "$cache/archives/partial" "$cache/root"
   src=/etc/apt/sources.list.d/debian.sources

