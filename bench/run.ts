@@ -13,6 +13,7 @@ import { loadConfig, type Config } from '../src/config.js';
 import { getEncoding } from 'js-tiktoken';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
+import { dataPath } from './data.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { bestOf, fmt, percentile, table } from './stats.js';
 import { squadRecall } from './squad-recall.js';
@@ -28,7 +29,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LATENCY_QUESTIONS = 400;
-const ESSAYS_DIR = fileURLToPath(new URL('../../shared/data/pg-essays/', import.meta.url));
 /** Store sizes for the scale runs, in pages of SCALE_PAGE_TOKENS tokens. */
 const SCALE_PAGES = [10_000, 100_000];
 const SCALE_PAGE_TOKENS = 128;
@@ -36,7 +36,8 @@ const SCALE_QUESTIONS = 200;
 
 /** Real sentences (SQuAD contexts and essays) for synthetic stores. */
 function sentencePool(articles: SquadArticle[]): string[] {
-  const essays = readdirSync(ESSAYS_DIR).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(ESSAYS_DIR, f), 'utf8'));
+  const dir = dataPath('pg-essays');
+  const essays = readdirSync(dir).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(dir, f), 'utf8'));
   return [...articles.map((a) => a.text), ...essays]
     .join('\n')
     .split(/(?<=[.!?])\s+/)
@@ -198,6 +199,7 @@ function latencyRows(where: string, s: Samples): (string | number)[][] {
 
 async function main(): Promise<void> {
   const started = new Date();
+  dataPath('pg-essays'); // fail at once, not after the first sections, when a dataset is missing
   const articles = loadSquad();
   const out: string[] = [];
   const log = (s: string) => {

@@ -1,8 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-/** SQuAD v1.1 dev lives beside the repo in ../shared/data; it is read from there, never copied in. */
-export const SQUAD_PATH = fileURLToPath(new URL('../../shared/data/squad/dev-v1.1.json', import.meta.url));
+import { dataPath } from './data.js';
 
 export interface SquadQuestion {
   id: string;
@@ -23,7 +20,7 @@ interface RawSquad {
   data: { title: string; paragraphs: { context: string; qas: { id: string; question: string; answers: { text: string; answer_start: number }[] }[] }[] }[];
 }
 
-export function loadSquad(path = SQUAD_PATH): SquadArticle[] {
+export function loadSquad(path = dataPath('squad/dev-v1.1.json')): SquadArticle[] {
   const raw = JSON.parse(readFileSync(path, 'utf8')) as RawSquad;
   return raw.data.map((a) => {
     const title = a.title.replace(/_/g, ' ');
