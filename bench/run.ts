@@ -25,6 +25,7 @@ import { benchHostContext, MODELS } from './host-context.js';
 import { benchToolList } from './tool-list.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { benchOneLine, oneLineTable } from './one-line.js';
+import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -226,6 +227,10 @@ async function main(): Promise<void> {
   log('\n## tools/list size (o200k_base tokens of each tool\'s name, description and input schema; sent with every request)\n');
   log(table(['server', 'tools', 'tokens', 'per tool'], toolList.map((r) => [r.server, r.tools, r.tokens, fmt(r.perTool, 1)])));
 
+  const pkg = await benchPackage(ROOT);
+  log(`\n## ${PACKAGE_TITLE}\n`);
+  log(packageTable(pkg));
+
   const ingest = await benchIngest(articles);
   log('\n## Ingest throughput (SQuAD v1.1 dev, 48 articles)\n');
   log(
@@ -378,6 +383,7 @@ async function main(): Promise<void> {
   log(
     table(['target', 'measured', ''], [
       ['tools/list ≤ 110 tokens per tool', fmt(vmemTools.perTool, 1), verdict(vmemTools.perTool <= 110)],
+      ...packageTargets(pkg, verdict),
       ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
       ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
       ['recall@1 ≥ BM25 baseline', `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`, verdict(recall.recallAt1 >= recall.bm25RecallAt1)],

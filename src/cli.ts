@@ -1,19 +1,18 @@
 #!/usr/bin/env node
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { ConfigError, loadConfig, settingName, type Config } from './config.js';
-import { runDemo } from './demo.js';
 import { InputError } from './errors.js';
 import { EmbedderMismatchError } from './tiers/l3/embedded.js';
-import { readSources } from './ingest/sources.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
-import { progressBar } from './progress.js';
-import { reindex } from './reindex.js';
-import { isLoopback, serveHttp } from './http.js';
 import { readFile } from 'node:fs/promises';
 import { checkDataDir, listenError } from './preflight.js';
 import { parseCommandLine, usage } from './usage.js';
+
+// What `serve` over stdio does not need is imported by the command that does (the HTTP server, file
+// reading, the demo, reindex): the bundle keeps each in a chunk of its own, read only then, so an MCP
+// host waits less for `initialize`.
 
 async function serve(config: Config): Promise<void> {
   const pager = await Pager.open(config);
@@ -45,6 +44,7 @@ async function authToken(config: Config): Promise<string | undefined> {
 }
 
 async function serveOverHttp(config: Config): Promise<void> {
+  const { isLoopback, serveHttp } = await import('./http.js');
   const token = await authToken(config);
   if (!isLoopback(config.httpHost) && !token) {
     throw new ConfigError(`listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`);
@@ -75,6 +75,8 @@ async function serveOverHttp(config: Config): Promise<void> {
 
 async function ingest(config: Config, paths: string[]): Promise<void> {
   if (!paths.length) throw new InputError('path', 'give at least one file or directory: vmem ingest <path>...');
+  const { readSources } = await import('./ingest/sources.js');
+  const { progressBar } = await import('./progress.js');
   const pager = await Pager.open(config);
   try {
     for (const path of paths) {
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
   const { command, words, flags, http } = parseCommandLine(process.argv.slice(2));
   if (command === 'help') return void console.log(usage(words[0] as Parameters<typeof usage>[0]));
   if (command === 'version') return void console.log(VERSION);
-  if (command === 'demo') return runDemo(flags);
+  if (command === 'demo') return (await import('./demo.js')).runDemo(flags);
   const config = loadConfig(flags);
   await checkDataDir(config.dataDir);
   switch (command) {
@@ -136,6 +138,7 @@ async function main(): Promise<void> {
     case 'stats':
       return stats(config);
     case 'reindex': {
+      const [{ progressBar }, { reindex }] = await Promise.all([import('./progress.js'), import('./reindex.js')]);
       const bar = progressBar('reindex', (n) => `${n} pages`);
       const r = await reindex(config, (done, total) => bar.update(done, total));
       bar.done();

@@ -14,9 +14,10 @@ import type { SamplingCompressor } from './compress/sampling.js';
 import { Summarizer } from './summarizer.js';
 import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
-import type { Config } from './config.js';
+import { settingName, type Config } from './config.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { InputError } from './errors.js';
+import { loadOptional } from './optional.js';
 import type { SourceFile } from './ingest/sources.js';
 import { Session } from './session.js';
 import type { L2Store } from './tiers/l2/store.js';
@@ -94,7 +95,7 @@ function healthOf(level: Level, backend: string, up: boolean, err?: Error): Heal
 /** L2 from the configuration: Redis when a URL is set (loaded only then), else the in-process map. */
 async function openL2(config: Config): Promise<L2Store> {
   if (!config.redisUrl) return new MemoryL2(config.l2MaxPages);
-  const { RedisL2 } = await import('./tiers/l2/redis.js');
+  const { RedisL2 } = await loadOptional('ioredis', `${settingName('redisUrl')} is set`, () => import('./tiers/l2/redis.js'));
   return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
 }
 
@@ -106,7 +107,7 @@ async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const embedder = new HashingEmbedder();
   const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, { tmpDir: tempDirOf(config.dataDir) });
   if (!config.chromaUrl) return lexical;
-  const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
+  const { ChromaIndex, collectionName } = await loadOptional('chromadb', `${settingName('chromaUrl')} is set`, () => import('./tiers/l3/chroma.js'));
   const { HybridIndex } = await import('./tiers/l3/hybrid.js');
   const url = config.chromaUrl;
   return HybridIndex.open({

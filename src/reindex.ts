@@ -1,10 +1,11 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, type Config } from './config.js';
+import { ConfigError, settingName, type Config } from './config.js';
 import { Catalog, CATALOG_FILE, statsIn } from './catalog.js';
 import { parseManifest } from './core/manifest.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import type { Page } from './core/page.js';
+import { loadOptional } from './optional.js';
 import { Pager } from './pager.js';
 import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
@@ -26,7 +27,7 @@ export interface ReindexResult {
 
 /** Renames the namespace's Chroma collection out of the way, as the files are; the rebuild creates a new one. */
 async function retireChroma(config: Config, stamp: string): Promise<string[]> {
-  const { ChromaIndex, collectionName } = await import('./tiers/l3/chroma.js');
+  const { ChromaIndex, collectionName } = await loadOptional('chromadb', `${settingName('chromaUrl')} is set`, () => import('./tiers/l3/chroma.js'));
   const name = collectionName(config.namespace);
   const backup = `${name}.bak-${stamp}`;
   try {

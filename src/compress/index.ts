@@ -1,4 +1,5 @@
-import { ConfigError, type Config } from '../config.js';
+import { ConfigError, settingName, type Config } from '../config.js';
+import { loadOptional } from '../optional.js';
 import type { Tokenizer } from '../core/tokenizer.js';
 import type { Compressor } from './compressor.js';
 import { ExtractiveCompressor } from './extractive.js';
@@ -28,7 +29,7 @@ export async function openCompressors(config: Config, tokenizer: Tokenizer, env:
       if (!apiKey && new URL(config.openaiBaseUrl).hostname === 'api.openai.com') {
         throw new ConfigError('VMEM_COMPRESSOR=openai needs OPENAI_API_KEY in the environment (or VMEM_OPENAI_BASE_URL pointing at a local OpenAI-compatible server)');
       }
-      const { OpenAICompressor } = await import('./openai.js');
+      const { OpenAICompressor } = await loadOptional('openai', `${settingName('compressor')} is openai`, () => import('./openai.js'));
       return { compressor: new OpenAICompressor({ baseURL: config.openaiBaseUrl, model: config.openaiModel, apiKey: apiKey || 'unused', tokenizer }) };
     }
   }

@@ -1,9 +1,21 @@
+import { createRequire } from 'node:module';
 import type { TiktokenBPE } from 'js-tiktoken/lite';
-import cl100k_base from 'js-tiktoken/ranks/cl100k_base';
-import o200k_base from 'js-tiktoken/ranks/o200k_base';
 import type { EncodingName } from '../config.js';
 
-const RANKS: Record<EncodingName, TiktokenBPE> = { o200k_base, cl100k_base };
+/** Defined (true) by the bundler in dist/; undefined when running from source. */
+declare const VMEM_BUNDLE: true | undefined;
+const load = createRequire(import.meta.url);
+
+/**
+ * An encoding's BPE ranks (its pre-tokenizer pattern and token table), read the first time a tokenizer
+ * of it counts: the table is 1-2 MB of text that start-up and the other encoding never need. The
+ * bundle carries only the two encodings vmem counts with, as `dist/ranks/<name>.json` beside the code
+ * (scripts/build.mjs writes them from js-tiktoken, whose package holds every encoding, 22 MB, and is
+ * only a devDependency); from source, they come from js-tiktoken itself.
+ */
+function ranksOf(encoding: EncodingName): TiktokenBPE {
+  return (typeof VMEM_BUNDLE !== 'undefined' ? load(`./ranks/${encoding}.json`) : load(`js-tiktoken/ranks/${encoding}`)) as TiktokenBPE;
+}
 
 /** Pieces remembered by a counter; past this the memo starts over, bounding memory on huge corpora. */
 const MEMO_LIMIT = 200_000;
@@ -18,25 +30,31 @@ const LONG_PIECE = 128;
  */
 export class Tokenizer {
   private readonly memo = new Map<string, number>();
-  /** Token bytes (as a binary string, one char per byte) → rank: the encoding's BPE table. */
-  private readonly ranks = new Map<string, number>();
-  private readonly pattern: RegExp;
+  private table?: { ranks: Map<string, number>; pattern: RegExp };
 
-  constructor(readonly encoding: EncodingName) {
-    const source = RANKS[encoding];
-    this.pattern = new RegExp(source.pat_str, 'gu');
+  constructor(readonly encoding: EncodingName) {}
+
+  /**
+   * Token bytes (as a binary string, one char per byte) → rank, and the pre-tokenizer: built on first
+   * use (about 0.2 s for o200k_base), so a process that never counts never pays for them.
+   */
+  private get bpe(): { ranks: Map<string, number>; pattern: RegExp } {
+    if (this.table) return this.table;
+    const source = ranksOf(this.encoding);
+    const ranks = new Map<string, number>();
     // js-tiktoken's rank files: lines of "<tag> <first rank> <base64 token> <base64 token> …".
     for (const line of source.bpe_ranks.split('\n')) {
       const [, first, ...tokens] = line.split(' ');
       if (first === undefined) continue;
       const offset = Number.parseInt(first, 10);
-      tokens.forEach((t, i) => this.ranks.set(atob(t), offset + i));
+      tokens.forEach((t, i) => ranks.set(atob(t), offset + i));
     }
+    return (this.table = { ranks, pattern: new RegExp(source.pat_str, 'gu') });
   }
 
   /** The pre-tokenizer's pieces of `text` with their token counts; they add up to the text's count. */
   *pieces(text: string): Generator<[piece: string, tokens: number]> {
-    for (const m of text.matchAll(this.pattern)) yield [m[0], this.pieceTokens(m[0])];
+    for (const m of text.matchAll(this.bpe.pattern)) yield [m[0], this.pieceTokens(m[0])];
   }
 
   /** The longest prefix of `text` of at most `tokens` tokens, cut between pre-tokenizer pieces. */
@@ -53,7 +71,7 @@ export class Tokenizer {
 
   count(text: string): number {
     let n = 0;
-    for (const m of text.matchAll(this.pattern)) n += this.pieceTokens(m[0]);
+    for (const m of text.matchAll(this.bpe.pattern)) n += this.pieceTokens(m[0]);
     return n;
   }
 
@@ -88,9 +106,10 @@ export class Tokenizer {
   private bpeCount(piece: string): number {
     // One char per UTF-8 byte, so substrings are byte ranges and look up the table directly.
     const bytes = ASCII.test(piece) ? piece : Buffer.from(piece, 'utf8').toString('latin1');
-    if (bytes.length <= 1 || this.ranks.has(bytes)) return 1;
+    const { ranks } = this.bpe;
+    if (bytes.length <= 1 || ranks.has(bytes)) return 1;
     const cuts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
-    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (this.ranks.get(bytes.slice(cuts[i], cuts[i + 2])) ?? Infinity) : Infinity);
+    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (ranks.get(bytes.slice(cuts[i], cuts[i + 2])) ?? Infinity) : Infinity);
     const pairs = cuts.slice(0, -2).map((_, i) => pairRank(i));
     for (;;) {
       let best = Infinity;
