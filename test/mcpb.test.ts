@@ -11,7 +11,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
-import { getMcpConfigForManifest, type McpbManifestAny } from '@anthropic-ai/mcpb/node';
+import type { McpbManifestAny } from '@anthropic-ai/mcpb';
+import { getMcpConfigForManifest } from '@anthropic-ai/mcpb/node';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { COMPRESSORS, SETTINGS } from '../src/config.ts';
@@ -65,7 +66,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     // literal placeholder: an optional setting has a default ("" is unset for vmem).
     const known = new Set([...Object.values(SETTINGS).map((s) => s.env), 'OPENAI_API_KEY']);
     const userConfig = manifest.user_config ?? {};
-    for (const [name, value] of Object.entries(manifest.server.mcp_config.env ?? {})) {
+    for (const [name, value] of Object.entries((manifest.server.mcp_config.env ?? {}) as Record<string, string>)) {
       assert.ok(known.has(name), `${name} is a setting of src/config.ts`);
       const key = /^\$\{user_config\.([a-z0-9_]+)\}$/.exec(value)?.[1];
       assert.ok(key && userConfig[key], `${name} comes from a user_config entry`);
@@ -106,7 +107,9 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     for (const name of Object.keys(bundled.dependencies ?? {})) assert.ok(fs.existsSync(join(dir, 'node_modules', name, 'package.json')), `dependency ${name} is in the bundle`);
     for (const dev of ['typescript', 'tsx', '@anthropic-ai/mcpb']) assert.ok(!fs.existsSync(join(dir, 'node_modules', dev)), `no dev dependency ${dev}`);
     const modules = fs.existsSync(join(dir, 'node_modules')) ? fs.readdirSync(join(dir, 'node_modules')) : [];
-    assert.deepEqual(modules.filter((n) => n.startsWith('chromadb-js-bindings')), [], 'no platform-specific binaries');
+    assert.deepEqual(modules.filter((n) => n.startsWith('chromadb-js-bindings')), [], "no binaries of Chroma's own server");
+    const native = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.node'));
+    assert.deepEqual(native, [], 'no native code: one bundle serves every platform');
 
     // The settings a user would pick in the app: a data folder, two ingest folders, a smaller L1;
     // Redis, Chroma and the compressor left at their defaults.
