@@ -32,9 +32,13 @@ fi
 stage=$(mktemp -d "${TMPDIR:-/tmp}/vmem-mcpb.XXXXXX")
 trap 'rm -rf "$stage"' EXIT
 
-if [ "$build" = 1 ]; then (cd "$root" && npm run build >&2); fi
-# --ignore-scripts: the build above already ran (or, with --no-build, dist/ is taken as it is).
-tarball=$(cd "$root" && npm pack --ignore-scripts --silent --pack-destination "$stage" | tail -n 1)
+# With --no-build, dist/ is packed as it is: no build, and none of npm pack's lifecycle scripts.
+no_scripts=--ignore-scripts
+if [ "$build" = 1 ]; then
+  (cd "$root" && npm run build >&2)
+  no_scripts=
+fi
+tarball=$(cd "$root" && npm pack ${no_scripts:+"$no_scripts"} --silent --pack-destination "$stage" | tail -n 1)
 bundle=$stage/bundle
 mkdir "$bundle"
 tar -xzf "$stage/$tarball" -C "$bundle" --strip-components=1
