@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
-import { after, before, describe, test, type TestContext } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -70,12 +70,13 @@ before(() => {
 after(() => fs.rmSync(bin, { recursive: true, force: true }));
 
 /** Starts a stdio entry as a host does, in `cwd`, and connects the SDK client to it. */
-async function startStdio(t: TestContext, e: StdioEntry, env: Record<string, string>, cwd: string) {
+async function startStdio(defer: (fn: () => unknown) => void, e: StdioEntry, env: Record<string, string>, cwd: string) {
   const transport = new StdioClientTransport({ command: e.command, args: e.args ?? [], env: { ...e.env, ...env, PATH }, cwd, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client({ name: 'hosts-test', version: '1.0.0' });
-  t.after(() => client.close());
+  // Closed before the temp dirs it writes to are removed.
+  defer(() => client.close());
   await client.connect(transport).catch((err: Error) => {
     throw new Error(`${err.message}; server stderr: ${stderr}`);
   });
@@ -130,7 +131,7 @@ describe('host configurations (examples/hosts)', () => {
         root = cwd.dir;
         env.VMEM_INGEST_ROOTS = root;
       }
-      await exercise(await startStdio(t, e, env, cwd.dir), root);
+      await exercise(await startStdio(defer, e, env, cwd.dir), root);
       assert.ok(fs.existsSync(join(data.dir, 'catalog.jsonl')), 'the store is in VMEM_DATA_DIR');
     });
   }
@@ -145,7 +146,7 @@ describe('host configurations (examples/hosts)', () => {
     // Claude Code starts project servers in the project's root; the store goes to a temp dir here.
     const data = tempDir();
     defer(data.cleanup);
-    await exercise(await startStdio(t, e, { VMEM_DATA_DIR: data.dir }, REPO));
+    await exercise(await startStdio(defer, e, { VMEM_DATA_DIR: data.dir }, REPO));
   });
 
   test('serve-http.sh and the HTTP entries: one server, each host with its URL and bearer token', async (t) => {

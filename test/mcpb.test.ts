@@ -38,12 +38,13 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** Spawns a server as an MCP host does, with the SDK client on its stdio. */
-async function connectStdio(command: string, args: string[], env: Record<string, string>, t: import('node:test').TestContext) {
+async function connectStdio(command: string, args: string[], env: Record<string, string>, defer: (fn: () => unknown) => void) {
   const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client({ name: 'mcpb-test', version: '1.0.0' });
-  t.after(() => client.close());
+  // Closed before the temp dirs it writes to are removed.
+  defer(() => client.close());
   await client.connect(transport).catch((err: Error) => {
     throw new Error(`${err.message}; server stderr: ${stderr}`);
   });
@@ -136,7 +137,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     assert.ok(!JSON.stringify(config).includes('${'), `every variable is substituted: ${JSON.stringify(config)}`);
 
     // Claude Desktop runs `node` on its own Node; here the system's, found through PATH.
-    const { client, stderr } = await connectStdio(config.command, config.args ?? [], config.env ?? {}, t);
+    const { client, stderr } = await connectStdio(config.command, config.args ?? [], config.env ?? {}, defer);
     assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOLS);
     assert.match(stderr(), new RegExp(`serving MCP on stdio; data in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     // The second ingest folder is a root: `ingest {path}` reads it.
@@ -153,7 +154,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
       'node',
       [join(dir, 'server', 'index.js'), '${user_config.ingest_roots}'],
       { VMEM_DATA_DIR: data, VMEM_REDIS_URL: '${user_config.redis_url}', VMEM_CHROMA_URL: '${user_config.chroma_url}', VMEM_L1_TOKENS: '${user_config.l1_tokens}' },
-      t,
+      defer,
     );
     assert.equal((await raw.client.listTools()).tools.length, TOOLS.length);
     const again = await call(raw.client, 'page_fault', { query: 'Kestrel pump station maintenance code', max_pages: 1 });
