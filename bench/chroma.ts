@@ -33,10 +33,18 @@ export async function withChroma<T>(fn: (chroma: TestChroma) => Promise<T>): Pro
  * Opens a pager on `dir` with L3 on Chroma and waits until every page the store holds is in the
  * collection (a store paged before Chroma was configured is caught up from L4). Returns the time that took.
  */
-export async function openOnChroma(dir: string, url: string, namespace: string, flags: Record<string, string> = {}): Promise<{ pager: Pager; catchUpMs: number }> {
+export async function openOnChroma(
+  dir: string,
+  url: string,
+  namespace: string,
+  flags: Record<string, string> = {},
+): Promise<{ pager: Pager; catchUpMs: number }> {
   const t = performance.now();
-  const pager = await Pager.open(loadConfig({ ...flags, '--data-dir': dir, '--chroma-url': url, '--namespace': namespace }, {}));
-  if (!(pager.l3 instanceof HybridIndex) || !pager.l3.available()) throw new Error(`L3 on Chroma at ${url} did not come up`);
+  const pager = await Pager.open(
+    loadConfig({ ...flags, '--data-dir': dir, '--chroma-url': url, '--namespace': namespace }, {}),
+  );
+  if (!(pager.l3 instanceof HybridIndex) || !pager.l3.available())
+    throw new Error(`L3 on Chroma at ${url} did not come up`);
   await pager.l3.caughtUp();
   return { pager, catchUpMs: performance.now() - t };
 }
@@ -52,7 +60,12 @@ export interface ChromaLatency {
  * as a caller holding the vector would), vmem's L3 ranking (embedding, lexical side, Chroma, fusion),
  * and a whole page_fault after evicting L1 (ranking, then the page from L2 or L4 into L1).
  */
-export async function chromaLatency(pager: Pager, url: string, namespace: string, questions: string[]): Promise<ChromaLatency> {
+export async function chromaLatency(
+  pager: Pager,
+  url: string,
+  namespace: string,
+  questions: string[],
+): Promise<ChromaLatency> {
   const collection = await clientFor(url).getCollection({ name: collectionName(namespace) });
   const embedder = new HashingEmbedder();
   const session = pager.newSession();
@@ -113,9 +126,20 @@ export interface ScaleRow {
  * essays) drawn at random into paragraphs, so that the vocabulary and posting lengths are those of
  * real text; then fault latency on the embedded L3 and, when `chromaUrl` is given, on Chroma.
  */
-export async function benchScale(opts: { pages: number; pageTokens: number; sentences: string[]; questions: string[]; dir: string; chromaUrl?: string }): Promise<ScaleRow> {
+export async function benchScale(opts: {
+  pages: number;
+  pageTokens: number;
+  sentences: string[];
+  questions: string[];
+  dir: string;
+  chromaUrl?: string;
+}): Promise<ScaleRow> {
   const { pages, pageTokens, sentences, questions, dir } = opts;
-  const flags = { '--page-tokens': String(pageTokens), '--l1-tokens': String(Math.max(4 * pageTokens, 256)), '--max-ingest-bytes': String(1 << 26) };
+  const flags = {
+    '--page-tokens': String(pageTokens),
+    '--l1-tokens': String(Math.max(4 * pageTokens, 256)),
+    '--max-ingest-bytes': String(1 << 26),
+  };
   const pager = await Pager.open(loadConfig({ ...flags, '--data-dir': dir }, {}));
   const random = prng(pages);
   const t = performance.now();
@@ -125,7 +149,10 @@ export async function benchScale(opts: { pages: number; pageTokens: number; sent
     const docs = Array.from({ length: 8 }, () => {
       const paragraphs: string[] = [];
       for (let bytes = 0; bytes < 200 * pageTokens * 4; ) {
-        const p = Array.from({ length: 3 + Math.floor(random() * 4) }, () => sentences[Math.floor(random() * sentences.length)]!).join(' ');
+        const p = Array.from(
+          { length: 3 + Math.floor(random() * 4) },
+          () => sentences[Math.floor(random() * sentences.length)]!,
+        ).join(' ');
         paragraphs.push(p);
         bytes += p.length;
       }
@@ -134,7 +161,12 @@ export async function benchScale(opts: { pages: number; pageTokens: number; sent
     await pager.ingest(docs);
   }
   const ingestMs = performance.now() - t;
-  const row: ScaleRow = { pages: pager.table.pageCount, pageTokens, ingestMs, embedded: await embeddedFaultLatency(pager, questions) };
+  const row: ScaleRow = {
+    pages: pager.table.pageCount,
+    pageTokens,
+    ingestMs,
+    embedded: await embeddedFaultLatency(pager, questions),
+  };
   await pager.close();
   if (opts.chromaUrl) {
     const ns = `scale${pages}`;

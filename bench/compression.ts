@@ -32,11 +32,25 @@ export interface CompressionResult {
   full: { recallAt1: number; recallAt3: number };
 }
 
-async function recall(texts: string[], asks: { question: string; page: number }[]): Promise<{ recallAt1: number; recallAt3: number }> {
+async function recall(
+  texts: string[],
+  asks: { question: string; page: number }[],
+): Promise<{ recallAt1: number; recallAt3: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-bench-summaries-'));
   try {
     const index = await EmbeddedIndex.open(join(dir, 'l3.jsonl'), new HashingEmbedder());
-    const meta = (i: number) => ({ id: `p${i}`, sha256: '', tokens: 0, documentId: 'd', source: 's', ordinal: i, charStart: 0, charEnd: 0, lineStart: 0, lineEnd: 0 });
+    const meta = (i: number) => ({
+      id: `p${i}`,
+      sha256: '',
+      tokens: 0,
+      documentId: 'd',
+      source: 's',
+      ordinal: i,
+      charStart: 0,
+      charEnd: 0,
+      lineStart: 0,
+      lineEnd: 0,
+    });
     await index.upsert(texts.map((text, i) => ({ meta: meta(i), text })));
     let at1 = 0;
     let at3 = 0;
@@ -90,6 +104,9 @@ export async function benchCompression(articles: SquadArticle[], ratio = 10): Pr
     msPerPage,
     extractive: await row(summaries),
     lead: await row(leads),
-    full: await recall(pages.map((p) => p.text), asks),
+    full: await recall(
+      pages.map((p) => p.text),
+      asks,
+    ),
   };
 }

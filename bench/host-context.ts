@@ -40,17 +40,33 @@ interface Scenario {
 const asks = (order: number[]): Step[] => order.map((ask) => ({ ask }));
 const SCENARIOS: Scenario[] = [
   { name: '(a) one conversation re-faulting what it holds', steps: asks([0, 1, 2, 3, 0, 1, 2, 3]) },
-  { name: '(b) a new conversation on the same connection, 30 min later', steps: [...asks([0, 1, 2, 3]), { newConversation: 30 * 60_000 }, ...asks([0, 1, 2, 3])] },
-  { name: '(b′) a new conversation on the same connection, 2 min later', steps: [...asks([0, 1, 2, 3]), { newConversation: 2 * 60_000 }, ...asks([0, 1, 2, 3])] },
-  { name: '(c) the host dropped its earlier tool results (compaction), then re-faults', steps: [...asks([0, 1, 2, 3]), { compact: true }, ...asks([0, 1, 2, 3, 0, 1])] },
+  {
+    name: '(b) a new conversation on the same connection, 30 min later',
+    steps: [...asks([0, 1, 2, 3]), { newConversation: 30 * 60_000 }, ...asks([0, 1, 2, 3])],
+  },
+  {
+    name: '(b′) a new conversation on the same connection, 2 min later',
+    steps: [...asks([0, 1, 2, 3]), { newConversation: 2 * 60_000 }, ...asks([0, 1, 2, 3])],
+  },
+  {
+    name: '(c) the host dropped its earlier tool results (compaction), then re-faults',
+    steps: [...asks([0, 1, 2, 3]), { compact: true }, ...asks([0, 1, 2, 3, 0, 1])],
+  },
 ];
 
 const NEVER = Number.POSITIVE_INFINITY;
 export const POLICIES: { name: string; policy: (budget: number) => ResendPolicy }[] = [
   { name: 'never resend (before)', policy: () => ({ maxAgeMs: NEVER, maxTokensSince: NEVER, maxOmissions: NEVER }) },
   { name: 'always resend', policy: () => ({ maxAgeMs: 0, maxTokensSince: 0, maxOmissions: 0 }) },
-  { name: 'recent: 10 min, L1 budget of text since', policy: (budget) => ({ maxAgeMs: 600_000, maxTokensSince: budget, maxOmissions: NEVER }) },
-  { name: 'recent + resend on the second ask (default)', policy: (budget) => defaultResendPolicy({ resendAfterSeconds: Number(SETTINGS.resendAfterSeconds.default({})), l1Tokens: budget }) },
+  {
+    name: 'recent: 10 min, L1 budget of text since',
+    policy: (budget) => ({ maxAgeMs: 600_000, maxTokensSince: budget, maxOmissions: NEVER }),
+  },
+  {
+    name: 'recent + resend on the second ask (default)',
+    policy: (budget) =>
+      defaultResendPolicy({ resendAfterSeconds: Number(SETTINGS.resendAfterSeconds.default({})), l1Tokens: budget }),
+  },
 ];
 
 /**
@@ -80,10 +96,19 @@ interface PageJson {
   text?: string;
 }
 
-async function run(dir: string, scenario: Scenario, policy: ResendPolicy, model: Model, pageText: Map<string, string>): Promise<HostRun> {
+async function run(
+  dir: string,
+  scenario: Scenario,
+  policy: ResendPolicy,
+  model: Model,
+  pageText: Map<string, string>,
+): Promise<HostRun> {
   let now = 1_700_000_000_000;
   const enc = tokenizer('o200k_base');
-  const pager = await Pager.open(loadConfig({ '--data-dir': dir, '--l1-tokens': String(BUDGET) }, {}), { now: () => now, resend: policy });
+  const pager = await Pager.open(loadConfig({ '--data-dir': dir, '--l1-tokens': String(BUDGET) }, {}), {
+    now: () => now,
+    resend: policy,
+  });
   const server = createServer(pager, { events: new PagerEvents(pager), clientRoots: false });
   const client = new Client({ name: 'scripted-host', version: '1' });
   const [a, b] = InMemoryTransport.createLinkedPair();
@@ -159,5 +184,12 @@ export async function benchHostContext(): Promise<HostRow[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  for (const r of await benchHostContext()) console.log(r.scenario, '|', r.policy, '|', MODELS.map((m) => `${r.runs[m].tokens} tok ${r.runs[m].calls} calls ${r.runs[m].without} without`).join(' | '));
+  for (const r of await benchHostContext())
+    console.log(
+      r.scenario,
+      '|',
+      r.policy,
+      '|',
+      MODELS.map((m) => `${r.runs[m].tokens} tok ${r.runs[m].calls} calls ${r.runs[m].without} without`).join(' | '),
+    );
 }

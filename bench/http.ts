@@ -45,9 +45,18 @@ async function call(client: Client, name: string, args: Record<string, unknown>)
  * Runs `fn` with `vmem serve --http` on a free port over `dataDir`, in its own process (its pid is
  * passed on, to read its memory); `args` adds flags.
  */
-export async function withHttpServer<T>(root: string, dataDir: string, fn: (url: string, pid: number) => Promise<T>, args: string[] = []): Promise<T> {
+export async function withHttpServer<T>(
+  root: string,
+  dataDir: string,
+  fn: (url: string, pid: number) => Promise<T>,
+  args: string[] = [],
+): Promise<T> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'dist', 'cli.js'), 'serve', '--http', '--port', String(port), '--data-dir', dataDir, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(root, 'dist', 'cli.js'), 'serve', '--http', '--port', String(port), '--data-dir', dataDir, ...args],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   try {
@@ -77,7 +86,12 @@ export async function pingLatency(url: string, n = 200): Promise<{ p50: number; 
 }
 
 /** Each of `sessions` clients makes `callsEach` page_fault calls back to back; all run at once. */
-export async function concurrency(url: string, sessions: number, callsEach: number, questions: string[]): Promise<ConcurrencyRow> {
+export async function concurrency(
+  url: string,
+  sessions: number,
+  callsEach: number,
+  questions: string[],
+): Promise<ConcurrencyRow> {
   const clients = await Promise.all(Array.from({ length: sessions }, () => connect(url)));
   try {
     const ms: number[] = [];
@@ -93,7 +107,13 @@ export async function concurrency(url: string, sessions: number, callsEach: numb
       }),
     );
     const wall = performance.now() - t0;
-    return { sessions, calls: ms.length, p50: percentile(ms, 50), p99: percentile(ms, 99), callsPerSecond: ms.length / (wall / 1000) };
+    return {
+      sessions,
+      calls: ms.length,
+      p50: percentile(ms, 50),
+      p99: percentile(ms, 99),
+      callsPerSecond: ms.length / (wall / 1000),
+    };
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
@@ -104,10 +124,17 @@ export async function handOff(url: string, questions: string[], pages = 8, round
   const [a, b] = await Promise.all([connect(url), connect(url)]);
   try {
     for (const q of questions) {
-      const r = (await call(a, 'page_fault', { query: q, max_pages: 1 })).structuredContent as { l1: { pages: number } };
+      const r = (await call(a, 'page_fault', { query: q, max_pages: 1 })).structuredContent as {
+        l1: { pages: number };
+      };
       if (r.l1.pages >= pages) break;
     }
-    const snap = (await call(a, 'serialize_context', { note: 'bench' })).structuredContent as { snapshot_id: string; snapshot: unknown; snapshot_bytes: number; page_tokens: number };
+    const snap = (await call(a, 'serialize_context', { note: 'bench' })).structuredContent as {
+      snapshot_id: string;
+      snapshot: unknown;
+      snapshot_bytes: number;
+      page_tokens: number;
+    };
     const json = JSON.stringify(snap.snapshot);
     const ms: number[] = [];
     for (let i = 0; i < rounds; i++) {
@@ -115,7 +142,8 @@ export async function handOff(url: string, questions: string[], pages = 8, round
       await call(b, 'restore_context', { snapshot_id: snap.snapshot_id });
       ms.push(performance.now() - t);
     }
-    const restored = ((await call(b, 'evict', { all: true })).structuredContent as { evicted: unknown[] }).evicted.length;
+    const restored = ((await call(b, 'evict', { all: true })).structuredContent as { evicted: unknown[] }).evicted
+      .length;
     return {
       pages: restored,
       pageTokens: snap.page_tokens,

@@ -22,7 +22,13 @@ export function minifiedJson(bytes: number): string {
   const parts: string[] = [];
   let n = 2;
   for (let i = 0; n < bytes; i++) {
-    const s = JSON.stringify({ id: i, name: `item-${i}`, tags: ['alpha', 'beta', String(i % 97)], score: ((i * 7919) % 1000) / 10, ok: i % 3 === 0 });
+    const s = JSON.stringify({
+      id: i,
+      name: `item-${i}`,
+      tags: ['alpha', 'beta', String(i % 97)],
+      score: ((i * 7919) % 1000) / 10,
+      ok: i % 3 === 0,
+    });
     parts.push(s);
     n += s.length + 1;
   }
@@ -67,8 +73,24 @@ export async function benchOneLine(): Promise<OneLineRow[]> {
 export function oneLineTable(rows: OneLineRow[]): string {
   const mbps = (bytes: number, ms: number) => fmt(bytes / 1e6 / (ms / 1000));
   return table(
-    ['input (one line of minified JSON)', 'pages', 'baseline: token count, MB/s', 'chunk, s', 'MB/s', 'ingest (chunk + L4 + L3 + catalog), s', 'MB/s'],
-    rows.map((r) => [`${fmt(r.bytes / 1e6, 1)} MB`, r.pages, mbps(r.bytes, r.countMs), fmt(r.chunkMs / 1000, 2), mbps(r.bytes, r.chunkMs), fmt(r.ingestMs / 1000, 2), mbps(r.bytes, r.ingestMs)]),
+    [
+      'input (one line of minified JSON)',
+      'pages',
+      'baseline: token count, MB/s',
+      'chunk, s',
+      'MB/s',
+      'ingest (chunk + L4 + L3 + catalog), s',
+      'MB/s',
+    ],
+    rows.map((r) => [
+      `${fmt(r.bytes / 1e6, 1)} MB`,
+      r.pages,
+      mbps(r.bytes, r.countMs),
+      fmt(r.chunkMs / 1000, 2),
+      mbps(r.bytes, r.chunkMs),
+      fmt(r.ingestMs / 1000, 2),
+      mbps(r.bytes, r.ingestMs),
+    ]),
   );
 }
 

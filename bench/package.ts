@@ -43,7 +43,10 @@ const INITIALIZE = `${JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initializ
 function startOnce(command: string, args: string[], env: Record<string, string>): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const child = spawn(command, args, { env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, stdio: ['pipe', 'pipe', 'ignore'] });
+    const child = spawn(command, args, {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['pipe', 'pipe', 'ignore'],
+    });
     let out = '';
     let ms = NaN;
     child.stdout.on('data', (chunk: Buffer) => {
@@ -55,7 +58,9 @@ function startOnce(command: string, args: string[], env: Record<string, string>)
       }
     });
     child.on('error', reject);
-    child.on('exit', () => (Number.isNaN(ms) ? reject(new Error(`${command} exited before answering initialize`)) : resolve(ms)));
+    child.on('exit', () =>
+      Number.isNaN(ms) ? reject(new Error(`${command} exited before answering initialize`)) : resolve(ms),
+    );
     child.stdin.write(INITIALIZE);
   });
 }
@@ -112,7 +117,10 @@ export async function benchPackage(root: string): Promise<PackageBench> {
       vmemMs.push(await vmemRun());
       memoryMs.push(await memoryRun());
     }
-    const sizeOf = (app: string) => ({ bytes: treeBytes(join(app, 'node_modules')), packages: packageCount(join(app, 'node_modules')) });
+    const sizeOf = (app: string) => ({
+      bytes: treeBytes(join(app, 'node_modules')),
+      packages: packageCount(join(app, 'node_modules')),
+    });
     return {
       tarballBytes: fs.statSync(tarball).size,
       vmem: { ...sizeOf(vmemApp), startMs: vmemMs },
@@ -134,11 +142,19 @@ export function packageTable(b: PackageBench): string {
   const mb = (bytes?: number) => (bytes === undefined ? 'n/a' : fmt(bytes / MB, 1));
   const ms = (v: number[]) => `${fmt(percentile(v, 50), 0)} (${fmt(Math.min(...v), 0)}–${fmt(Math.max(...v), 0)})`;
   const sizeRatio = b.memory.bytes === undefined ? 'n/a' : fmt(b.vmem.bytes! / b.memory.bytes);
-  return `${table(['what', 'vmem', `baseline: ${MEMORY} ${b.memory.version}`, 'ratio vmem / baseline'], [
-    ['installed size, MB (bytes of the files under node_modules)', mb(b.vmem.bytes), mb(b.memory.bytes), sizeRatio],
-    ['packages installed', b.vmem.packages ?? 'n/a', b.memory.packages ?? 'n/a', ''],
-    [`spawn → initialize response over stdio, empty store, ms: median (min–max) of ${RUNS}`, ms(b.vmem.startMs), ms(b.memory.startMs), fmt(startRatio(b))],
-  ])}
+  return `${table(
+    ['what', 'vmem', `baseline: ${MEMORY} ${b.memory.version}`, 'ratio vmem / baseline'],
+    [
+      ['installed size, MB (bytes of the files under node_modules)', mb(b.vmem.bytes), mb(b.memory.bytes), sizeRatio],
+      ['packages installed', b.vmem.packages ?? 'n/a', b.memory.packages ?? 'n/a', ''],
+      [
+        `spawn → initialize response over stdio, empty store, ms: median (min–max) of ${RUNS}`,
+        ms(b.vmem.startMs),
+        ms(b.memory.startMs),
+        fmt(startRatio(b)),
+      ],
+    ],
+  )}
 
 vmem's tarball is ${fmt(b.tarballBytes / MB, 1)} MB. Its install is the bundle (dist/: the MCP SDK, zod and the stemmer in one file and a few chunks that only some commands load) and the BPE ranks of the two encodings it counts with, read on first use; chromadb, ioredis and openai are optional peer dependencies, installed only by those who configure them. Each server is started by its installed command (node_modules/.bin), so both pay the same \`#!/usr/bin/env node\`; the baseline is ${b.memory.from}.`;
 }
@@ -147,7 +163,11 @@ export function packageTargets(b: PackageBench, verdict: (ok: boolean) => string
   const mbs = b.vmem.bytes! / MB;
   return [
     [`consumer install (embedded defaults) ≤ ${INSTALL_TARGET_MB} MB`, fmt(mbs, 1), verdict(mbs <= INSTALL_TARGET_MB)],
-    [`spawn → initialize ≤ ${START_TARGET_RATIO} × ${MEMORY} (median)`, fmt(startRatio(b)), verdict(startRatio(b) <= START_TARGET_RATIO)],
+    [
+      `spawn → initialize ≤ ${START_TARGET_RATIO} × ${MEMORY} (median)`,
+      fmt(startRatio(b)),
+      verdict(startRatio(b) <= START_TARGET_RATIO),
+    ],
   ];
 }
 
@@ -155,5 +175,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const root = fileURLToPath(new URL('..', import.meta.url));
   const b = await benchPackage(root);
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
-  console.log(`## ${PACKAGE_TITLE}\n\n${packageTable(b)}\n\n${table(['target', 'measured', ''], packageTargets(b, verdict))}`);
+  console.log(
+    `## ${PACKAGE_TITLE}\n\n${packageTable(b)}\n\n${table(['target', 'measured', ''], packageTargets(b, verdict))}`,
+  );
 }

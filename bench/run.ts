@@ -2,31 +2,30 @@
  * `npm run bench`: measures vmem against baselines taken in the same run and writes BENCHMARKS.md.
  * Every figure that matters is a ratio to its baseline, so machines of different speed compare.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { loadConfig, type Config } from '../src/config.js';
 import { getEncoding } from 'js-tiktoken';
+import { type Config, loadConfig } from '../src/config.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
-import { dataPath } from './data.js';
-import { loadSquad, type SquadArticle } from './squad-data.js';
-import { bestOf, fmt, percentile, table } from './stats.js';
-import { squadRecall } from './squad-recall.js';
 import { startRedis } from '../test/support/redis.js';
-import { benchScale, chromaLatency, openOnChroma, withChroma, type Latency } from './chroma.js';
+import { benchScale, chromaLatency, type Latency, openOnChroma, withChroma } from './chroma.js';
 import { benchCompression } from './compression.js';
-import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
+import { dataPath } from './data.js';
 import { benchHostContext, MODELS } from './host-context.js';
-import { benchToolList } from './tool-list.js';
-import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
+import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchOneLine, oneLineTable } from './one-line.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
-import { readdirSync, readFileSync } from 'node:fs';
+import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
+import { loadSquad, type SquadArticle } from './squad-data.js';
+import { squadRecall } from './squad-recall.js';
+import { bestOf, fmt, percentile, table } from './stats.js';
+import { benchToolList } from './tool-list.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LATENCY_QUESTIONS = 400;
@@ -38,7 +37,9 @@ const SCALE_QUESTIONS = 200;
 /** Real sentences (SQuAD contexts and essays) for synthetic stores. */
 function sentencePool(articles: SquadArticle[]): string[] {
   const dir = dataPath('pg-essays');
-  const essays = readdirSync(dir).filter((f) => f.endsWith('.txt')).map((f) => readFileSync(join(dir, f), 'utf8'));
+  const essays = readdirSync(dir)
+    .filter((f) => f.endsWith('.txt'))
+    .map((f) => readFileSync(join(dir, f), 'utf8'));
   return [...articles.map((a) => a.text), ...essays]
     .join('\n')
     .split(/(?<=[.!?])\s+/)
@@ -90,7 +91,11 @@ async function benchIngest(articles: SquadArticle[]) {
 type Samples = Record<string, number[]>;
 
 /** Per question: evict all, fault (served from L2 or L4), fault again (an L1 hit). */
-async function faultLoop(questions: string[], fault: (q: string) => Promise<string>, evictAll: () => Promise<unknown>): Promise<Samples> {
+async function faultLoop(
+  questions: string[],
+  fault: (q: string) => Promise<string>,
+  evictAll: () => Promise<unknown>,
+): Promise<Samples> {
   const samples: Samples = { L1: [], L2: [], L4: [] };
   for (const q of questions) {
     await evictAll();
@@ -118,7 +123,11 @@ async function benchLatencyInProcess(dir: string, questions: string[]): Promise<
 }
 
 async function benchLatencyStdio(dir: string, questions: string[]): Promise<{ samples: Samples; pingMs: number[] }> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [join(ROOT, 'dist/cli.js'), 'serve', '--data-dir', dir], stderr: 'ignore' });
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [join(ROOT, 'dist/cli.js'), 'serve', '--data-dir', dir],
+    stderr: 'ignore',
+  });
   const client = new Client({ name: 'vmem-bench', version: '1' });
   await client.connect(transport);
   try {
@@ -131,7 +140,10 @@ async function benchLatencyStdio(dir: string, questions: string[]): Promise<{ sa
     const samples = await faultLoop(
       questions,
       async (q) => {
-        const r = (await client.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } })) as CallToolResult;
+        const r = (await client.callTool({
+          name: 'page_fault',
+          arguments: { query: q, max_pages: 1 },
+        })) as CallToolResult;
         return (r.structuredContent as { pages: { level: string }[] }).pages[0]!.level;
       },
       () => client.callTool({ name: 'evict', arguments: { all: true } }),
@@ -146,12 +158,17 @@ async function benchLatencyStdio(dir: string, questions: string[]): Promise<{ sa
  * L2 on a real Redis: a page served from L2 by load_page and by page_fault, against a raw ioredis GET
  * of the same key on the same server. Undefined when redis-server is not installed.
  */
-async function benchRedis(dir: string, questions: string[]): Promise<{ rows: (string | number)[][]; loadRatio: number } | undefined> {
+async function benchRedis(
+  dir: string,
+  questions: string[],
+): Promise<{ rows: (string | number)[][]; loadRatio: number } | undefined> {
   const redis = await startRedis({ ownServer: true }).catch(() => undefined);
   if (!redis) return undefined;
   const { Redis } = await import('ioredis');
   const raw = new Redis(redis.url);
-  const pager = await Pager.open(loadConfig({ '--data-dir': dir, '--redis-url': redis.url, '--namespace': 'bench' }, {}));
+  const pager = await Pager.open(
+    loadConfig({ '--data-dir': dir, '--redis-url': redis.url, '--namespace': 'bench' }, {}),
+  );
   const session = pager.newSession();
   try {
     const ids = pager.table.listPages().map((p) => p.id);
@@ -180,9 +197,19 @@ async function benchRedis(dir: string, questions: string[]): Promise<{ rows: (st
       if (r.pages[0]?.level === 'L2') faultMs.push(performance.now() - t);
     }
     const base = percentile(rawMs, 50);
-    const row = (what: string, v: number[]) => [what, v.length, fmt(percentile(v, 50), 3), fmt(percentile(v, 99), 3), fmt(percentile(v, 50) / base)];
+    const row = (what: string, v: number[]) => [
+      what,
+      v.length,
+      fmt(percentile(v, 50), 3),
+      fmt(percentile(v, 99), 3),
+      fmt(percentile(v, 50) / base),
+    ];
     return {
-      rows: [row('baseline: raw ioredis GET of the page', rawMs), row('load_page served from L2 (Redis)', loadMs), row('page_fault served from L2 (Redis; includes L3 ranking)', faultMs)],
+      rows: [
+        row('baseline: raw ioredis GET of the page', rawMs),
+        row('load_page served from L2 (Redis)', loadMs),
+        row('page_fault served from L2 (Redis; includes L3 ranking)', faultMs),
+      ],
       loadRatio: percentile(loadMs, 50) / base,
     };
   } finally {
@@ -214,18 +241,33 @@ async function main(): Promise<void> {
     'The demo manual in 2000-token pages, L1 16,000 tokens, `page_fault` with `max_pages` 2 for four facts, calls 30 s apart. ' +
       'The host keeps every tool result in its context until the scenario drops them. Each cell: tokens (o200k_base) of all tool results / tool calls / ' +
       'pages a fault returned whose text the model could not see once it had reacted. The model, on an entry whose text it lacks, ' +
-      MODELS.map((m) => `"${m}"`).join(', ') + '.\n',
+      MODELS.map((m) => `"${m}"`).join(', ') +
+      '.\n',
   );
   log(
-    table(['scenario', 'policy', ...MODELS.map((m) => `model ${m}`)], host.map((r) => [r.scenario, r.policy, ...MODELS.map((m) => `${r.runs[m].tokens} / ${r.runs[m].calls} / ${r.runs[m].without}`)])),
+    table(
+      ['scenario', 'policy', ...MODELS.map((m) => `model ${m}`)],
+      host.map((r) => [
+        r.scenario,
+        r.policy,
+        ...MODELS.map((m) => `${r.runs[m].tokens} / ${r.runs[m].calls} / ${r.runs[m].without}`),
+      ]),
+    ),
   );
   log(
     '\nThe default is the last policy of each scenario. Against sending everything every time, it spends half the tokens in (a) and the same in (b); in (b′) and (c), where no signal reaches vmem, every omitted entry names the one load_page that brings it back, and a model that calls it, or simply asks again, ends with every page at about the tokens of always resending. Only a model that ignores the entry goes without; `VMEM_RESEND_AFTER=0` makes vmem always resend.',
   );
 
   const toolList = await benchToolList(join(ROOT, 'dist', 'cli.js'));
-  log('\n## tools/list size (o200k_base tokens of each tool\'s name, description and input schema; sent with every request)\n');
-  log(table(['server', 'tools', 'tokens', 'per tool'], toolList.map((r) => [r.server, r.tools, r.tokens, fmt(r.perTool, 1)])));
+  log(
+    "\n## tools/list size (o200k_base tokens of each tool's name, description and input schema; sent with every request)\n",
+  );
+  log(
+    table(
+      ['server', 'tools', 'tokens', 'per tool'],
+      toolList.map((r) => [r.server, r.tools, r.tokens, fmt(r.perTool, 1)]),
+    ),
+  );
 
   const pkg = await benchPackage(ROOT);
   log(`\n## ${PACKAGE_TITLE}\n`);
@@ -238,8 +280,16 @@ async function main(): Promise<void> {
       ['what', 'MB/s', 'ratio to raw tokenizer'],
       [
         ['raw js-tiktoken encode (o200k_base)', fmt(ingest.rawMbps), '1.00'],
-        ['vmem ingest, first in the process (chunk + L4 fsync + L3 index + catalog)', fmt(ingest.coldMbps), fmt(ingest.coldMbps / ingest.rawMbps)],
-        ['vmem ingest of the same text again, best of 3 (its pieces and words already memoized)', fmt(ingest.warmMbps), fmt(ingest.warmMbps / ingest.rawMbps)],
+        [
+          'vmem ingest, first in the process (chunk + L4 fsync + L3 index + catalog)',
+          fmt(ingest.coldMbps),
+          fmt(ingest.coldMbps / ingest.rawMbps),
+        ],
+        [
+          'vmem ingest of the same text again, best of 3 (its pieces and words already memoized)',
+          fmt(ingest.warmMbps),
+          fmt(ingest.warmMbps / ingest.rawMbps),
+        ],
       ],
     ),
   );
@@ -248,23 +298,40 @@ async function main(): Promise<void> {
   log(oneLineTable(await benchOneLine()));
 
   const questions = articles.flatMap((a) => a.questions.map((q) => q.question));
-  const sample = questions.filter((_, i) => i % Math.floor(questions.length / LATENCY_QUESTIONS) === 0).slice(0, LATENCY_QUESTIONS);
+  const sample = questions
+    .filter((_, i) => i % Math.floor(questions.length / LATENCY_QUESTIONS) === 0)
+    .slice(0, LATENCY_QUESTIONS);
   const inProc = await benchLatencyInProcess(ingest.dir, sample);
   const stdio = await benchLatencyStdio(ingest.dir, sample);
-  log(`\n## page_fault latency by the level that served it (ms, ${sample.length} questions, max_pages 1, 2000-token pages)\n`);
   log(
-    table(['transport', 'served from', 'samples', 'p50', 'p99'], [
-      ...latencyRows('in-process', inProc),
-      ['stdio', 'baseline: MCP ping round trip', stdio.pingMs.length, fmt(percentile(stdio.pingMs, 50), 3), fmt(percentile(stdio.pingMs, 99), 3)],
-      ...latencyRows('stdio', stdio.samples),
-    ]),
+    `\n## page_fault latency by the level that served it (ms, ${sample.length} questions, max_pages 1, 2000-token pages)\n`,
+  );
+  log(
+    table(
+      ['transport', 'served from', 'samples', 'p50', 'p99'],
+      [
+        ...latencyRows('in-process', inProc),
+        [
+          'stdio',
+          'baseline: MCP ping round trip',
+          stdio.pingMs.length,
+          fmt(percentile(stdio.pingMs, 50), 3),
+          fmt(percentile(stdio.pingMs, 99), 3),
+        ],
+        ...latencyRows('stdio', stdio.samples),
+      ],
+    ),
   );
 
   const pager = await Pager.open(configFor(ingest.dir));
   const session = pager.newSession();
   const redis = await benchRedis(ingest.dir, sample);
   log(`\n## L2 on Redis (ms, same redis-server, same bytes)\n`);
-  log(redis ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redis.rows) : 'redis-server is not installed here; skipped.');
+  log(
+    redis
+      ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redis.rows)
+      : 'redis-server is not installed here; skipped.',
+  );
 
   const recall = await squadRecall({
     articles,
@@ -274,12 +341,17 @@ async function main(): Promise<void> {
     },
   });
   await pager.close();
-  log(`\n## page_fault recall on SQuAD v1.1 dev (${recall.questions} questions, ${recall.pages} pages of ≤2000 tokens)\n`);
   log(
-    table(['ranker', 'recall@1', 'recall@3'], [
-      ['baseline: BM25 (page level, k1 1.2, b 0.75)', fmt(recall.bm25RecallAt1, 3), fmt(recall.bm25RecallAt3, 3)],
-      ['vmem page_fault (embedded L3)', fmt(recall.recallAt1, 3), fmt(recall.recallAt3, 3)],
-    ]),
+    `\n## page_fault recall on SQuAD v1.1 dev (${recall.questions} questions, ${recall.pages} pages of ≤2000 tokens)\n`,
+  );
+  log(
+    table(
+      ['ranker', 'recall@1', 'recall@3'],
+      [
+        ['baseline: BM25 (page level, k1 1.2, b 0.75)', fmt(recall.bm25RecallAt1, 3), fmt(recall.bm25RecallAt3, 3)],
+        ['vmem page_fault (embedded L3)', fmt(recall.recallAt1, 3), fmt(recall.recallAt3, 3)],
+      ],
+    ),
   );
 
   const ms = (l: Latency) => [l.n, fmt(l.p50, 3), fmt(l.p99, 3)];
@@ -300,80 +372,164 @@ async function main(): Promise<void> {
       await onChroma.close();
     }
   });
-  log(`\n## L3 on Chroma (ms; SQuAD store, ${recall.pages} pages; same Chroma server, same query vector, ${50} results)\n`);
+  log(
+    `\n## L3 on Chroma (ms; SQuAD store, ${recall.pages} pages; same Chroma server, same query vector, ${50} results)\n`,
+  );
   if (chroma) {
     const base = chroma.lat.raw.p50;
     log(
-      table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw query'], [
-        ['baseline: raw Chroma query (chromadb client, precomputed embedding)', ...ms(chroma.lat.raw), '1.00'],
-        ['L3 ranking on Chroma (embed + Chroma ∥ lexical + fuse)', ...ms(chroma.lat.l3), fmt(chroma.lat.l3.p50 / base)],
-        ['page_fault on Chroma, in-process (ranking + page from L2/L4 into L1)', ...ms(chroma.lat.fault), fmt(chroma.lat.fault.p50 / base)],
-      ]),
+      table(
+        ['what', 'samples', 'p50', 'p99', 'p50 ratio to raw query'],
+        [
+          ['baseline: raw Chroma query (chromadb client, precomputed embedding)', ...ms(chroma.lat.raw), '1.00'],
+          [
+            'L3 ranking on Chroma (embed + Chroma ∥ lexical + fuse)',
+            ...ms(chroma.lat.l3),
+            fmt(chroma.lat.l3.p50 / base),
+          ],
+          [
+            'page_fault on Chroma, in-process (ranking + page from L2/L4 into L1)',
+            ...ms(chroma.lat.fault),
+            fmt(chroma.lat.fault.p50 / base),
+          ],
+        ],
+      ),
     );
-    log(`\nRecall through Chroma: recall@1 ${fmt(chroma.recall.recallAt1, 3)}, recall@3 ${fmt(chroma.recall.recallAt3, 3)} (embedded L3: ${fmt(recall.recallAt1, 3)} / ${fmt(recall.recallAt3, 3)}). Adding the ${recall.pages} pages of a store paged before Chroma was configured took ${fmt(chroma.catchUpMs / 1000)} s.`);
+    log(
+      `\nRecall through Chroma: recall@1 ${fmt(chroma.recall.recallAt1, 3)}, recall@3 ${fmt(chroma.recall.recallAt3, 3)} (embedded L3: ${fmt(recall.recallAt1, 3)} / ${fmt(recall.recallAt3, 3)}). Adding the ${recall.pages} pages of a store paged before Chroma was configured took ${fmt(chroma.catchUpMs / 1000)} s.`,
+    );
   } else log('The Chroma server could not start here; skipped.');
 
   const served = await withHttpServer(ROOT, ingest.dir, async (url) => ({
     ping: await pingLatency(url),
     handOff: await handOff(url, sample),
     // Bounded: a fixed number of calls per session, so every run stops by itself.
-    rows: [await concurrency(url, 1, 200, sample), await concurrency(url, 8, 50, sample), await concurrency(url, 32, 20, sample)],
+    rows: [
+      await concurrency(url, 1, 200, sample),
+      await concurrency(url, 8, 50, sample),
+      await concurrency(url, 32, 20, sample),
+    ],
   }));
   log(`\n## Hand-off by snapshot (over HTTP, SQuAD store)\n`);
   const h = served.handOff;
   log(
-    table(['what', 'value'], [
-      ['pages in the snapshot', h.pages],
-      ['tokens of those pages', h.pageTokens],
-      ['snapshot size, in tokens (o200k_base) / bytes', `${h.snapshotTokens} / ${h.snapshotBytes}`],
-      ['snapshot tokens per page token', fmt(h.snapshotTokens / h.pageTokens, 3)],
-      ['restore_context into another session, p50 / p99 (ms)', `${fmt(h.restoreP50, 2)} / ${fmt(h.restoreP99, 2)}`],
-    ]),
+    table(
+      ['what', 'value'],
+      [
+        ['pages in the snapshot', h.pages],
+        ['tokens of those pages', h.pageTokens],
+        ['snapshot size, in tokens (o200k_base) / bytes', `${h.snapshotTokens} / ${h.snapshotBytes}`],
+        ['snapshot tokens per page token', fmt(h.snapshotTokens / h.pageTokens, 3)],
+        ['restore_context into another session, p50 / p99 (ms)', `${fmt(h.restoreP50, 2)} / ${fmt(h.restoreP99, 2)}`],
+      ],
+    ),
   );
   log(`\n## Tool calls over Streamable HTTP (page_fault, max_pages 1, server in its own process, loopback, ms)\n`);
   log(
-    table(['concurrent sessions', 'calls', 'p50', 'p99', 'p50 ratio to an MCP ping', 'calls/s'], [
-      ['baseline: MCP ping over HTTP, 1 session', 200, fmt(served.ping.p50, 2), fmt(served.ping.p99, 2), '1.00', ''],
-      ...served.rows.map((r) => [r.sessions, r.calls, fmt(r.p50, 2), fmt(r.p99, 2), fmt(r.p50 / served.ping.p50), fmt(r.callsPerSecond, 0)]),
-    ]),
+    table(
+      ['concurrent sessions', 'calls', 'p50', 'p99', 'p50 ratio to an MCP ping', 'calls/s'],
+      [
+        ['baseline: MCP ping over HTTP, 1 session', 200, fmt(served.ping.p50, 2), fmt(served.ping.p99, 2), '1.00', ''],
+        ...served.rows.map((r) => [
+          r.sessions,
+          r.calls,
+          fmt(r.p50, 2),
+          fmt(r.p99, 2),
+          fmt(r.p50 / served.ping.p50),
+          fmt(r.callsPerSecond, 0),
+        ]),
+      ],
+    ),
   );
   log(`\n## ${IDLE_MEMORY_TITLE}\n`);
   log(idleMemoryTable(await idleSessionMemory(ROOT)));
   rmSync(ingest.dir, { recursive: true, force: true });
 
   const comp = await benchCompression(articles);
-  log(`\n## Compression of evicted pages (SQuAD v1.1 dev: ${comp.pages} pages of ≤2000 tokens, target 10:1, ${comp.answers} distinct answers, ${comp.questions} questions)\n`);
   log(
-    table(['compressor', 'achieved ratio', 'fact retention (answers kept)', 'L3 recall@1 over summaries only', 'recall@3'], [
-      ['baseline: lead (the page\'s first tokens, same budget)', fmt(comp.lead.ratio, 1), fmt(comp.lead.factRetention, 3), fmt(comp.lead.recallAt1, 3), fmt(comp.lead.recallAt3, 3)],
-      ['extractive (offline default)', fmt(comp.extractive.ratio, 1), fmt(comp.extractive.factRetention, 3), fmt(comp.extractive.recallAt1, 3), fmt(comp.extractive.recallAt3, 3)],
-      ['ceiling: whole pages', '1.0', '1.000', fmt(comp.full.recallAt1, 3), fmt(comp.full.recallAt3, 3)],
-    ]),
+    `\n## Compression of evicted pages (SQuAD v1.1 dev: ${comp.pages} pages of ≤2000 tokens, target 10:1, ${comp.answers} distinct answers, ${comp.questions} questions)\n`,
   );
-  log(`\nThe extractive compressor takes ${fmt(comp.msPerPage, 1)} ms per 2000-token page and no model tokens; an abstractive compressor (openai, sampling) spends about the page's tokens in and a tenth of them out per page.`);
+  log(
+    table(
+      ['compressor', 'achieved ratio', 'fact retention (answers kept)', 'L3 recall@1 over summaries only', 'recall@3'],
+      [
+        [
+          "baseline: lead (the page's first tokens, same budget)",
+          fmt(comp.lead.ratio, 1),
+          fmt(comp.lead.factRetention, 3),
+          fmt(comp.lead.recallAt1, 3),
+          fmt(comp.lead.recallAt3, 3),
+        ],
+        [
+          'extractive (offline default)',
+          fmt(comp.extractive.ratio, 1),
+          fmt(comp.extractive.factRetention, 3),
+          fmt(comp.extractive.recallAt1, 3),
+          fmt(comp.extractive.recallAt3, 3),
+        ],
+        ['ceiling: whole pages', '1.0', '1.000', fmt(comp.full.recallAt1, 3), fmt(comp.full.recallAt3, 3)],
+      ],
+    ),
+  );
+  log(
+    `\nThe extractive compressor takes ${fmt(comp.msPerPage, 1)} ms per 2000-token page and no model tokens; an abstractive compressor (openai, sampling) spends about the page's tokens in and a tenth of them out per page.`,
+  );
 
   const sentences = sentencePool(articles);
-  const scaleQuestions = questions.filter((_, i) => i % Math.floor(questions.length / SCALE_QUESTIONS) === 0).slice(0, SCALE_QUESTIONS);
+  const scaleQuestions = questions
+    .filter((_, i) => i % Math.floor(questions.length / SCALE_QUESTIONS) === 0)
+    .slice(0, SCALE_QUESTIONS);
   const scale = [];
   for (const pages of SCALE_PAGES) {
-    const row = (await withChroma(({ url }) => benchScale({ pages, pageTokens: SCALE_PAGE_TOKENS, sentences, questions: scaleQuestions, dir: scratchDir(), chromaUrl: url }))) ??
-      (await benchScale({ pages, pageTokens: SCALE_PAGE_TOKENS, sentences, questions: scaleQuestions, dir: scratchDir() }));
+    const row =
+      (await withChroma(({ url }) =>
+        benchScale({
+          pages,
+          pageTokens: SCALE_PAGE_TOKENS,
+          sentences,
+          questions: scaleQuestions,
+          dir: scratchDir(),
+          chromaUrl: url,
+        }),
+      )) ??
+      (await benchScale({
+        pages,
+        pageTokens: SCALE_PAGE_TOKENS,
+        sentences,
+        questions: scaleQuestions,
+        dir: scratchDir(),
+      }));
     scale.push(row);
     console.log(`scale ${row.pages} pages done`);
   }
-  log(`\n## page_fault latency as the store grows (ms; pages of ≤${SCALE_PAGE_TOKENS} tokens of real sentences drawn at random; ${SCALE_QUESTIONS} SQuAD questions; in-process)\n`);
   log(
-    table(['pages', 'embedded L3 p50', 'p99', 'raw Chroma query p50', 'L3 on Chroma p50 (ratio)', 'page_fault on Chroma p50 (ratio)', 'p99', 'ingest', 'adding all pages to Chroma'], scale.map((r) => [
-      r.pages,
-      fmt(r.embedded.p50, 2),
-      fmt(r.embedded.p99, 2),
-      r.chroma ? fmt(r.chroma.raw.p50, 2) : 'n/a',
-      r.chroma ? `${fmt(r.chroma.l3.p50, 2)} (${fmt(r.chroma.l3.p50 / r.chroma.raw.p50)})` : 'n/a',
-      r.chroma ? `${fmt(r.chroma.fault.p50, 2)} (${fmt(r.chroma.fault.p50 / r.chroma.raw.p50)})` : 'n/a',
-      r.chroma ? fmt(r.chroma.fault.p99, 2) : 'n/a',
-      `${fmt(r.ingestMs / 1000, 1)} s`,
-      r.chroma ? `${fmt(r.chroma.catchUpMs / 1000, 1)} s` : 'n/a',
-    ])),
+    `\n## page_fault latency as the store grows (ms; pages of ≤${SCALE_PAGE_TOKENS} tokens of real sentences drawn at random; ${SCALE_QUESTIONS} SQuAD questions; in-process)\n`,
+  );
+  log(
+    table(
+      [
+        'pages',
+        'embedded L3 p50',
+        'p99',
+        'raw Chroma query p50',
+        'L3 on Chroma p50 (ratio)',
+        'page_fault on Chroma p50 (ratio)',
+        'p99',
+        'ingest',
+        'adding all pages to Chroma',
+      ],
+      scale.map((r) => [
+        r.pages,
+        fmt(r.embedded.p50, 2),
+        fmt(r.embedded.p99, 2),
+        r.chroma ? fmt(r.chroma.raw.p50, 2) : 'n/a',
+        r.chroma ? `${fmt(r.chroma.l3.p50, 2)} (${fmt(r.chroma.l3.p50 / r.chroma.raw.p50)})` : 'n/a',
+        r.chroma ? `${fmt(r.chroma.fault.p50, 2)} (${fmt(r.chroma.fault.p50 / r.chroma.raw.p50)})` : 'n/a',
+        r.chroma ? fmt(r.chroma.fault.p99, 2) : 'n/a',
+        `${fmt(r.ingestMs / 1000, 1)} s`,
+        r.chroma ? `${fmt(r.chroma.catchUpMs / 1000, 1)} s` : 'n/a',
+      ]),
+    ),
   );
 
   const verdict = (ok: boolean) => (ok ? 'met' : '**not met**');
@@ -381,18 +537,49 @@ async function main(): Promise<void> {
   log('\n## Targets\n');
   const vmemTools = toolList.find((r) => r.server === 'vmem')!;
   log(
-    table(['target', 'measured', ''], [
-      ['tools/list ≤ 110 tokens per tool', fmt(vmemTools.perTool, 1), verdict(vmemTools.perTool <= 110)],
-      ...packageTargets(pkg, verdict),
-      ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
-      ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
-      ['recall@1 ≥ BM25 baseline', `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`, verdict(recall.recallAt1 >= recall.bm25RecallAt1)],
-      ['extractive fact retention ≥ lead baseline', `${fmt(comp.extractive.factRetention, 3)} vs ${fmt(comp.lead.factRetention, 3)}`, verdict(comp.extractive.factRetention >= comp.lead.factRetention)],
-      ['recall@3 through summaries ≥ lead baseline', `${fmt(comp.extractive.recallAt3, 3)} vs ${fmt(comp.lead.recallAt3, 3)}`, verdict(comp.extractive.recallAt3 >= comp.lead.recallAt3)],
-      ...(redis ? [['load_page from L2 ≤ 1.5 × raw Redis GET (p50)', fmt(redis.loadRatio), verdict(redis.loadRatio <= 1.5)]] : []),
-      ...(chroma ? [['L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, SQuAD store)', fmt(chroma.lat.l3.p50 / chroma.lat.raw.p50), verdict(chroma.lat.l3.p50 <= 1.5 * chroma.lat.raw.p50)]] : []),
-      ...scale.filter((r) => r.chroma).map((r) => [`L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, ${r.pages} pages)`, fmt(r.chroma!.l3.p50 / r.chroma!.raw.p50), verdict(r.chroma!.l3.p50 <= 1.5 * r.chroma!.raw.p50)]),
-    ]),
+    table(
+      ['target', 'measured', ''],
+      [
+        ['tools/list ≤ 110 tokens per tool', fmt(vmemTools.perTool, 1), verdict(vmemTools.perTool <= 110)],
+        ...packageTargets(pkg, verdict),
+        ['ingest ≥ 0.70 × raw tokenizer (first ingest in the process)', fmt(coldRatio), verdict(coldRatio >= 0.7)],
+        ['recall@1 ≥ 0.90', fmt(recall.recallAt1, 3), verdict(recall.recallAt1 >= 0.9)],
+        [
+          'recall@1 ≥ BM25 baseline',
+          `${fmt(recall.recallAt1, 3)} vs ${fmt(recall.bm25RecallAt1, 3)}`,
+          verdict(recall.recallAt1 >= recall.bm25RecallAt1),
+        ],
+        [
+          'extractive fact retention ≥ lead baseline',
+          `${fmt(comp.extractive.factRetention, 3)} vs ${fmt(comp.lead.factRetention, 3)}`,
+          verdict(comp.extractive.factRetention >= comp.lead.factRetention),
+        ],
+        [
+          'recall@3 through summaries ≥ lead baseline',
+          `${fmt(comp.extractive.recallAt3, 3)} vs ${fmt(comp.lead.recallAt3, 3)}`,
+          verdict(comp.extractive.recallAt3 >= comp.lead.recallAt3),
+        ],
+        ...(redis
+          ? [['load_page from L2 ≤ 1.5 × raw Redis GET (p50)', fmt(redis.loadRatio), verdict(redis.loadRatio <= 1.5)]]
+          : []),
+        ...(chroma
+          ? [
+              [
+                'L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, SQuAD store)',
+                fmt(chroma.lat.l3.p50 / chroma.lat.raw.p50),
+                verdict(chroma.lat.l3.p50 <= 1.5 * chroma.lat.raw.p50),
+              ],
+            ]
+          : []),
+        ...scale
+          .filter((r) => r.chroma)
+          .map((r) => [
+            `L3 ranking on Chroma ≤ 1.5 × raw Chroma query (p50, ${r.pages} pages)`,
+            fmt(r.chroma!.l3.p50 / r.chroma!.raw.p50),
+            verdict(r.chroma!.l3.p50 <= 1.5 * r.chroma!.raw.p50),
+          ]),
+      ],
+    ),
   );
 
   const header = `# Benchmarks

@@ -60,17 +60,33 @@ export async function idleSessionMemory(root: string): Promise<IdleMemory> {
 const MB = 1024 * 1024;
 
 /** The section's heading in BENCHMARKS.md. */
-export const IDLE_MEMORY_TITLE = 'Memory per idle HTTP session (server in its own process, empty store; each client the SDK\'s, holding its GET stream open; alone: `npm run bench:sessions`)';
+export const IDLE_MEMORY_TITLE =
+  "Memory per idle HTTP session (server in its own process, empty store; each client the SDK's, holding its GET stream open; alone: `npm run bench:sessions`)";
 
 /** Per session: over the empty server, and at the margin (from the previous row), which leaves out the heap's one-time growth. */
 export function idleMemoryTable(m: IdleMemory): string {
-  return table(['idle sessions', 'server RSS (MB)', 'over the empty server (MB)', 'per session (KB)', 'per added session, from the row above (KB)'], [
-    ['baseline: none (after one session opened and closed)', fmt(m.emptyRss / MB, 1), '0.0', '', ''],
-    ...m.rows.map((r, i) => {
-      const prev = m.rows[i - 1];
-      return [r.sessions, fmt(r.rss / MB, 1), fmt((r.rss - m.emptyRss) / MB, 1), fmt((r.rss - m.emptyRss) / r.sessions / 1024, 0), prev ? fmt((r.rss - prev.rss) / (r.sessions - prev.sessions) / 1024, 0) : ''];
-    }),
-  ]);
+  return table(
+    [
+      'idle sessions',
+      'server RSS (MB)',
+      'over the empty server (MB)',
+      'per session (KB)',
+      'per added session, from the row above (KB)',
+    ],
+    [
+      ['baseline: none (after one session opened and closed)', fmt(m.emptyRss / MB, 1), '0.0', '', ''],
+      ...m.rows.map((r, i) => {
+        const prev = m.rows[i - 1];
+        return [
+          r.sessions,
+          fmt(r.rss / MB, 1),
+          fmt((r.rss - m.emptyRss) / MB, 1),
+          fmt((r.rss - m.emptyRss) / r.sessions / 1024, 0),
+          prev ? fmt((r.rss - prev.rss) / (r.sessions - prev.sessions) / 1024, 0) : '',
+        ];
+      }),
+    ],
+  );
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -17,7 +17,13 @@ export interface SquadArticle {
 }
 
 interface RawSquad {
-  data: { title: string; paragraphs: { context: string; qas: { id: string; question: string; answers: { text: string; answer_start: number }[] }[] }[] }[];
+  data: {
+    title: string;
+    paragraphs: {
+      context: string;
+      qas: { id: string; question: string; answers: { text: string; answer_start: number }[] }[];
+    }[];
+  }[];
 }
 
 export function loadSquad(path = dataPath('squad/dev-v1.1.json')): SquadArticle[] {
@@ -30,7 +36,12 @@ export function loadSquad(path = dataPath('squad/dev-v1.1.json')): SquadArticle[
       const offset = text.length;
       text += `${p.context}\n\n`;
       for (const qa of p.qas) {
-        questions.push({ id: qa.id, question: qa.question, answers: qa.answers.map((x) => x.text), answerOffset: offset + qa.answers[0]!.answer_start });
+        questions.push({
+          id: qa.id,
+          question: qa.question,
+          answers: qa.answers.map((x) => x.text),
+          answerOffset: offset + qa.answers[0]!.answer_start,
+        });
       }
     }
     return { title, text, questions };

@@ -68,7 +68,11 @@ function bm25Baseline(docs: string[][], k1 = 1.2, b = 0.75): (query: string[]) =
       return s;
     });
     // Best first; ties keep ingest order, as a stable sort of the index would.
-    return scores.map((s, i) => [s, i] as const).filter(([s]) => s > 0).sort((x, y) => y[0] - x[0]).map(([, i]) => i);
+    return scores
+      .map((s, i) => [s, i] as const)
+      .filter(([s]) => s > 0)
+      .sort((x, y) => y[0] - x[0])
+      .map(([, i]) => i);
   };
 }
 
@@ -87,8 +91,16 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
       const items = chunks.map((c) => {
         const sha = sha256(c.text);
         const meta: PageMeta = {
-          id: pageIdOf(sha), sha256: sha, tokens: c.tokens, documentId: `squad-${a}`, source: article.title,
-          ordinal: c.ordinal, charStart: c.charStart, charEnd: c.charEnd, lineStart: c.lineStart, lineEnd: c.lineEnd,
+          id: pageIdOf(sha),
+          sha256: sha,
+          tokens: c.tokens,
+          documentId: `squad-${a}`,
+          source: article.title,
+          ordinal: c.ordinal,
+          charStart: c.charStart,
+          charEnd: c.charEnd,
+          lineStart: c.lineStart,
+          lineEnd: c.lineEnd,
         };
         pageIds.push(meta.id);
         pageTexts.push(c.text);
@@ -106,7 +118,9 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
     const hit = { all: [0, 0, 0, 0], even: [0, 0, 0, 0], odd: [0, 0, 0, 0] };
     for (const [i, ask] of asks.entries()) {
       const got = opts.rank ? await opts.rank(ask.question) : (await index.query(ask.question, 3)).map((h) => h.pageId);
-      const base = baseline(analyze(ask.question)).slice(0, 3).map((p) => pageIds[p]!);
+      const base = baseline(analyze(ask.question))
+        .slice(0, 3)
+        .map((p) => pageIds[p]!);
       const marks = [got[0] === ask.gold, got.includes(ask.gold), base[0] === ask.gold, base.includes(ask.gold)];
       for (const h of [hit.all, i % 2 ? hit.odd : hit.even]) marks.forEach((m, j) => (h[j]! += m ? 1 : 0));
     }
@@ -120,7 +134,12 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
       bm25RecallAt3: h[3]! / n,
     });
     const nEven = Math.ceil(asks.length / 2);
-    return { pages: pageIds.length, ...recall(hit.all, asks.length), even: recall(hit.even, nEven), odd: recall(hit.odd, asks.length - nEven) };
+    return {
+      pages: pageIds.length,
+      ...recall(hit.all, asks.length),
+      even: recall(hit.even, nEven),
+      odd: recall(hit.odd, asks.length - nEven),
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -131,7 +150,11 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const pct = (x: number) => (100 * x).toFixed(2).padStart(6);
   console.log(`SQuAD v1.1 dev: ${r.questions} questions over ${r.pages} pages`);
   console.log('                       r@1      r@3');
-  for (const [name, x] of [['all', r], ['even', r.even], ['odd', r.odd]] as const) {
+  for (const [name, x] of [
+    ['all', r],
+    ['even', r.even],
+    ['odd', r.odd],
+  ] as const) {
     console.log(`embedded L3  ${name.padEnd(5)} ${pct(x.recallAt1)}  ${pct(x.recallAt3)}`);
     console.log(`BM25 (page)  ${name.padEnd(5)} ${pct(x.bm25RecallAt1)}  ${pct(x.bm25RecallAt3)}`);
   }

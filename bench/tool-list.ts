@@ -22,11 +22,21 @@ const binOf = (pkg: string) => join(require.resolve(`${pkg}/package.json`), '..'
 
 async function measure(server: string, args: string[], env: Record<string, string> = {}): Promise<ToolListRow> {
   const client = new Client({ name: 'vmem-bench', version: '1' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args, env: { PATH: process.env.PATH ?? '', ...env }, stderr: 'ignore' }));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stderr: 'ignore',
+    }),
+  );
   try {
     const { tools } = await client.listTools();
     const enc = tokenizer('o200k_base');
-    const tokens = tools.reduce((n, t) => n + enc.count(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema })), 0);
+    const tokens = tools.reduce(
+      (n, t) => n + enc.count(JSON.stringify({ name: t.name, description: t.description, inputSchema: t.inputSchema })),
+      0,
+    );
     return { server, tools: tools.length, tokens, perTool: tokens / tools.length };
   } finally {
     await client.close();
@@ -38,7 +48,9 @@ export async function benchToolList(cli: string): Promise<ToolListRow[]> {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-bench-tools-'));
   try {
     return [
-      await measure('@modelcontextprotocol/server-memory', [binOf('@modelcontextprotocol/server-memory')], { MEMORY_FILE_PATH: join(dir, 'memory.jsonl') }),
+      await measure('@modelcontextprotocol/server-memory', [binOf('@modelcontextprotocol/server-memory')], {
+        MEMORY_FILE_PATH: join(dir, 'memory.jsonl'),
+      }),
       await measure('@modelcontextprotocol/server-filesystem', [binOf('@modelcontextprotocol/server-filesystem'), dir]),
       await measure('vmem', [cli, 'serve', '--data-dir', join(dir, 'vmem')]),
     ];

@@ -12,7 +12,8 @@ import { delimiter } from 'node:path';
 const placeholder = (v) => /^\$\{[^}]*\}$/.test(v);
 
 for (const [name, value] of Object.entries(process.env)) {
-  if ((name.startsWith('VMEM_') || name === 'OPENAI_API_KEY') && value !== undefined && placeholder(value)) delete process.env[name];
+  if ((name.startsWith('VMEM_') || name === 'OPENAI_API_KEY') && value !== undefined && placeholder(value))
+    delete process.env[name];
 }
 const roots = process.argv.slice(2).filter((a) => a && !placeholder(a));
 if (roots.length) process.env.VMEM_INGEST_ROOTS = roots.join(delimiter);

@@ -38,7 +38,9 @@ const { metafile } = await build({
   platform: 'node',
   target: 'node20',
   external: Object.keys(OPTIONAL_PACKAGES),
-  banner: { js: "import { createRequire as __vmemRequire } from 'node:module'; const require = __vmemRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __vmemRequire } from 'node:module'; const require = __vmemRequire(import.meta.url);",
+  },
   define: { VMEM_BUNDLE: 'true' },
   sourcemap: 'linked',
   sourcesContent: false,
@@ -60,10 +62,20 @@ for (const input of Object.keys(metafile.inputs)) {
   if (dir) bundled.add(dir);
 }
 const notices = [...bundled].sort().map((dir) => {
-  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as { name: string; version: string; license?: string; repository?: string | { url?: string } };
+  const pkg = JSON.parse(readFileSync(join(root, dir, 'package.json'), 'utf8')) as {
+    name: string;
+    version: string;
+    license?: string;
+    repository?: string | { url?: string };
+  };
   const file = readdirSync(join(root, dir)).find((f) => /^(licen[cs]e|copying)(\.|$)/i.test(f));
   const repository = typeof pkg.repository === 'string' ? pkg.repository : pkg.repository?.url;
-  const text = file ? readFileSync(join(root, dir, file), 'utf8').trim() : `${pkg.license ?? 'no license'}: the package ships no license file; its text is in the package's repository${repository ? `, ${repository}` : ''}`;
+  const text = file
+    ? readFileSync(join(root, dir, file), 'utf8').trim()
+    : `${pkg.license ?? 'no license'}: the package ships no license file; its text is in the package's repository${repository ? `, ${repository}` : ''}`;
   return `## ${pkg.name} ${pkg.version} (${pkg.license ?? 'no license field'})\n\n\`\`\`text\n${text}\n\`\`\`\n`;
 });
-writeFileSync(join(dist, 'THIRD-PARTY-LICENSES.md'), `# Third-party code in dist/\n\nvmem's bundle includes these packages; their licenses follow.\n\n${notices.join('\n')}`);
+writeFileSync(
+  join(dist, 'THIRD-PARTY-LICENSES.md'),
+  `# Third-party code in dist/\n\nvmem's bundle includes these packages; their licenses follow.\n\n${notices.join('\n')}`,
+);

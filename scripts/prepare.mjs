@@ -30,7 +30,15 @@ if (process.env._PACOTE_NO_PREPARE_ && process.env.npm_config_global === 'true')
 
 if (!['esbuild', 'tsx', '@modelcontextprotocol/sdk'].every(installed)) {
   const npm = process.env.npm_execpath;
-  const args = ['install', '--global=false', '--include=dev', '--ignore-scripts', '--no-save', '--no-audit', '--no-fund'];
+  const args = [
+    'install',
+    '--global=false',
+    '--include=dev',
+    '--ignore-scripts',
+    '--no-save',
+    '--no-audit',
+    '--no-fund',
+  ];
   if (npm?.endsWith('.js')) run(process.execPath, [npm, ...args]);
   else run(npm || 'npm', args);
 }

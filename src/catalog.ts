@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { PageTable, type DocumentEntry, type PageEntry, type PageSummary } from './core/page-table.js';
+import { type DocumentEntry, type PageEntry, type PageSummary, PageTable } from './core/page-table.js';
 import { tempDirOf } from './store/atomic-file.js';
 import { JsonlLog } from './store/jsonl-log.js';
 
@@ -20,7 +20,13 @@ type CatalogRecord =
  * Access statistics are no L4 fact: reindex carries them over from the log it sets aside with this.
  */
 export async function statsIn(path: string): Promise<StatsRow[] | undefined> {
-  if (!(await access(path).then(() => true, () => false))) return undefined;
+  if (
+    !(await access(path).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return undefined;
   const sums = new Map<string, StatsRow>();
   for (const r of await new JsonlLog<CatalogRecord>(path, tempDirOf(dirname(path))).read()) {
     if (r.t !== 'stats') continue;
@@ -110,7 +116,10 @@ export class Catalog extends EventEmitter {
     const s = this.pendingStats.get(pageId) ?? [0, 0, 0];
     this.pendingStats.set(pageId, [s[0] + 1, s[1] + (fault ? 1 : 0), Math.max(s[2], at)]);
     if (!this.statsTimer) {
-      this.statsTimer = setTimeout(() => void this.flush().catch((err: unknown) => console.error('vmem: saving access statistics failed:', err)), STATS_FLUSH_MS);
+      this.statsTimer = setTimeout(
+        () => void this.flush().catch((err: unknown) => console.error('vmem: saving access statistics failed:', err)),
+        STATS_FLUSH_MS,
+      );
       this.statsTimer.unref();
     }
   }

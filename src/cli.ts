@@ -1,13 +1,13 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { ConfigError, loadConfig, settingName, type Config } from './config.js';
+import { type Config, ConfigError, loadConfig, settingName } from './config.js';
 import { InputError } from './errors.js';
-import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
-import { readFile } from 'node:fs/promises';
 import { checkDataDir, listenError } from './preflight.js';
+import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { parseCommandLine, usage } from './usage.js';
 
 // What `serve` over stdio does not need is imported by the command that does (the HTTP server, file
@@ -36,7 +36,10 @@ async function authToken(config: Config): Promise<string | undefined> {
   if (!config.authTokenFile) return undefined;
   const where = `the token file ${config.authTokenFile} (${settingName('authTokenFile')})`;
   const text = await readFile(config.authTokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new ConfigError(`cannot read ${where}: ${err.code === 'ENOENT' ? 'no such file' : err.message}; give a readable file whose first line is the token`, { cause: err });
+    throw new ConfigError(
+      `cannot read ${where}: ${err.code === 'ENOENT' ? 'no such file' : err.message}; give a readable file whose first line is the token`,
+      { cause: err },
+    );
   });
   const token = text.split('\n')[0]!.trim();
   if (!token) throw new ConfigError(`${where} is empty`);
@@ -47,10 +50,12 @@ async function serveOverHttp(config: Config): Promise<void> {
   const { isLoopback, serveHttp } = await import('./http.js');
   const token = await authToken(config);
   if (!isLoopback(config.httpHost) && !token) {
-    throw new ConfigError(`listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`);
+    throw new ConfigError(
+      `listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`,
+    );
   }
   const pager = await Pager.open(config);
-  let server;
+  let server: Awaited<ReturnType<typeof serveHttp>>;
   try {
     server = await serveHttp(pager, {
       host: config.httpHost,
@@ -70,7 +75,9 @@ async function serveOverHttp(config: Config): Promise<void> {
   };
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
-  console.error(`vmem ${VERSION} serving MCP at ${server.url}${token ? ' (bearer token required)' : ''}; health at ${server.url.replace(/\/mcp$/, '/healthz')}; data in ${config.dataDir}`);
+  console.error(
+    `vmem ${VERSION} serving MCP at ${server.url}${token ? ' (bearer token required)' : ''}; health at ${server.url.replace(/\/mcp$/, '/healthz')}; data in ${config.dataDir}`,
+  );
 }
 
 async function ingest(config: Config, paths: string[]): Promise<void> {
@@ -84,7 +91,8 @@ async function ingest(config: Config, paths: string[]): Promise<void> {
       const bar = progressBar(`ingest ${path}`);
       const results = await pager.ingest(docs, (done, total) => bar.update(done, total));
       bar.done();
-      for (const r of results) console.log(`${r.documentId}  ${r.pages} pages (${r.newPages} new)  ${r.tokens} tokens  ${r.source}`);
+      for (const r of results)
+        console.log(`${r.documentId}  ${r.pages} pages (${r.newPages} new)  ${r.tokens} tokens  ${r.source}`);
     }
   } finally {
     await pager.close();
@@ -109,7 +117,11 @@ async function stats(config: Config): Promise<void> {
           l2: pager.l2.name,
           // L3 holds pages and the summaries of evicted ones, each under its own key.
           l3: { backend: pager.l3.name, indexed: pager.l3.size() },
-          summaries: { pages: pages.filter((p) => p.summary).length, tokens: pages.reduce((n, p) => n + (p.summary?.tokens ?? 0), 0), compressor: config.compressor },
+          summaries: {
+            pages: pages.filter((p) => p.summary).length,
+            tokens: pages.reduce((n, p) => n + (p.summary?.tokens ?? 0), 0),
+            compressor: config.compressor,
+          },
           l4: pager.l4.name,
           snapshots: snapshots.length,
           faults: pages.reduce((n, p) => n + p.faultCount, 0),
@@ -142,8 +154,13 @@ async function main(): Promise<void> {
       const bar = progressBar('reindex', (n) => `${n} pages`);
       const r = await reindex(config, (done, total) => bar.update(done, total));
       bar.done();
-      console.log(`reindexed ${r.pages} pages of ${r.documents} documents from L4${r.backups.length ? `; previous files kept as ${r.backups.join(', ')}` : ''}`);
-      if (r.corrupt.length) console.error(`vmem: ${r.corrupt.length} page file(s) do not match their content address and were left out: ${r.corrupt.join(', ')}`);
+      console.log(
+        `reindexed ${r.pages} pages of ${r.documents} documents from L4${r.backups.length ? `; previous files kept as ${r.backups.join(', ')}` : ''}`,
+      );
+      if (r.corrupt.length)
+        console.error(
+          `vmem: ${r.corrupt.length} page file(s) do not match their content address and were left out: ${r.corrupt.join(', ')}`,
+        );
       for (const note of r.notes) console.error(`vmem: ${note}`);
       return;
     }

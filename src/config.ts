@@ -43,12 +43,19 @@ export const configSchema = z
     l2MaxPages: intFrom(1, 10_000_000),
     maxIngestBytes: intFrom(1, 2 ** 31),
     namespace: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 letters, digits, _ or -'),
-    redisUrl: optional(z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL, e.g. redis://localhost:6379/0')),
+    redisUrl: optional(
+      z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL, e.g. redis://localhost:6379/0'),
+    ),
     compressor: z.enum(COMPRESSORS, { message: `must be one of ${COMPRESSORS.join(', ')}` }),
     compressRatio: intFrom(2, 100),
     compressConcurrency: intFrom(1, 64),
     openaiModel: z.string().min(1, 'must name a model'),
-    openaiBaseUrl: z.string().regex(/^https?:\/\/\S+$/, 'must be an http:// or https:// URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1'),
+    openaiBaseUrl: z
+      .string()
+      .regex(
+        /^https?:\/\/\S+$/,
+        'must be an http:// or https:// URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1',
+      ),
     httpHost: z.string().regex(/^[A-Za-z0-9.:-]+$/, 'must be a host name or IP address, e.g. 127.0.0.1'),
     httpPort: intFrom(0, 65535),
     sessionIdleSeconds: intFrom(1, 7 * 24 * 3600),
@@ -56,16 +63,47 @@ export const configSchema = z
     allowedHosts: z
       .string()
       .trim()
-      .transform((v) => (v ? v.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean) : []))
-      .pipe(z.array(z.string().regex(/^[a-z0-9.:\[\]-]+$/, 'must be host names separated by commas, e.g. vmem.internal,10.0.0.5'))),
+      .transform((v) =>
+        v
+          ? v
+              .split(',')
+              .map((h) => h.trim().toLowerCase())
+              .filter(Boolean)
+          : [],
+      )
+      .pipe(
+        z.array(
+          z.string().regex(/^[a-z0-9.:[\]-]+$/, 'must be host names separated by commas, e.g. vmem.internal,10.0.0.5'),
+        ),
+      ),
     authTokenFile: optional(z.string().min(1)),
     resendAfterSeconds: intFrom(0, 7 * 24 * 3600),
     ingestRoots: z
       .string()
       .trim()
-      .transform((v) => (v ? v.split(delimiter).map((r) => r.trim()).filter(Boolean) : []))
-      .pipe(z.array(z.string().refine(isAbsolute, 'must be absolute paths separated by ' + JSON.stringify(delimiter) + ', e.g. /home/me/docs'))),
-    chromaUrl: optional(z.string().regex(/^https?:\/\/[^\s/]+\/?$/, 'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000')),
+      .transform((v) =>
+        v
+          ? v
+              .split(delimiter)
+              .map((r) => r.trim())
+              .filter(Boolean)
+          : [],
+      )
+      .pipe(
+        z.array(
+          z
+            .string()
+            .refine(isAbsolute, `must be absolute paths separated by ${JSON.stringify(delimiter)}, e.g. /home/me/docs`),
+        ),
+      ),
+    chromaUrl: optional(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s/]+\/?$/,
+          'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000',
+        ),
+    ),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
     path: ['l1Tokens'],
@@ -85,26 +123,127 @@ export interface Setting {
 
 /** Setting name → env var and flag: the one table the CLI's flags, its help and error messages come from. */
 export const SETTINGS: Record<keyof Config, Setting> = {
-  dataDir: { env: 'VMEM_DATA_DIR', flag: '--data-dir', doc: 'where L4 pages, the page table and the L3 index live', default: defaultDataDir },
+  dataDir: {
+    env: 'VMEM_DATA_DIR',
+    flag: '--data-dir',
+    doc: 'where L4 pages, the page table and the L3 index live',
+    default: defaultDataDir,
+  },
   pageTokens: { env: 'VMEM_PAGE_TOKENS', flag: '--page-tokens', doc: 'maximum tokens per page', default: () => '2000' },
-  l1Tokens: { env: 'VMEM_L1_TOKENS', flag: '--l1-tokens', doc: 'L1 (context) budget per session, in tokens', default: () => '16000' },
-  encoding: { env: 'VMEM_ENCODING', flag: '--encoding', doc: 'tokenizer: o200k_base or cl100k_base', default: () => 'o200k_base' },
-  l2TtlSeconds: { env: 'VMEM_L2_TTL', flag: '--l2-ttl', doc: 'seconds a page stays in L2 after its last use', default: () => '3600' },
-  maxIngestBytes: { env: 'VMEM_MAX_INGEST_BYTES', flag: '--max-ingest-bytes', doc: 'largest text or file one ingest accepts', default: () => String(64 * 1024 * 1024) },
-  l2MaxPages: { env: 'VMEM_L2_MAX_PAGES', flag: '--l2-max-pages', doc: 'pages the embedded L2 holds before dropping the least recently used', default: () => '4096' },
-  namespace: { env: 'VMEM_NAMESPACE', flag: '--namespace', doc: 'Redis key prefix and Chroma collection name, so several stores can share one server', default: () => 'vmem' },
-  redisUrl: { env: 'VMEM_REDIS_URL', flag: '--redis-url', doc: 'L2 on Redis (redis://[:password@]host:port[/db]); unset: in-process L2', default: () => '' },
-  compressor: { env: 'VMEM_COMPRESSOR', flag: '--compressor', doc: 'how evicted pages are summarized: extractive (offline), openai, or sampling (the host\'s model)', default: () => 'extractive' },
-  compressRatio: { env: 'VMEM_COMPRESS_RATIO', flag: '--compress-ratio', doc: 'page tokens per summary token', default: () => '10' },
-  compressConcurrency: { env: 'VMEM_COMPRESS_CONCURRENCY', flag: '--compress-concurrency', doc: 'pages summarized at once', default: () => '2' },
-  openaiModel: { env: 'VMEM_OPENAI_MODEL', flag: '--openai-model', doc: 'chat model of the openai compressor', default: () => 'gpt-4o-mini' },
-  openaiBaseUrl: { env: 'VMEM_OPENAI_BASE_URL', flag: '--openai-base-url', doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY', default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1' },
-  httpHost: { env: 'VMEM_HTTP_HOST', flag: '--host', doc: 'address to listen on (beyond loopback a bearer token is required)', http: true, default: () => '127.0.0.1' },
-  httpPort: { env: 'VMEM_HTTP_PORT', flag: '--port', doc: 'port (0: any free port)', http: true, default: () => '7411' },
-  sessionIdleSeconds: { env: 'VMEM_SESSION_IDLE', flag: '--session-idle', doc: 'seconds without a request before a session ends and its L1 is released', http: true, default: () => '1800' },
-  maxSessions: { env: 'VMEM_MAX_SESSIONS', flag: '--max-sessions', doc: 'sessions open at once; a new client past it ends the longest-idle one', http: true, default: () => '64' },
-  allowedHosts: { env: 'VMEM_ALLOWED_HOSTS', flag: '--allowed-hosts', doc: 'host names accepted in Host/Origin besides loopback and --host (comma-separated)', http: true, default: () => '' },
-  authTokenFile: { env: 'VMEM_AUTH_TOKEN_FILE', flag: '--auth-token-file', doc: 'file holding the bearer token (or set VMEM_AUTH_TOKEN)', http: true, default: () => '' },
+  l1Tokens: {
+    env: 'VMEM_L1_TOKENS',
+    flag: '--l1-tokens',
+    doc: 'L1 (context) budget per session, in tokens',
+    default: () => '16000',
+  },
+  encoding: {
+    env: 'VMEM_ENCODING',
+    flag: '--encoding',
+    doc: 'tokenizer: o200k_base or cl100k_base',
+    default: () => 'o200k_base',
+  },
+  l2TtlSeconds: {
+    env: 'VMEM_L2_TTL',
+    flag: '--l2-ttl',
+    doc: 'seconds a page stays in L2 after its last use',
+    default: () => '3600',
+  },
+  maxIngestBytes: {
+    env: 'VMEM_MAX_INGEST_BYTES',
+    flag: '--max-ingest-bytes',
+    doc: 'largest text or file one ingest accepts',
+    default: () => String(64 * 1024 * 1024),
+  },
+  l2MaxPages: {
+    env: 'VMEM_L2_MAX_PAGES',
+    flag: '--l2-max-pages',
+    doc: 'pages the embedded L2 holds before dropping the least recently used',
+    default: () => '4096',
+  },
+  namespace: {
+    env: 'VMEM_NAMESPACE',
+    flag: '--namespace',
+    doc: 'Redis key prefix and Chroma collection name, so several stores can share one server',
+    default: () => 'vmem',
+  },
+  redisUrl: {
+    env: 'VMEM_REDIS_URL',
+    flag: '--redis-url',
+    doc: 'L2 on Redis (redis://[:password@]host:port[/db]); unset: in-process L2',
+    default: () => '',
+  },
+  compressor: {
+    env: 'VMEM_COMPRESSOR',
+    flag: '--compressor',
+    doc: "how evicted pages are summarized: extractive (offline), openai, or sampling (the host's model)",
+    default: () => 'extractive',
+  },
+  compressRatio: {
+    env: 'VMEM_COMPRESS_RATIO',
+    flag: '--compress-ratio',
+    doc: 'page tokens per summary token',
+    default: () => '10',
+  },
+  compressConcurrency: {
+    env: 'VMEM_COMPRESS_CONCURRENCY',
+    flag: '--compress-concurrency',
+    doc: 'pages summarized at once',
+    default: () => '2',
+  },
+  openaiModel: {
+    env: 'VMEM_OPENAI_MODEL',
+    flag: '--openai-model',
+    doc: 'chat model of the openai compressor',
+    default: () => 'gpt-4o-mini',
+  },
+  openaiBaseUrl: {
+    env: 'VMEM_OPENAI_BASE_URL',
+    flag: '--openai-base-url',
+    doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY',
+    default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1',
+  },
+  httpHost: {
+    env: 'VMEM_HTTP_HOST',
+    flag: '--host',
+    doc: 'address to listen on (beyond loopback a bearer token is required)',
+    http: true,
+    default: () => '127.0.0.1',
+  },
+  httpPort: {
+    env: 'VMEM_HTTP_PORT',
+    flag: '--port',
+    doc: 'port (0: any free port)',
+    http: true,
+    default: () => '7411',
+  },
+  sessionIdleSeconds: {
+    env: 'VMEM_SESSION_IDLE',
+    flag: '--session-idle',
+    doc: 'seconds without a request before a session ends and its L1 is released',
+    http: true,
+    default: () => '1800',
+  },
+  maxSessions: {
+    env: 'VMEM_MAX_SESSIONS',
+    flag: '--max-sessions',
+    doc: 'sessions open at once; a new client past it ends the longest-idle one',
+    http: true,
+    default: () => '64',
+  },
+  allowedHosts: {
+    env: 'VMEM_ALLOWED_HOSTS',
+    flag: '--allowed-hosts',
+    doc: 'host names accepted in Host/Origin besides loopback and --host (comma-separated)',
+    http: true,
+    default: () => '',
+  },
+  authTokenFile: {
+    env: 'VMEM_AUTH_TOKEN_FILE',
+    flag: '--auth-token-file',
+    doc: 'file holding the bearer token (or set VMEM_AUTH_TOKEN)',
+    http: true,
+    default: () => '',
+  },
   resendAfterSeconds: {
     env: 'VMEM_RESEND_AFTER',
     flag: '--resend-after',
@@ -117,7 +256,12 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     doc: `directories ingest {path} may read, besides the client's MCP roots (stdio only); separated by "${delimiter}"`,
     default: () => '',
   },
-  chromaUrl: { env: 'VMEM_CHROMA_URL', flag: '--chroma-url', doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only', default: () => '' },
+  chromaUrl: {
+    env: 'VMEM_CHROMA_URL',
+    flag: '--chroma-url',
+    doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only',
+    default: () => '',
+  },
 };
 
 /**

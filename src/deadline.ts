@@ -3,7 +3,13 @@ export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<boole
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), ms)));
   try {
-    return await Promise.race([p.then(() => true, () => true), timedOut]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
   } finally {
     clearTimeout(timer);
   }

@@ -9,7 +9,20 @@ import { PagerEvents } from './mcp/pager-events.js';
 import { createServer } from './mcp/server.js';
 import { Pager } from './pager.js';
 
-const STATIONS = ['Kestrel', 'Heron', 'Osprey', 'Plover', 'Curlew', 'Merlin', 'Dunlin', 'Avocet', 'Godwit', 'Shrike', 'Linnet', 'Siskin'];
+const STATIONS = [
+  'Kestrel',
+  'Heron',
+  'Osprey',
+  'Plover',
+  'Curlew',
+  'Merlin',
+  'Dunlin',
+  'Avocet',
+  'Godwit',
+  'Shrike',
+  'Linnet',
+  'Siskin',
+];
 const FILLER = [
   'Crews rotate every fourteen days and hand over with a written log.',
   'Inspections follow the checklist in the appendix and are countersigned by the shift lead.',
@@ -25,13 +38,15 @@ const FILLER = [
  */
 export function demoDocument(): string {
   let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   const sections: string[] = ['# Northern Waterworks Operations Manual\n'];
   for (let year = 1950; year < 2030; year++) {
     for (const station of STATIONS) {
       const code = 1000 + Math.floor(rand() * 9000);
       const body = Array.from({ length: 14 }, () => FILLER[Math.floor(rand() * FILLER.length)]).join(' ');
-      sections.push(`## ${station} station, ${year}\n\nIn ${year} the maintenance code for pump station ${station} was ${code}. ${body}\n`);
+      sections.push(
+        `## ${station} station, ${year}\n\nIn ${year} the maintenance code for pump station ${station} was ${code}. ${body}\n`,
+      );
     }
   }
   return sections.join('\n');
@@ -39,7 +54,13 @@ export function demoDocument(): string {
 
 function show(title: string, result: unknown, fact?: RegExp): void {
   const r = result as CallToolResult;
-  const s = r.structuredContent as { pages?: { page_id: string; level: string; tokens: number; source: string; ordinal: number }[]; evicted?: unknown[]; l1?: { used_tokens: number; budget_tokens: number } } | undefined;
+  const s = r.structuredContent as
+    | {
+        pages?: { page_id: string; level: string; tokens: number; source: string; ordinal: number }[];
+        evicted?: unknown[];
+        l1?: { used_tokens: number; budget_tokens: number };
+      }
+    | undefined;
   console.log(`\n▶ ${title}`);
   if (r.isError) {
     console.log(`  error: ${(r.content[0] as { text: string }).text}`);
@@ -47,10 +68,13 @@ function show(title: string, result: unknown, fact?: RegExp): void {
   }
   for (const p of s?.pages ?? []) {
     const what = (p as { resolution?: string }).resolution === 'summary' ? 'summary of' : '';
-    console.log(`  ${p.page_id}  ${what ? `${what} ` : ''}${p.source} #${p.ordinal}  ${p.tokens} tokens  served from ${p.level}`);
+    console.log(
+      `  ${p.page_id}  ${what ? `${what} ` : ''}${p.source} #${p.ordinal}  ${p.tokens} tokens  served from ${p.level}`,
+    );
   }
   const found = fact && s?.pages?.map((p) => (p as { text?: string }).text?.match(fact)?.[0]).find(Boolean);
-  if (fact) console.log(found ? `  the page says: "${found}"` : '  (the answer is already in context from the earlier fault)');
+  if (fact)
+    console.log(found ? `  the page says: "${found}"` : '  (the answer is already in context from the earlier fault)');
   if (s?.evicted?.length) console.log(`  evicted ${s.evicted.length} page(s), each left a handle`);
   if (s?.l1) console.log(`  L1 ${s.l1.used_tokens}/${s.l1.budget_tokens} tokens`);
 }
@@ -70,26 +94,67 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
     return client;
   };
   try {
-    console.log(`vmem demo — data dir ${config.dataDir}, pages of ${config.pageTokens} tokens, L1 budget ${config.l1Tokens} tokens`);
+    console.log(
+      `vmem demo — data dir ${config.dataDir}, pages of ${config.pageTokens} tokens, L1 budget ${config.l1Tokens} tokens`,
+    );
     const agentA = await connect();
-    const ingest = (await agentA.callTool({ name: 'ingest', arguments: { text: demoDocument(), source: 'operations-manual.md' } })) as CallToolResult;
+    const ingest = (await agentA.callTool({
+      name: 'ingest',
+      arguments: { text: demoDocument(), source: 'operations-manual.md' },
+    })) as CallToolResult;
     console.log(`\n▶ ingest operations-manual.md\n  ${(ingest.content[0] as { text: string }).text.split('\n')[0]}`);
     const q = 'What was the maintenance code for pump station Kestrel in 2003?';
-    const fact = (station: string, year: number) => new RegExp(`In ${year} the maintenance code for pump station ${station} was \\d+`);
-    show(`page_fault "${q}" (first time: found by L3, served from L4)`, await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }), fact('Kestrel', 2003));
-    show('the same fault again (now resident: an L1 hit)', await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }));
-    for (const [station, year] of [['Osprey', 2011], ['Merlin', 1995], ['Siskin', 2024], ['Godwit', 1999], ['Heron', 2017], ['Linnet', 2008], ['Avocet', 1992], ['Curlew', 2021], ['Plover', 2014]] as const) {
-      show(`page_fault "maintenance code for ${station} in ${year}"`, await agentA.callTool({ name: 'page_fault', arguments: { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1 } }), fact(station, year));
+    const fact = (station: string, year: number) =>
+      new RegExp(`In ${year} the maintenance code for pump station ${station} was \\d+`);
+    show(
+      `page_fault "${q}" (first time: found by L3, served from L4)`,
+      await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }),
+      fact('Kestrel', 2003),
+    );
+    show(
+      'the same fault again (now resident: an L1 hit)',
+      await agentA.callTool({ name: 'page_fault', arguments: { query: q, max_pages: 1 } }),
+    );
+    for (const [station, year] of [
+      ['Osprey', 2011],
+      ['Merlin', 1995],
+      ['Siskin', 2024],
+      ['Godwit', 1999],
+      ['Heron', 2017],
+      ['Linnet', 2008],
+      ['Avocet', 1992],
+      ['Curlew', 2021],
+      ['Plover', 2014],
+    ] as const) {
+      show(
+        `page_fault "maintenance code for ${station} in ${year}"`,
+        await agentA.callTool({
+          name: 'page_fault',
+          arguments: { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1 },
+        }),
+        fact(station, year),
+      );
     }
-    const snap = (await agentA.callTool({ name: 'serialize_context', arguments: { note: 'maintenance codes so far' } })) as CallToolResult;
+    const snap = (await agentA.callTool({
+      name: 'serialize_context',
+      arguments: { note: 'maintenance codes so far' },
+    })) as CallToolResult;
     const s = snap.structuredContent as { snapshot_id: string; snapshot_bytes: number; page_tokens: number };
-    console.log(`\n▶ serialize_context\n  ${s.snapshot_id}: ${s.snapshot_bytes} bytes of pointers for ${s.page_tokens} tokens of pages`);
+    console.log(
+      `\n▶ serialize_context\n  ${s.snapshot_id}: ${s.snapshot_bytes} bytes of pointers for ${s.page_tokens} tokens of pages`,
+    );
     const agentB = await connect();
-    show(`a second agent: restore_context ${s.snapshot_id} (served from L2, warmed by agent A)`, await agentB.callTool({ name: 'restore_context', arguments: { snapshot_id: s.snapshot_id } }));
+    show(
+      `a second agent: restore_context ${s.snapshot_id} (served from L2, warmed by agent A)`,
+      await agentB.callTool({ name: 'restore_context', arguments: { snapshot_id: s.snapshot_id } }),
+    );
     // Every page agent A evicted is summarized in the background (extractive, offline): their gist fits where one page would.
     await agentA.callTool({ name: 'evict', arguments: { all: true } });
     await pager.summarizer.idle();
-    const summarized = pager.table.listPages().filter((p) => p.summary).map((p) => p.id);
+    const summarized = pager.table
+      .listPages()
+      .filter((p) => p.summary)
+      .map((p) => p.id);
     show(
       `agent A, after evict all: load_page of the ${summarized.length} pages it evicted, at resolution "summary"`,
       await agentA.callTool({ name: 'load_page', arguments: { page_ids: summarized, resolution: 'summary' } }),

@@ -16,7 +16,9 @@ export const bodyLimit = (maxIngestBytes: number): number => 2 * maxIngestBytes 
 /** A request body over the limit: answered 413 before (or while) it is read, never buffered whole. */
 export class BodyTooLarge extends Error {
   constructor(readonly limit: number) {
-    super(`Request body over the ${limit}-byte limit (twice VMEM_MAX_INGEST_BYTES plus 4 MiB); split the document into several ingest calls`);
+    super(
+      `Request body over the ${limit}-byte limit (twice VMEM_MAX_INGEST_BYTES plus 4 MiB); split the document into several ingest calls`,
+    );
     this.name = 'BodyTooLarge';
   }
 }
@@ -35,7 +37,11 @@ export class ClientGone extends Error {
  * body); a chunked body is counted as it streams and refused the moment it passes the limit: reading
  * stops there (the socket's flow control holds the sender) and what was read is dropped.
  */
-export async function readJsonBody(req: http.IncomingMessage, res: http.ServerResponse, limit: number): Promise<unknown> {
+export async function readJsonBody(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  limit: number,
+): Promise<unknown> {
   if (Number(req.headers['content-length']) > limit) throw new BodyTooLarge(limit);
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
   const body = await new Promise<Buffer>((resolve, reject) => {

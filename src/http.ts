@@ -76,9 +76,15 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { 
  */
 export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpServer> {
   if (!isLoopback(opts.host) && !opts.authToken) {
-    throw new Error(`refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`);
+    throw new Error(
+      `refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`,
+    );
   }
-  const allowed = new Set([...LOOPBACK, opts.host.toLowerCase(), ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase())]);
+  const allowed = new Set([
+    ...LOOPBACK,
+    opts.host.toLowerCase(),
+    ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase()),
+  ]);
   const tokenDigest = opts.authToken === undefined ? undefined : digest(opts.authToken);
   const maxBody = bodyLimit(pager.config.maxIngestBytes);
   const { maxSessions } = pager.config;
@@ -96,14 +102,21 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const host = hostnameOf(req.headers.host, false);
-    if (!host || !allowed.has(host)) return send(res, 403, rpcError(-32000, `Host ${req.headers.host ?? '(none)'} is not allowed`));
+    if (!host || !allowed.has(host))
+      return send(res, 403, rpcError(-32000, `Host ${req.headers.host ?? '(none)'} is not allowed`));
     const origin = req.headers.origin;
-    if (origin !== undefined && !allowed.has(hostnameOf(origin, true) ?? '')) return send(res, 403, rpcError(-32000, `Origin ${origin} is not allowed`));
+    if (origin !== undefined && !allowed.has(hostnameOf(origin, true) ?? ''))
+      return send(res, 403, rpcError(-32000, `Origin ${origin} is not allowed`));
 
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/healthz' && req.method === 'GET') {
       const down = pager.outages().map((h) => h.level);
-      return send(res, 200, { status: down.length ? 'degraded' : 'ok', version: VERSION, sessions: sessions.size, down });
+      return send(res, 200, {
+        status: down.length ? 'degraded' : 'ok',
+        version: VERSION,
+        sessions: sessions.size,
+        down,
+      });
     }
     if (path !== '/mcp') return send(res, 404, rpcError(-32000, 'Not found: MCP is served at /mcp'));
 
@@ -112,7 +125,9 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
       const token = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
       if (!token || !sameSecret(token, tokenDigest)) {
         const challenge = token ? 'Bearer realm="vmem", error="invalid_token"' : 'Bearer realm="vmem"';
-        return send(res, 401, rpcError(-32001, token ? 'Invalid bearer token' : 'Missing bearer token'), { 'www-authenticate': challenge });
+        return send(res, 401, rpcError(-32001, token ? 'Invalid bearer token' : 'Missing bearer token'), {
+          'www-authenticate': challenge,
+        });
       }
     }
 
@@ -128,20 +143,31 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
       await s.transport.handleRequest(req, res, body);
       return;
     }
-    if (req.method !== 'POST') return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
+    if (req.method !== 'POST')
+      return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
     const body = await readJsonBody(req, res, maxBody);
-    if (!isInitializeRequest(body)) return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
+    if (!isInitializeRequest(body))
+      return send(res, 400, rpcError(-32000, 'Bad request: no Mcp-Session-Id; start with an initialize request'));
 
     // A new agent: its own session (L1), its own MCP server, sharing the pager.
     const { connect, close } = createServer(pager, { events, clientRoots: false });
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (sid) => {
-        sessions.set(sid, { transport, lastSeen: Date.now(), close: async () => (await transport.close(), await close()) });
+        sessions.set(sid, {
+          transport,
+          lastSeen: Date.now(),
+          close: async () => {
+            await transport.close();
+            await close();
+          },
+        });
         // The new session is last in the map; the first is the longest idle.
         for (const [oldest, s] of sessions) {
           if (sessions.size <= maxSessions) break;
-          console.error(`vmem: ended the HTTP session idle longest (${Math.round((Date.now() - s.lastSeen) / 1000)} s) to admit a new client: ${maxSessions} sessions open (VMEM_MAX_SESSIONS)`);
+          console.error(
+            `vmem: ended the HTTP session idle longest (${Math.round((Date.now() - s.lastSeen) / 1000)} s) to admit a new client: ${maxSessions} sessions open (VMEM_MAX_SESSIONS)`,
+          );
           void endSession(oldest);
         }
       },
@@ -168,13 +194,16 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
   const httpServer = http.createServer(onRequest);
   // Handled, Node would send `100 Continue` by itself: a body over the limit is refused before it is sent.
   httpServer.on('checkContinue', onRequest);
-  const sweep = setInterval(() => {
-    const now = Date.now();
-    for (const [id, s] of sessions) {
-      if (now - s.lastSeen <= opts.idleMs) break;
-      void endSession(id);
-    }
-  }, Math.min(60_000, Math.max(50, opts.idleMs / 4)));
+  const sweep = setInterval(
+    () => {
+      const now = Date.now();
+      for (const [id, s] of sessions) {
+        if (now - s.lastSeen <= opts.idleMs) break;
+        void endSession(id);
+      }
+    },
+    Math.min(60_000, Math.max(50, opts.idleMs / 4)),
+  );
   sweep.unref();
 
   try {

@@ -1,33 +1,33 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
+import { Catalog } from './catalog.js';
+import { EXTRACTIVE } from './compress/extractive.js';
+import { type Compressors, openCompressors } from './compress/index.js';
+import type { SamplingCompressor } from './compress/sampling.js';
+import { type Config, settingName } from './config.js';
 import { chunkText } from './core/chunker.js';
 import { CONTROL_CHARACTER, documentIdOf, pageIdOf, sha256 } from './core/hash.js';
-import { manifestId, type Manifest } from './core/manifest.js';
-import type { Resident, ResendPolicy } from './core/l1.js';
-import { gistOf, handleOf, type Handle, type Level, type Page, type Resolution } from './core/page.js';
+import type { ResendPolicy, Resident } from './core/l1.js';
+import { type Manifest, manifestId } from './core/manifest.js';
+import { gistOf, type Handle, handleOf, type Level, type Page, type Resolution } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
-import { Catalog } from './catalog.js';
-import { openCompressors, type Compressors } from './compress/index.js';
-import { EXTRACTIVE } from './compress/extractive.js';
-import type { SamplingCompressor } from './compress/sampling.js';
-import { Summarizer } from './summarizer.js';
-import { SNAPSHOT_VERSION, snapshotSchema, type Snapshot } from './core/snapshot.js';
+import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
-import { settingName, type Config } from './config.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { InputError } from './errors.js';
-import { loadOptional } from './optional.js';
 import type { SourceFile } from './ingest/sources.js';
+import { loadOptional } from './optional.js';
 import { Session } from './session.js';
-import type { L2Store } from './tiers/l2/store.js';
-import type { Networked } from './tiers/status.js';
+import { tempDirOf } from './store/atomic-file.js';
+import { Summarizer } from './summarizer.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
+import type { L2Store } from './tiers/l2/store.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
 import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
-import { tempDirOf } from './store/atomic-file.js';
+import type { Networked } from './tiers/status.js';
 
 /**
  * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
@@ -95,7 +95,11 @@ function healthOf(level: Level, backend: string, up: boolean, err?: Error): Heal
 /** L2 from the configuration: Redis when a URL is set (loaded only then), else the in-process map. */
 async function openL2(config: Config): Promise<L2Store> {
   if (!config.redisUrl) return new MemoryL2(config.l2MaxPages);
-  const { RedisL2 } = await loadOptional('ioredis', `${settingName('redisUrl')} is set`, () => import('./tiers/l2/redis.js'));
+  const { RedisL2 } = await loadOptional(
+    'ioredis',
+    `${settingName('redisUrl')} is set`,
+    () => import('./tiers/l2/redis.js'),
+  );
   return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
 }
 
@@ -105,16 +109,27 @@ async function openL2(config: Config): Promise<L2Store> {
  */
 async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const embedder = new HashingEmbedder();
-  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, { tmpDir: tempDirOf(config.dataDir) });
+  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, {
+    tmpDir: tempDirOf(config.dataDir),
+  });
   if (!config.chromaUrl) return lexical;
-  const { ChromaIndex, collectionName } = await loadOptional('chromadb', `${settingName('chromaUrl')} is set`, () => import('./tiers/l3/chroma.js'));
+  const { ChromaIndex, collectionName } = await loadOptional(
+    'chromadb',
+    `${settingName('chromaUrl')} is set`,
+    () => import('./tiers/l3/chroma.js'),
+  );
   const { HybridIndex } = await import('./tiers/l3/hybrid.js');
   const url = config.chromaUrl;
   return HybridIndex.open({
     lexical,
     connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
     texts: async (ids) => [
-      ...(await readIntact(l4, ids.filter((id) => !id.endsWith(SUMMARY_KEY)))).map((p) => ({ meta: p, text: p.text })),
+      ...(
+        await readIntact(
+          l4,
+          ids.filter((id) => !id.endsWith(SUMMARY_KEY)),
+        )
+      ).map((p) => ({ meta: p, text: p.text })),
       ...(await readSummaries(l4, ids.filter((id) => id.endsWith(SUMMARY_KEY)).map(pageOfKey))),
     ],
   });
@@ -134,7 +149,21 @@ async function readSummaries(l4: L4Store, pageIds: string[]): Promise<IndexItem[
 /** A summary as L3 indexes it: the page's metadata under the summary's key. */
 function summaryItem(meta: Omit<PageEntry, 'text'> | Page, summary: PageSummary): IndexItem {
   const { id, sha256, tokens: _tokens, documentId, source, ordinal, charStart, charEnd, lineStart, lineEnd } = meta;
-  return { meta: { id: `${id}${SUMMARY_KEY}`, sha256, tokens: summary.tokens, documentId, source, ordinal, charStart, charEnd, lineStart, lineEnd }, text: summary.text };
+  return {
+    meta: {
+      id: `${id}${SUMMARY_KEY}`,
+      sha256,
+      tokens: summary.tokens,
+      documentId,
+      source,
+      ordinal,
+      charStart,
+      charEnd,
+      lineStart,
+      lineEnd,
+    },
+    text: summary.text,
+  };
 }
 
 /** The pages of `ids` that L4 holds intact; a corrupt or missing page is left out (reindex names them). */
@@ -142,7 +171,14 @@ async function readIntact(l4: L4Store, ids: string[]): Promise<Page[]> {
   try {
     return (await l4.getPages(ids)).filter((p): p is Page => !!p);
   } catch {
-    const one = await Promise.all(ids.map((id) => l4.getPages([id]).then(([p]) => p, () => undefined)));
+    const one = await Promise.all(
+      ids.map((id) =>
+        l4.getPages([id]).then(
+          ([p]) => p,
+          () => undefined,
+        ),
+      ),
+    );
     return one.filter((p): p is Page => !!p);
   }
 }
@@ -208,7 +244,8 @@ export class Pager extends EventEmitter {
     this.summarizer = new Summarizer(
       {
         text: async (id) => (this.table.has(id) ? (await this.l4.getPages([id]))[0]?.text : undefined),
-        summarized: async (id) => !!this.table.get(id)?.summary || (await this.l4.getRecord('summaries', id)) !== undefined,
+        summarized: async (id) =>
+          !!this.table.get(id)?.summary || (await this.l4.getRecord('summaries', id)) !== undefined,
         save: (id, summary) => this.saveSummary(id, summary),
       },
       {
@@ -220,7 +257,9 @@ export class Pager extends EventEmitter {
         tmpDir: tempDirOf(config.dataDir),
       },
     );
-    this.summarizer.on('failed', (id: string, err: Error) => console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`));
+    this.summarizer.on('failed', (id: string, err: Error) =>
+      console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`),
+    );
   }
 
   static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
@@ -241,7 +280,10 @@ export class Pager extends EventEmitter {
   /** Networked levels unreachable right now. */
   outages(): Health[] {
     const down: Health[] = [];
-    for (const [level, store] of [['L2', this.l2], ['L3', this.l3]] as const) {
+    for (const [level, store] of [
+      ['L2', this.l2],
+      ['L3', this.l3],
+    ] as const) {
       if (store.available && !store.available()) down.push(healthOf(level, store.name, false));
     }
     return down;
@@ -269,7 +311,10 @@ export class Pager extends EventEmitter {
    * Pages documents into L4 (durably, first: pages, then a manifest of the batch's documents), then L3,
    * then the page table. Re-ingesting the same source with the same bytes is a no-op that returns the same ids.
    */
-  async ingest(input: SourceFile[], onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>): Promise<IngestResult[]> {
+  async ingest(
+    input: SourceFile[],
+    onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>,
+  ): Promise<IngestResult[]> {
     // A lone surrogate has no UTF-8 form: hashing would see U+FFFD while the page file kept the surrogate,
     // so two different texts would share a page id. Made well-formed here, what is hashed is what is stored.
     const docs = input.map((d) => ({ source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
@@ -278,12 +323,18 @@ export class Pager extends EventEmitter {
       if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');
       const bytes = Buffer.byteLength(d.text);
       if (bytes > this.config.maxIngestBytes) {
-        throw new InputError(field, `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`);
+        throw new InputError(
+          field,
+          `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`,
+        );
       }
       const sourceField = `source${docs.length > 1 ? ` #${i}` : ''}`;
       if (!d.source.trim()) throw new InputError(sourceField, 'must name the document');
       if (CONTROL_CHARACTER.test(d.source)) {
-        throw new InputError(sourceField, `${JSON.stringify(d.source)} holds a control character (U+0000–U+001F or U+007F: a tab, newline, NUL…); name the document without one (rename the file, or pass another source)`);
+        throw new InputError(
+          sourceField,
+          `${JSON.stringify(d.source)} holds a control character (U+0000–U+001F or U+007F: a tab, newline, NUL…); name the document without one (rename the file, or pass another source)`,
+        );
       }
     }
     const total = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
@@ -304,7 +355,11 @@ export class Pager extends EventEmitter {
           await this.l4.putPages(b.flatMap((x) => x.pages));
           // Which documents hold which pages, in L4 too: pages are shared, so their own origins cannot say.
           const manifest: Manifest = { version: 1, documents: b.map((x) => x.doc) };
-          await this.l4.putRecord('manifests', manifestId(this.now(), randomBytes(4).toString('hex')), JSON.stringify(manifest));
+          await this.l4.putRecord(
+            'manifests',
+            manifestId(this.now(), randomBytes(4).toString('hex')),
+            JSON.stringify(manifest),
+          );
           await this.index(b);
           for (const x of b) {
             done += x.doc.bytes;
@@ -331,7 +386,17 @@ export class Pager extends EventEmitter {
       });
       const fresh = pages.filter((p) => !this.table.has(p.id) && !claimed.has(p.id) && claimed.add(p.id));
       const tokens = pages.reduce((n, p) => n + p.tokens, 0);
-      batch.push({ doc: { id: documentId, source: d.source, tokens, bytes, pageIds: pages.map((p) => p.id), ingestedAt: this.now() }, pages: fresh });
+      batch.push({
+        doc: {
+          id: documentId,
+          source: d.source,
+          tokens,
+          bytes,
+          pageIds: pages.map((p) => p.id),
+          ingestedAt: this.now(),
+        },
+        pages: fresh,
+      });
       results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
       batchBytes += bytes;
       if (batchBytes >= INGEST_BATCH_BYTES) {
@@ -387,8 +452,13 @@ export class Pager extends EventEmitter {
    * A resident page's text is left out only while the model can be assumed to still see it (the resend
    * policy) and `resend` is not set; its entry then says how to get the text back.
    */
-  async fault(session: Session, query: string, opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution; resend?: boolean } = {}): Promise<PagingResult & { query: string }> {
-    if (!query.trim()) throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
+  async fault(
+    session: Session,
+    query: string,
+    opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution; resend?: boolean } = {},
+  ): Promise<PagingResult & { query: string }> {
+    if (!query.trim())
+      throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
     const maxPages = opts.maxPages ?? 3;
     const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
     // A page matched through its summary counts once, with its better score. Asking for twice as many
@@ -400,11 +470,20 @@ export class Pager extends EventEmitter {
     }
     const ranked = [...scores.keys()].slice(0, maxPages).map((id) => this.table.get(id)!);
     const best = ranked[0];
-    const smallest = best && Math.min(best.tokens, opts.resolution !== 'full' && best.summary ? best.summary.tokens : Infinity);
+    const smallest =
+      best && Math.min(best.tokens, opts.resolution !== 'full' && best.summary ? best.summary.tokens : Infinity);
     if (best && !session.l1.has(best.id) && smallest! > maxTokens) {
-      throw new InputError('max_tokens', `is ${maxTokens}, smaller than the best matching page (${smallest} tokens, ${best.id}); raise max_tokens to at least ${smallest}`);
+      throw new InputError(
+        'max_tokens',
+        `is ${maxTokens}, smaller than the best matching page (${smallest} tokens, ${best.id}); raise max_tokens to at least ${smallest}`,
+      );
     }
-    const result = await this.bringIn(session, ranked, { maxTokens, pin: false, resend: opts.resend ?? false, resolution: opts.resolution ?? 'auto' });
+    const result = await this.bringIn(session, ranked, {
+      maxTokens,
+      pin: false,
+      resend: opts.resend ?? false,
+      resolution: opts.resolution ?? 'auto',
+    });
     for (const p of result.pages) p.score = scores.get(p.pageId);
     return { query, ...result };
   }
@@ -413,19 +492,30 @@ export class Pager extends EventEmitter {
    * Loads pages by id (e.g. from a handle); always returns their text: in full, or with `resolution`
    * 'summary' the summary of each page that has one (the full text of those that do not yet).
    */
-  async load(session: Session, pageIds: string[], opts: { pin?: boolean; maxTokens?: number; resolution?: Resolution } = {}): Promise<PagingResult> {
+  async load(
+    session: Session,
+    pageIds: string[],
+    opts: { pin?: boolean; maxTokens?: number; resolution?: Resolution } = {},
+  ): Promise<PagingResult> {
     const entries = this.entriesFor(pageIds, 'page_ids');
     const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
     const resolution = opts.resolution ?? 'full';
     const size = (e: PageEntry) => (resolution === 'summary' && e.summary ? e.summary.tokens : e.tokens);
     const tooBig = entries.find((e) => !session.l1.has(e.id) && size(e) > maxTokens);
-    if (tooBig) throw new InputError('max_tokens', `is ${maxTokens}, smaller than page ${tooBig.id} (${size(tooBig)} tokens); raise max_tokens to at least ${size(tooBig)}`);
+    if (tooBig)
+      throw new InputError(
+        'max_tokens',
+        `is ${maxTokens}, smaller than page ${tooBig.id} (${size(tooBig)} tokens); raise max_tokens to at least ${size(tooBig)}`,
+      );
     return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, resend: true, resolution });
   }
 
   /** Removes pages from the session's L1 (all of them if `pageIds` is 'all'); returns their handles. */
   evict(session: Session, pageIds: string[] | 'all'): { evicted: Handle[]; notResident: string[]; l1: Pressure } {
-    const ids = pageIds === 'all' ? session.l1.list().map((r) => r.pageId) : this.entriesFor(pageIds, 'page_ids').map((e) => e.id);
+    const ids =
+      pageIds === 'all'
+        ? session.l1.list().map((r) => r.pageId)
+        : this.entriesFor(pageIds, 'page_ids').map((e) => e.id);
     const evicted: Handle[] = [];
     const notResident: string[] = [];
     for (const id of ids) {
@@ -438,7 +528,11 @@ export class Pager extends EventEmitter {
   }
 
   /** Stores a snapshot of the session's L1 (pointers and hashes, least recently used first) under a content id. */
-  async serialize(session: Session, note?: string, expiresInSeconds?: number): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
+  async serialize(
+    session: Session,
+    note?: string,
+    expiresInSeconds?: number,
+  ): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
     const snapshot: Snapshot = {
       version: SNAPSHOT_VERSION,
       created_at: new Date(this.now()).toISOString(),
@@ -479,11 +573,18 @@ export class Pager extends EventEmitter {
    * that does not verify changes nothing. If the budget is smaller than the snapshot, the most
    * recently used pages are restored and the rest come back as handles.
    */
-  async restore(session: Session, from: { snapshotId?: string; snapshot?: unknown }): Promise<PagingResult & { snapshotId?: string }> {
+  async restore(
+    session: Session,
+    from: { snapshotId?: string; snapshot?: unknown },
+  ): Promise<PagingResult & { snapshotId?: string }> {
     let snapshot: Snapshot;
     if (from.snapshotId !== undefined) {
       const found = await this.getSnapshot(from.snapshotId);
-      if (!found) throw new InputError('snapshot_id', `no snapshot ${JSON.stringify(from.snapshotId)}; use an id returned by serialize_context or listed under vmem://snapshots/`);
+      if (!found)
+        throw new InputError(
+          'snapshot_id',
+          `no snapshot ${JSON.stringify(from.snapshotId)}; use an id returned by serialize_context or listed under vmem://snapshots/`,
+        );
       snapshot = found;
     } else if (from.snapshot !== undefined) {
       let candidate = from.snapshot;
@@ -505,30 +606,53 @@ export class Pager extends EventEmitter {
       throw new InputError('snapshot_id', 'give snapshot_id or snapshot');
     }
     if (snapshot.expires_at && Date.parse(snapshot.expires_at) <= this.now()) {
-      throw new InputError(from.snapshotId !== undefined ? 'snapshot_id' : 'snapshot.expires_at', `the snapshot expired at ${snapshot.expires_at}; nothing was restored`);
+      throw new InputError(
+        from.snapshotId !== undefined ? 'snapshot_id' : 'snapshot.expires_at',
+        `the snapshot expired at ${snapshot.expires_at}; nothing was restored`,
+      );
     }
 
     snapshot.pages.forEach((p, i) => {
       const e = this.table.get(p.id);
-      if (!e) throw new InputError(`snapshot.pages[${i}].id`, `unknown page ${p.id}: this store never ingested it; restore into a vmem that shares the snapshot's store`);
+      if (!e)
+        throw new InputError(
+          `snapshot.pages[${i}].id`,
+          `unknown page ${p.id}: this store never ingested it; restore into a vmem that shares the snapshot's store`,
+        );
       if (p.resolution === 'summary' && !e.summary) {
-        throw new InputError(`snapshot.pages[${i}].resolution`, `is summary, but page ${p.id} has no summary in this store; nothing was restored`);
+        throw new InputError(
+          `snapshot.pages[${i}].resolution`,
+          `is summary, but page ${p.id} has no summary in this store; nothing was restored`,
+        );
       }
       // Sizes come from the page table, never from the snapshot: a forged size must not overfill L1.
       const tokens = p.resolution === 'summary' ? e.summary!.tokens : e.tokens;
-      if (tokens !== p.tokens) throw new InputError(`snapshot.pages[${i}].tokens`, `is ${p.tokens}, but page ${p.id} has ${tokens} tokens at this resolution; the snapshot was altered; nothing was restored`);
+      if (tokens !== p.tokens)
+        throw new InputError(
+          `snapshot.pages[${i}].tokens`,
+          `is ${p.tokens}, but page ${p.id} has ${tokens} tokens at this resolution; the snapshot was altered; nothing was restored`,
+        );
       if (e.sha256 !== p.sha256) {
-        throw new InputError(`snapshot.pages[${i}].sha256`, `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`);
+        throw new InputError(
+          `snapshot.pages[${i}].sha256`,
+          `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`,
+        );
       }
     });
     // Full pages are read and hashed again: the snapshot restores exactly the bytes it points at.
     const full = snapshot.pages.filter((p) => p.resolution !== 'summary');
-    const fetched = await this.fetch(full.map((p) => p.id), 'snapshot.pages');
+    const fetched = await this.fetch(
+      full.map((p) => p.id),
+      'snapshot.pages',
+    );
     const texts = new Map(full.map((p, i) => [p.id, fetched[i]!]));
     snapshot.pages.forEach((p, i) => {
       const got = texts.get(p.id);
       if (got && sha256(got.text) !== p.sha256) {
-        throw new InputError(`snapshot.pages[${i}].sha256`, `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`);
+        throw new InputError(
+          `snapshot.pages[${i}].sha256`,
+          `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`,
+        );
       }
     });
 
@@ -615,7 +739,11 @@ export class Pager extends EventEmitter {
     const seen = new Set<string>();
     pageIds.forEach((id, i) => {
       const e = this.table.get(id);
-      if (!e) throw new InputError(`${field}[${i}]`, `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`);
+      if (!e)
+        throw new InputError(
+          `${field}[${i}]`,
+          `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`,
+        );
       if (!seen.has(id)) out.push(e);
       seen.add(id);
     });
@@ -639,12 +767,19 @@ export class Pager extends EventEmitter {
       const c = cached[i];
       if (c !== undefined) return { text: c, level: 'L2' as Level };
       const t = byId.get(id);
-      if (t === undefined) throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
+      if (t === undefined)
+        throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
       return { text: t, level: 'L4' as Level };
     });
     // Warming L2 is off the hot path: the caller has its pages after one L2 round trip (plus L4 for misses). Commands on one connection stay in order, so this process's
     // next read sees them; a cache write that fails loses nothing.
-    if (byId.size) void this.l2.setMany([...byId].map(([id, value]) => ({ id, value })), this.config.l2TtlSeconds).catch(() => {});
+    if (byId.size)
+      void this.l2
+        .setMany(
+          [...byId].map(([id, value]) => ({ id, value })),
+          this.config.l2TtlSeconds,
+        )
+        .catch(() => {});
     return out;
   }
 
@@ -657,7 +792,11 @@ export class Pager extends EventEmitter {
    * A resident page's text goes out again when `resend` is set or the model may no longer see it,
    * within `maxTokens`; otherwise its entry carries no text, and says how to get it.
    */
-  private async bringIn(session: Session, entries: PageEntry[], opts: { maxTokens: number; pin: boolean; resend: boolean; resolution: Resolution | 'auto' }): Promise<PagingResult> {
+  private async bringIn(
+    session: Session,
+    entries: PageEntry[],
+    opts: { maxTokens: number; pin: boolean; resend: boolean; resolution: Resolution | 'auto' },
+  ): Promise<PagingResult> {
     const l1 = session.l1;
     const at = this.now();
     const keep = new Set(entries.map((e) => e.id));
@@ -681,7 +820,11 @@ export class Pager extends EventEmitter {
       }
       const summaryFirst = opts.resolution === 'summary' && e.summary;
       const resolution: Resolution | undefined =
-        !summaryFirst && fits(e.tokens) ? 'full' : e.summary && opts.resolution !== 'full' && fits(e.summary.tokens) ? 'summary' : undefined;
+        !summaryFirst && fits(e.tokens)
+          ? 'full'
+          : e.summary && opts.resolution !== 'full' && fits(e.summary.tokens)
+            ? 'summary'
+            : undefined;
       if (!resolution) {
         skipped.push(this.handle(e.id));
         continue;
@@ -708,8 +851,16 @@ export class Pager extends EventEmitter {
         if (resent.has(e.id)) l1.markSent(e.id, at);
         else l1.markOmitted(e.id);
         served.set(e.id, {
-          ...this.served(e.id, 'L1', resident.pinned, resent.has(e.id) ? resident.text : undefined, resident.resolution),
-          ...(resent.has(e.id) ? {} : { sentSecondsAgo: sentAt === undefined ? undefined : Math.round((at - sentAt) / 1000) }),
+          ...this.served(
+            e.id,
+            'L1',
+            resident.pinned,
+            resent.has(e.id) ? resident.text : undefined,
+            resident.resolution,
+          ),
+          ...(resent.has(e.id)
+            ? {}
+            : { sentSecondsAgo: sentAt === undefined ? undefined : Math.round((at - sentAt) / 1000) }),
         });
         this.catalog.recordAccess(e.id, at, false);
         continue;
@@ -740,9 +891,25 @@ export class Pager extends EventEmitter {
     };
   }
 
-  private served(pageId: string, level: Level, pinned: boolean, text: string | undefined, resolution: Resolution): ServedPage {
+  private served(
+    pageId: string,
+    level: Level,
+    pinned: boolean,
+    text: string | undefined,
+    resolution: Resolution,
+  ): ServedPage {
     const e = this.table.get(pageId)!;
     const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
-    return { pageId, source: e.source, ordinal: e.ordinal, tokens, level, pinned, lines: [e.lineStart, e.lineEnd], resolution, ...(text !== undefined ? { text } : {}) };
+    return {
+      pageId,
+      source: e.source,
+      ordinal: e.ordinal,
+      tokens,
+      level,
+      pinned,
+      lines: [e.lineStart, e.lineEnd],
+      resolution,
+      ...(text !== undefined ? { text } : {}),
+    };
   }
 }

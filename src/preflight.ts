@@ -1,6 +1,6 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, settingName, type Config } from './config.js';
+import { type Config, ConfigError, settingName } from './config.js';
 
 /** What an OS error means for a path the user chose, and what to do about it. */
 const PATH_PROBLEMS: Record<string, string> = {
@@ -16,10 +16,22 @@ const PATH_PROBLEMS: Record<string, string> = {
 
 /** What a failed listen means, which setting to change, and how. */
 const LISTEN_PROBLEMS: Record<string, { key: keyof Config; problem: string }> = {
-  EADDRINUSE: { key: 'httpPort', problem: 'the address is in use (another vmem, or another server); choose another port, or 0 for any free one' },
-  EACCES: { key: 'httpPort', problem: 'permission denied (ports below 1024 need privileges); choose a port above 1023' },
-  EADDRNOTAVAIL: { key: 'httpHost', problem: 'no network interface of this machine has that address; choose one of its addresses, or 127.0.0.1' },
-  ENOTFOUND: { key: 'httpHost', problem: 'the host name does not resolve; choose an address of this machine, or 127.0.0.1' },
+  EADDRINUSE: {
+    key: 'httpPort',
+    problem: 'the address is in use (another vmem, or another server); choose another port, or 0 for any free one',
+  },
+  EACCES: {
+    key: 'httpPort',
+    problem: 'permission denied (ports below 1024 need privileges); choose a port above 1023',
+  },
+  EADDRNOTAVAIL: {
+    key: 'httpHost',
+    problem: 'no network interface of this machine has that address; choose one of its addresses, or 127.0.0.1',
+  },
+  ENOTFOUND: {
+    key: 'httpHost',
+    problem: 'the host name does not resolve; choose an address of this machine, or 127.0.0.1',
+  },
 };
 
 const codeOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
@@ -27,13 +39,17 @@ const codeOf = (err: unknown): string | undefined => (err as NodeJS.ErrnoExcepti
 /** The user's problem as a ConfigError (one line naming the data dir setting), or undefined for any other failure. */
 export function dataDirError(err: unknown, dir: string): ConfigError | undefined {
   const problem = PATH_PROBLEMS[codeOf(err) ?? ''];
-  return problem ? new ConfigError(`cannot write the data dir ${dir} (${settingName('dataDir')}): ${problem}`, { cause: err }) : undefined;
+  return problem
+    ? new ConfigError(`cannot write the data dir ${dir} (${settingName('dataDir')}): ${problem}`, { cause: err })
+    : undefined;
 }
 
 /** The user's problem as a ConfigError (one line naming --host or --port), or undefined for any other failure. */
 export function listenError(err: unknown, host: string, port: number): ConfigError | undefined {
   const known = LISTEN_PROBLEMS[codeOf(err) ?? ''];
-  return known ? new ConfigError(`cannot listen on ${host}:${port} (${settingName(known.key)}): ${known.problem}`, { cause: err }) : undefined;
+  return known
+    ? new ConfigError(`cannot listen on ${host}:${port} (${settingName(known.key)}): ${known.problem}`, { cause: err })
+    : undefined;
 }
 
 /**

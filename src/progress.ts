@@ -16,7 +16,9 @@ export function progressBar(
       const width = 30;
       const frac = total ? done / total : 1;
       const filled = Math.round(frac * width);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${unit(done)} of ${unit(total)}`);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${(frac * 100).toFixed(0)}% ${unit(done)} of ${unit(total)}`,
+      );
     },
     done() {
       if (shown) stream.write('\n');

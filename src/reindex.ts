@@ -1,10 +1,10 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ConfigError, settingName, type Config } from './config.js';
-import { Catalog, CATALOG_FILE, statsIn } from './catalog.js';
+import { CATALOG_FILE, Catalog, statsIn } from './catalog.js';
+import { type Config, ConfigError, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
-import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import type { Page } from './core/page.js';
+import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import { loadOptional } from './optional.js';
 import { Pager } from './pager.js';
 import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
@@ -27,13 +27,21 @@ export interface ReindexResult {
 
 /** Renames the namespace's Chroma collection out of the way, as the files are; the rebuild creates a new one. */
 async function retireChroma(config: Config, stamp: string): Promise<string[]> {
-  const { ChromaIndex, collectionName } = await loadOptional('chromadb', `${settingName('chromaUrl')} is set`, () => import('./tiers/l3/chroma.js'));
+  const { ChromaIndex, collectionName } = await loadOptional(
+    'chromadb',
+    `${settingName('chromaUrl')} is set`,
+    () => import('./tiers/l3/chroma.js'),
+  );
   const name = collectionName(config.namespace);
   const backup = `${name}.bak-${stamp}`;
   try {
-    return (await ChromaIndex.retire(config.chromaUrl!, name, backup)) ? [`${config.chromaUrl} collection ${backup}`] : [];
+    return (await ChromaIndex.retire(config.chromaUrl!, name, backup))
+      ? [`${config.chromaUrl} collection ${backup}`]
+      : [];
   } catch (err) {
-    throw new ConfigError(`cannot reach Chroma at ${config.chromaUrl} (${(err as Error).message}); start it, or unset VMEM_CHROMA_URL to rebuild the local index only`);
+    throw new ConfigError(
+      `cannot reach Chroma at ${config.chromaUrl} (${(err as Error).message}); start it, or unset VMEM_CHROMA_URL to rebuild the local index only`,
+    );
   }
 }
 
@@ -62,7 +70,10 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
       listed.set(d.id, d);
     }
   }
-  if (unreadable.length) notes.push(`${unreadable.length} manifest(s) unreadable (${unreadable.join(', ')}): their documents were rebuilt from their pages' first origins`);
+  if (unreadable.length)
+    notes.push(
+      `${unreadable.length} manifest(s) unreadable (${unreadable.join(', ')}): their documents were rebuilt from their pages' first origins`,
+    );
 
   const inManifests = new Set(listed.keys());
   const byOrigin = new Map<string, Page[]>();
@@ -106,7 +117,10 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
     }
     documents.push({ doc, pages: fresh });
   }
-  if (incomplete.length) notes.push(`${incomplete.length} document(s) left out, their pages missing or corrupt in L4: ${incomplete.join(', ')}; re-ingest their sources`);
+  if (incomplete.length)
+    notes.push(
+      `${incomplete.length} document(s) left out, their pages missing or corrupt in L4: ${incomplete.join(', ')}; re-ingest their sources`,
+    );
   return { documents, notes };
 }
 
@@ -117,7 +131,10 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
  * Access statistics are not L4's: they are carried over from the previous page table when it is readable.
  * The previous files (and Chroma collection) are kept beside the new ones with a `.bak-<time>` suffix.
  */
-export async function reindex(config: Config, onProgress?: (done: number, total: number) => void): Promise<ReindexResult> {
+export async function reindex(
+  config: Config,
+  onProgress?: (done: number, total: number) => void,
+): Promise<ReindexResult> {
   const l4 = await FsL4.open(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
@@ -168,6 +185,9 @@ export async function reindex(config: Config, onProgress?: (done: number, total:
     } finally {
       await catalog.close();
     }
-  } else notes.push('access statistics start from zero: there was no previous page table (catalog.jsonl) to carry them over from');
+  } else
+    notes.push(
+      'access statistics start from zero: there was no previous page table (catalog.jsonl) to carry them over from',
+    );
   return { pages: pages.size, documents: documents.length, corrupt, backups, notes };
 }

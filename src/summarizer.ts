@@ -2,9 +2,9 @@ import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CompressionError, type Compressor } from './compress/compressor.js';
-import { waitAtMost } from './deadline.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
+import { waitAtMost } from './deadline.js';
 import { tryLock } from './store/file-lock.js';
 
 /** What the summarizer needs from the store; the pager provides it. */
@@ -71,7 +71,13 @@ export class Summarizer extends EventEmitter {
   /** Asks for summaries of pages; returns at once. Pages already summarized, queued or in work are skipped. */
   enqueue(pageIds: string[]): void {
     for (const id of pageIds) {
-      if (this.closing || this.pending.has(id) || this.retries.has(id) || this.queue.length >= (this.opts.maxQueued ?? 1000)) continue;
+      if (
+        this.closing ||
+        this.pending.has(id) ||
+        this.retries.has(id) ||
+        this.queue.length >= (this.opts.maxQueued ?? 1000)
+      )
+        continue;
       this.pending.add(id);
       this.queue.push(id);
     }

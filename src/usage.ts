@@ -4,12 +4,16 @@ import { VERSION } from './mcp/server.js';
 
 /** The commands: how each is called, what it does, and whether it reads the store's settings. */
 const COMMANDS = {
-  serve: { args: '[--http]', about: 'MCP over stdio (the default command); with --http, Streamable HTTP at http://<host>:<port>/mcp, one session per client' },
+  serve: {
+    args: '[--http]',
+    about:
+      'MCP over stdio (the default command); with --http, Streamable HTTP at http://<host>:<port>/mcp, one session per client',
+  },
   ingest: { args: '<path>...', about: 'page files or directories into the store' },
   stats: { args: '', about: 'what the store holds, as JSON' },
   reindex: { args: '', about: 'rebuild the page table and L3 from L4 (stop other vmem processes first)' },
   demo: { args: '', about: 'page a generated 220k-token document through L1–L4 with a real MCP client' },
-  help: { args: '[command]', about: 'this help, or one command\'s' },
+  help: { args: '[command]', about: "this help, or one command's" },
   version: { args: '', about: 'the version' },
 } as const;
 export type Command = keyof typeof COMMANDS;
@@ -28,11 +32,14 @@ export function usage(command?: Command): string {
   const store = `Options (each also an env var; an empty env var is unset):\n${optionLines(false)}`;
   const http = `Options of serve --http:\n${optionLines(true)}`;
   if (!command) {
-    const commands = (Object.keys(COMMANDS) as Command[]).map((c) => `  ${commandLine(c).padEnd(28)} ${COMMANDS[c].about}`).join('\n');
+    const commands = (Object.keys(COMMANDS) as Command[])
+      .map((c) => `  ${commandLine(c).padEnd(28)} ${COMMANDS[c].about}`)
+      .join('\n');
     return `vmem ${VERSION}: virtual memory for LLM agents, over MCP\n\nUsage:\n${commands}\n  vmem <command> --help        one command's usage\n\n${store}\n\n${http}`;
   }
   const head = `Usage: ${commandLine(command)} [options]\n\n${COMMANDS[command].about}`;
-  if (command === 'help' || command === 'version') return `Usage: ${commandLine(command)}\n\n${COMMANDS[command].about}`;
+  if (command === 'help' || command === 'version')
+    return `Usage: ${commandLine(command)}\n\n${COMMANDS[command].about}`;
   return command === 'serve' ? `${head}\n\n${store}\n\n${http}` : `${head}\n\n${store}`;
 }
 
@@ -49,7 +56,8 @@ export interface CommandLine {
 }
 
 /** A one-line usage mistake that points at the help. */
-const usageError = (message: string, command?: Command) => new ConfigError(`${message}; see vmem ${command && command !== 'help' ? `${command} ` : ''}--help`);
+const usageError = (message: string, command?: Command) =>
+  new ConfigError(`${message}; see vmem ${command && command !== 'help' ? `${command} ` : ''}--help`);
 
 /**
  * Parses argv strictly with node:util parseArgs, from the settings table: an unknown flag, a flag
@@ -62,24 +70,32 @@ export function parseCommandLine(argv: string[]): CommandLine {
     http: { type: 'boolean' },
     ...Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag.slice(2), { type: 'string' }])),
   } as const satisfies NonNullable<Parameters<typeof parseArgs>[0]>['options'];
-  let parsed;
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: typeof options; allowPositionals: true; strict: true }>
+  >;
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (err) {
     // Node's message names the flag; its first sentence, unquoted, is the line the user needs.
     const first = (err as Error).message.split(/\.\s|\n/)[0]!.replace(/'([^']*)'/g, '$1');
-    throw usageError(first.charAt(0).toLowerCase() + first.slice(1), isCommand(argv[0] ?? '') ? (argv[0] as Command) : undefined);
+    throw usageError(
+      first.charAt(0).toLowerCase() + first.slice(1),
+      isCommand(argv[0] ?? '') ? (argv[0] as Command) : undefined,
+    );
   }
   const { help, version, http, ...settings } = parsed.values as Record<string, string | boolean | undefined>;
   const [named, ...words] = parsed.positionals;
   if (named !== undefined && !isCommand(named)) throw usageError(`unknown command ${JSON.stringify(named)}`);
   const flags = Object.fromEntries(Object.entries(settings).map(([k, v]) => [`--${k}`, String(v)]));
-  if (help) return { command: 'help', words: named && named !== 'help' ? [named] : words.slice(0, 1), flags, http: false };
+  if (help)
+    return { command: 'help', words: named && named !== 'help' ? [named] : words.slice(0, 1), flags, http: false };
   if (version) return { command: 'version', words: [], flags, http: false };
   const command = named ?? 'serve';
   if (http && command !== 'serve') throw usageError('--http applies to vmem serve only', command);
   const extra = command === 'ingest' ? undefined : words[command === 'help' ? 1 : 0];
-  if (extra !== undefined) throw usageError(`unexpected argument ${JSON.stringify(extra)} for vmem ${command}`, command);
-  if (command === 'help' && words[0] !== undefined && !isCommand(words[0])) throw usageError(`unknown command ${JSON.stringify(words[0])}`);
+  if (extra !== undefined)
+    throw usageError(`unexpected argument ${JSON.stringify(extra)} for vmem ${command}`, command);
+  if (command === 'help' && words[0] !== undefined && !isCommand(words[0]))
+    throw usageError(`unknown command ${JSON.stringify(words[0])}`);
   return { command, words, flags, http: http === true };
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
-import { chunkText, type Chunk } from '../src/core/chunker.ts';
-import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import { getEncoding } from 'js-tiktoken';
+import { type Chunk, chunkText } from '../src/core/chunker.ts';
+import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
-import { demoDoc, chapters, REPO } from './helpers.ts';
+import { chapters, demoDoc, REPO } from './helpers.ts';
 
 type Tiktoken = ReturnType<typeof tokenizer>;
 
@@ -57,7 +57,9 @@ function checkInvariants(text: string, chunks: Chunk[], max: number, enc: Tiktok
 
 /** How many tokens pages record vs what their text re-encodes to. */
 function tokenMismatches(chunks: Chunk[], enc: Tiktoken): { ordinal: number; recorded: number; actual: number }[] {
-  return chunks.map((c) => ({ ordinal: c.ordinal, recorded: c.tokens, actual: ref(enc).encode(c.text).length })).filter((m) => m.recorded !== m.actual);
+  return chunks
+    .map((c) => ({ ordinal: c.ordinal, recorded: c.tokens, actual: ref(enc).encode(c.text).length }))
+    .filter((m) => m.recorded !== m.actual);
 }
 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -74,7 +76,10 @@ function assertWholeCodePoints(text: string, chunks: Chunk[]): void {
 }
 
 const paragraph = (i: number, sentences = 4) =>
-  Array.from({ length: sentences }, (_, s) => `Paragraph ${i} sentence ${s} talks about topic number ${(i * 7 + s) % 13} in some detail.`).join(' ');
+  Array.from(
+    { length: sentences },
+    (_, s) => `Paragraph ${i} sentence ${s} talks about topic number ${(i * 7 + s) % 13} in some detail.`,
+  ).join(' ');
 
 describe('chunker: token bound and reassembly', () => {
   for (const [name, enc] of ENCODINGS) {
@@ -123,19 +128,16 @@ describe('chunker: recorded token counts', () => {
     }
   });
 
-  test(
-    'recorded tokens equal the re-encoded count when a paragraph is split into sentences or lines',
-    () => {
-      // Minimal repro: 30 one-sentence lines, no blank line, so the paragraph is split by sentences.
-      const text = Array.from({ length: 30 }, (_, i) => `Item ${i} is listed.`).join('\n');
-      const chunks = chunkText(text, 64, o200k);
-      assert.deepEqual(tokenMismatches(chunks, o200k), [], 'o200k, 64-token pages');
-      for (const [, enc] of ENCODINGS) {
-        const text = chapters(2);
-        assert.deepEqual(tokenMismatches(chunkText(text, 200, enc), enc), [], 'chapters, 200-token pages');
-      }
-    },
-  );
+  test('recorded tokens equal the re-encoded count when a paragraph is split into sentences or lines', () => {
+    // Minimal repro: 30 one-sentence lines, no blank line, so the paragraph is split by sentences.
+    const text = Array.from({ length: 30 }, (_, i) => `Item ${i} is listed.`).join('\n');
+    const chunks = chunkText(text, 64, o200k);
+    assert.deepEqual(tokenMismatches(chunks, o200k), [], 'o200k, 64-token pages');
+    for (const [, enc] of ENCODINGS) {
+      const text = chapters(2);
+      assert.deepEqual(tokenMismatches(chunkText(text, 200, enc), enc), [], 'chapters, 200-token pages');
+    }
+  });
 
   test('recorded tokens never undercount (the bound is safe even where counts are inexact)', () => {
     for (const [, enc] of ENCODINGS) {
@@ -153,7 +155,8 @@ describe('chunker: where cuts land', () => {
     const paras = Array.from({ length: 30 }, (_, i) => paragraph(i));
     const text = paras.join('\n\n');
     const max = 200;
-    for (const p of paras) assert.ok(ref(o200k).encode(p).length < max / 2, 'fixture: every paragraph fits in half a page');
+    for (const p of paras)
+      assert.ok(ref(o200k).encode(p).length < max / 2, 'fixture: every paragraph fits in half a page');
     const chunks = chunkText(text, max, o200k);
     checkInvariants(text, chunks, max, o200k);
     assert.ok(chunks.length >= 5);
@@ -164,35 +167,56 @@ describe('chunker: where cuts land', () => {
       at += p.length + 2;
     }
     for (const c of chunks.slice(1)) {
-      assert.ok(starts.has(c.charStart), `page ${c.ordinal} starts at ${c.charStart}, not at a paragraph start: ${JSON.stringify(c.text.slice(0, 40))}`);
+      assert.ok(
+        starts.has(c.charStart),
+        `page ${c.ordinal} starts at ${c.charStart}, not at a paragraph start: ${JSON.stringify(c.text.slice(0, 40))}`,
+      );
       assert.ok(chunks[c.ordinal - 1]!.text.endsWith('\n\n'), 'the previous page ends with the blank line');
     }
     // Greedy: a page is closed only when the next paragraph would not fit.
     for (const c of chunks.slice(0, -1)) {
       const next = chunks[c.ordinal + 1]!;
-      const nextPara = text.slice(next.charStart, text.indexOf('\n\n', next.charStart) === -1 ? text.length : text.indexOf('\n\n', next.charStart) + 2);
-      assert.ok(ref(o200k).encode(c.text + nextPara).length > max, `page ${c.ordinal} closed early: the next paragraph would have fit`);
+      const nextPara = text.slice(
+        next.charStart,
+        text.indexOf('\n\n', next.charStart) === -1 ? text.length : text.indexOf('\n\n', next.charStart) + 2,
+      );
+      assert.ok(
+        ref(o200k).encode(c.text + nextPara).length > max,
+        `page ${c.ordinal} closed early: the next paragraph would have fit`,
+      );
     }
   });
 
   test('a single overlong paragraph is split at sentence ends', () => {
-    const text = Array.from({ length: 60 }, (_, i) => `Sentence number ${i} of this very long paragraph says something new.`).join(' ');
+    const text = Array.from(
+      { length: 60 },
+      (_, i) => `Sentence number ${i} of this very long paragraph says something new.`,
+    ).join(' ');
     const chunks = chunkText(text, 100, cl100k);
     checkInvariants(text, chunks, 100, cl100k);
     assert.ok(chunks.length >= 5);
     for (const c of chunks.slice(0, -1)) {
-      assert.match(c.text, /\.$/, `page ${c.ordinal} does not end at a sentence end: …${JSON.stringify(c.text.slice(-30))}`);
+      assert.match(
+        c.text,
+        /\.$/,
+        `page ${c.ordinal} does not end at a sentence end: …${JSON.stringify(c.text.slice(-30))}`,
+      );
       assert.match(chunks[c.ordinal + 1]!.text, /^ Sentence/, 'the next page starts with the next sentence');
     }
   });
 
   test('an overlong sentence with line breaks is split at line ends', () => {
-    const text = Array.from({ length: 80 }, (_, i) => `line ${i} of a listing without any sentence punctuation`).join('\n');
+    const text = Array.from({ length: 80 }, (_, i) => `line ${i} of a listing without any sentence punctuation`).join(
+      '\n',
+    );
     const chunks = chunkText(text, 80, o200k);
     checkInvariants(text, chunks, 80, o200k);
     assert.ok(chunks.length >= 5);
     for (const c of chunks.slice(0, -1)) {
-      assert.ok(c.text.endsWith('\n'), `page ${c.ordinal} is not cut at a line end: …${JSON.stringify(c.text.slice(-30))}`);
+      assert.ok(
+        c.text.endsWith('\n'),
+        `page ${c.ordinal} is not cut at a line end: …${JSON.stringify(c.text.slice(-30))}`,
+      );
       assert.match(chunks[c.ordinal + 1]!.text, /^line \d+ /, 'the next page starts at the beginning of a line');
     }
   });
@@ -207,7 +231,8 @@ describe('chunker: where cuts land', () => {
       const bounds = new Set<number>([0]);
       let at = 0;
       for (const id of ref(enc).encode(text)) bounds.add((at += ref(enc).decode([id]).length));
-      for (const c of chunks) assert.ok(bounds.has(c.charStart), `page ${c.ordinal} starts mid-token at ${c.charStart}`);
+      for (const c of chunks)
+        assert.ok(bounds.has(c.charStart), `page ${c.ordinal} starts mid-token at ${c.charStart}`);
       assert.deepEqual(tokenMismatches(chunks, enc), [], 'hard-split pages record their exact count');
       // Pages are filled: every page but the last is close to the bound.
       for (const c of chunks.slice(0, -1)) assert.ok(c.tokens >= 60, `page ${c.ordinal} has only ${c.tokens} tokens`);
@@ -219,7 +244,11 @@ describe('chunker: where cuts land', () => {
     for (const [, enc] of ENCODINGS) checkInvariants(text, chunkText(text, 64, enc), 64, enc);
     const chunks = chunkText(text, 64, o200k);
     assert.equal(chunks[0]!.lineStart, 1);
-    assert.equal(chunks.at(-1)!.lineEnd, text.split('\n').length - 1, 'the last page ends on the last line (a trailing newline opens no new line)');
+    assert.equal(
+      chunks.at(-1)!.lineEnd,
+      text.split('\n').length - 1,
+      'the last page ends on the last line (a trailing newline opens no new line)',
+    );
   });
 });
 
@@ -233,7 +262,7 @@ describe('chunker: unicode', () => {
     cjk: group('我们在这里测试中文文本的分割是否正确处理每一个字符', 40, '，'),
     'cjk supplementary plane': group('𠀀𠀁𠀂𡃁𢄃𣅄𤆅𥇆', 60, '、'),
     'combining marks': group('ne\u0301e\u0301 cafe\u0301 nai\u0308ve Ångström', 150, ' '),
-    mixed: ('Héllo 世界 🎉 naïve café. Ünïcödé ｆｕｌｌｗｉｄｔｈ. ' + group('😀😀😀', 8, ' ') + '\n').repeat(20),
+    mixed: `Héllo 世界 🎉 naïve café. Ünïcödé ｆｕｌｌｗｉｄｔｈ. ${group('😀😀😀', 8, ' ')}\n`.repeat(20),
   };
   for (const [name, enc] of ENCODINGS) {
     for (const [label, text] of Object.entries(cases)) {
@@ -246,36 +275,41 @@ describe('chunker: unicode', () => {
     }
   }
 
-  test(
-    'combining marks, ZWJ emoji and flags stay with their base character (no page starts inside a grapheme)',
-    () => {
-      const seg = new Intl.Segmenter('en', { granularity: 'grapheme' });
-      const texts = [group('ne\u0301e\u0301 cafe\u0301 nai\u0308ve', 150, ' '), group('👨‍👩‍👧‍👦🇫🇷', 25, ' ')];
-      const problems: string[] = [];
-      for (const text of texts) {
-        const starts = new Set([...seg.segment(text)].map((s) => s.index));
-        for (const [name, enc] of ENCODINGS) {
-          for (const c of chunkText(text, 64, enc)) {
-            if (!starts.has(c.charStart)) problems.push(`${name} page ${c.ordinal} starts with ${[...c.text.slice(0, 2)].map((ch) => `U+${ch.codePointAt(0)!.toString(16)}`).join(' ')}`);
-          }
+  test('combining marks, ZWJ emoji and flags stay with their base character (no page starts inside a grapheme)', () => {
+    const seg = new Intl.Segmenter('en', { granularity: 'grapheme' });
+    const texts = [group('ne\u0301e\u0301 cafe\u0301 nai\u0308ve', 150, ' '), group('👨‍👩‍👧‍👦🇫🇷', 25, ' ')];
+    const problems: string[] = [];
+    for (const text of texts) {
+      const starts = new Set([...seg.segment(text)].map((s) => s.index));
+      for (const [name, enc] of ENCODINGS) {
+        for (const c of chunkText(text, 64, enc)) {
+          if (!starts.has(c.charStart))
+            problems.push(
+              `${name} page ${c.ordinal} starts with ${[...c.text.slice(0, 2)].map((ch) => `U+${ch.codePointAt(0)!.toString(16)}`).join(' ')}`,
+            );
         }
       }
-      assert.deepEqual(problems, []);
-    },
-  );
+    }
+    assert.deepEqual(problems, []);
+  });
 
-  test(
-    'a long run without boundaries does not stall chunking',
-    () => {
-      // In a child process with a hard timeout, so a slow chunker cannot stall the suite.
-      const code = `import { chunkText } from './src/core/chunker.ts'; import { tokenizer } from './src/core/tokenizer.ts';
+  test('a long run without boundaries does not stall chunking', () => {
+    // In a child process with a hard timeout, so a slow chunker cannot stall the suite.
+    const code = `import { chunkText } from './src/core/chunker.ts'; import { tokenizer } from './src/core/tokenizer.ts';
         const pages = chunkText('我'.repeat(2000) + '。', 200, tokenizer('o200k_base')); console.log(pages.length);`;
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: REPO, timeout: 30_000, encoding: 'utf8' });
-      assert.equal(r.signal, null, 'chunking 2,000 unbroken CJK characters did not finish in 30 s (BPE on the whole run is quadratic; long runs must be counted in slices)');
-      assert.equal(r.status, 0, r.stderr);
-      assert.ok(Number(r.stdout.trim()) >= 5);
-    },
-  );
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: REPO,
+      timeout: 30_000,
+      encoding: 'utf8',
+    });
+    assert.equal(
+      r.signal,
+      null,
+      'chunking 2,000 unbroken CJK characters did not finish in 30 s (BPE on the whole run is quadratic; long runs must be counted in slices)',
+    );
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(Number(r.stdout.trim()) >= 5);
+  });
 });
 
 describe('chunker: one-line inputs', () => {
@@ -287,14 +321,18 @@ describe('chunker: one-line inputs', () => {
     return JSON.stringify({ values });
   };
   const words = () => Array.from({ length: 150_000 }, (_, i) => 'aeiouxyz'[i % 8]).join(' ');
-  for (const [label, make] of [['a 300 kB line of minified JSON', numbers], ['a 300 kB paragraph of short words with no sentence end', words]] as const) {
+  for (const [label, make] of [
+    ['a 300 kB line of minified JSON', numbers],
+    ['a 300 kB paragraph of short words with no sentence end', words],
+  ] as const) {
     test(`${label} pages like any text`, () => {
       const text = make();
       assert.ok(text.length >= 200_000 && !/[\n.!?]/.test(text), 'fixture: one line, no sentence end');
       const chunks = chunkText(text, 2000, o200k);
       assert.ok(chunks.length >= 50, `expected many pages, got ${chunks.length}`);
       checkInvariants(text, chunks, 2000, o200k);
-      for (const c of chunks.slice(0, -1)) assert.ok(c.tokens >= 1990, `page ${c.ordinal} has only ${c.tokens} tokens: pages of a run are filled`);
+      for (const c of chunks.slice(0, -1))
+        assert.ok(c.tokens >= 1990, `page ${c.ordinal} has only ${c.tokens} tokens: pages of a run are filled`);
     });
   }
 });

@@ -3,7 +3,7 @@
  * empty env vars, and each start-up failure the user can fix as one line with exit code 2.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type SpawnSyncOptions } from 'node:child_process';
+import { type SpawnSyncOptions, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -28,7 +28,7 @@ function assertOneLine(r: ReturnType<typeof vmem>, line: RegExp): void {
 }
 
 describe('vmem command line', () => {
-  test('-h, --help and help print the usage and exit 0; a command\'s --help prints its own', () => {
+  test("-h, --help and help print the usage and exit 0; a command's --help prints its own", () => {
     for (const args of [['-h'], ['--help'], ['help']]) {
       const r = vmem(args);
       assert.equal(r.status, 0, r.stderr);
@@ -37,7 +37,11 @@ describe('vmem command line', () => {
       assert.match(r.stdout, /--max-sessions <v> +VMEM_MAX_SESSIONS/);
       assert.equal(r.stderr, '');
     }
-    for (const args of [['ingest', '--help'], ['help', 'ingest'], ['ingest', '-h']]) {
+    for (const args of [
+      ['ingest', '--help'],
+      ['help', 'ingest'],
+      ['ingest', '-h'],
+    ]) {
       const r = vmem(args);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stdout, /^Usage: vmem ingest <path>\.\.\. \[options\]/);
@@ -59,10 +63,16 @@ describe('vmem command line', () => {
     const { dir, cleanup } = tempDir();
     try {
       assertOneLine(vmem(['--bogus']), /unknown option --bogus; see vmem --help$/);
-      assertOneLine(vmem(['stats', '--page-token', '500', '--data-dir', dir]), /unknown option --page-token; see vmem stats --help$/);
+      assertOneLine(
+        vmem(['stats', '--page-token', '500', '--data-dir', dir]),
+        /unknown option --page-token; see vmem stats --help$/,
+      );
       assertOneLine(vmem(['stats', '--data-dir']), /--data-dir.*argument missing; see vmem stats --help$/);
       assertOneLine(vmem(['frobnicate']), /unknown command "frobnicate"; see vmem --help$/);
-      assertOneLine(vmem(['stats', 'extra', '--data-dir', dir]), /unexpected argument "extra" for vmem stats; see vmem stats --help$/);
+      assertOneLine(
+        vmem(['stats', 'extra', '--data-dir', dir]),
+        /unexpected argument "extra" for vmem stats; see vmem stats --help$/,
+      );
       assertOneLine(vmem(['serve', 'now', '--data-dir', dir]), /unexpected argument "now" for vmem serve/);
       assertOneLine(vmem(['ingest', '--http', dir, '--data-dir', dir]), /--http applies to vmem serve only/);
       assertOneLine(vmem(['ingest', '--data-dir', dir]), /give at least one file or directory/);
@@ -74,16 +84,21 @@ describe('vmem command line', () => {
   test('an empty VMEM_* variable is unset: its default applies', () => {
     const { dir, cleanup } = tempDir();
     try {
-      const r = vmem(['stats'], { env: { ...ENV, VMEM_DATA_DIR: dir, VMEM_PAGE_TOKENS: '', VMEM_ENCODING: '', VMEM_REDIS_URL: '' } });
+      const r = vmem(['stats'], {
+        env: { ...ENV, VMEM_DATA_DIR: dir, VMEM_PAGE_TOKENS: '', VMEM_ENCODING: '', VMEM_REDIS_URL: '' },
+      });
       assert.equal(r.status, 0, r.stderr);
       const stats = JSON.parse(r.stdout) as { data_dir: string; page_tokens: number; encoding: string; l2: string };
-      assert.deepEqual([stats.data_dir, stats.page_tokens, stats.encoding, stats.l2], [dir, 2000, 'o200k_base', 'memory']);
+      assert.deepEqual(
+        [stats.data_dir, stats.page_tokens, stats.encoding, stats.l2],
+        [dir, 2000, 'o200k_base', 'memory'],
+      );
     } finally {
       cleanup();
     }
   });
 
-  test('ingest <path>... and the demo\'s flags keep working', () => {
+  test("ingest <path>... and the demo's flags keep working", () => {
     const { dir, cleanup } = tempDir();
     try {
       fs.writeFileSync(join(dir, 'a.md'), '# A\n\nPump station Kestrel was serviced in spring.\n');
@@ -94,7 +109,10 @@ describe('vmem command line', () => {
       assert.match(ing.stdout, /b\.md/);
       const demo = vmem(['demo', '--data-dir', join(dir, 'demo'), '--l1-tokens', '8000']);
       assert.equal(demo.status, 0, demo.stderr);
-      assert.match(demo.stdout, new RegExp(`data dir ${join(dir, 'demo')}, pages of 2000 tokens, L1 budget 8000 tokens`));
+      assert.match(
+        demo.stdout,
+        new RegExp(`data dir ${join(dir, 'demo')}, pages of 2000 tokens, L1 budget 8000 tokens`),
+      );
     } finally {
       cleanup();
     }
@@ -110,7 +128,12 @@ describe('vmem start-up failures the user can fix', () => {
       const file = join(dir, 'file');
       fs.writeFileSync(file, 'not a directory');
       for (const args of [['stats'], ['serve'], ['serve', '--http', '--port', '0'], ['ingest', file]]) {
-        assertOneLine(vmem([...args, '--data-dir', join(file, 'store')]), new RegExp(`cannot write the data dir ${join(file, 'store')} ${DATA_DIR.source}: a part of the path is a file, not a directory`));
+        assertOneLine(
+          vmem([...args, '--data-dir', join(file, 'store')]),
+          new RegExp(
+            `cannot write the data dir ${join(file, 'store')} ${DATA_DIR.source}: a part of the path is a file, not a directory`,
+          ),
+        );
       }
       assertOneLine(vmem(['stats', '--data-dir', file]), /it is a file, not a directory/);
     } finally {
@@ -126,8 +149,16 @@ describe('vmem start-up failures the user can fix', () => {
       const asRoot = process.getuid?.() === 0;
       if (asRoot) fs.chmodSync(dir, 0o755);
       else fs.chmodSync(dir, 0o555);
-      const r = vmem(['stats', '--data-dir', join(dir, 'store')], asRoot ? { uid: 65534, gid: 65534, env: { ...ENV, HOME: '/nonexistent' } } : {});
-      assertOneLine(r, new RegExp(`cannot write the data dir ${join(dir, 'store')} ${DATA_DIR.source}: permission denied; choose a writable directory$`));
+      const r = vmem(
+        ['stats', '--data-dir', join(dir, 'store')],
+        asRoot ? { uid: 65534, gid: 65534, env: { ...ENV, HOME: '/nonexistent' } } : {},
+      );
+      assertOneLine(
+        r,
+        new RegExp(
+          `cannot write the data dir ${join(dir, 'store')} ${DATA_DIR.source}: permission denied; choose a writable directory$`,
+        ),
+      );
     } finally {
       fs.chmodSync(dir, 0o700);
       cleanup();
@@ -142,13 +173,18 @@ describe('vmem start-up failures the user can fix', () => {
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', r));
     defer(() => new Promise((r) => holder.close(r)));
     const port = (holder.address() as net.AddressInfo).port;
-    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], { env: ENV });
+    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], {
+      env: ENV,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const status = await new Promise<number | null>((r) => child.on('exit', r));
-    assertOneLine({ status, stdout, stderr }, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(VMEM_HTTP_PORT / --port\\): the address is in use`));
+    assertOneLine(
+      { status, stdout, stderr },
+      new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(VMEM_HTTP_PORT / --port\\): the address is in use`),
+    );
   });
 
   test('an internal failure prints the error with its stack, exit 1', () => {

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CreateMessageRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { CompressionError, type Compressor } from '../src/compress/compressor.ts';
 import { ExtractiveCompressor } from '../src/compress/extractive.ts';
 import { openCompressors } from '../src/compress/index.ts';
@@ -19,8 +19,21 @@ import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import type { Pager } from '../src/pager.ts';
-import { allPages, call, connect, deadPid, deferrals, demoDoc, chapters, factRe, openPager, readText, tempDir, testConfig, textOf } from './helpers.ts';
-import { completion, startFakeOpenAI, type FakeOpenAI } from './support/openai.ts';
+import {
+  allPages,
+  call,
+  chapters,
+  connect,
+  deadPid,
+  deferrals,
+  demoDoc,
+  factRe,
+  openPager,
+  tempDir,
+  testConfig,
+  textOf,
+} from './helpers.ts';
+import { completion, type FakeOpenAI, startFakeOpenAI } from './support/openai.ts';
 
 const enc = tokenizer('o200k_base');
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '1500' };
@@ -38,7 +51,7 @@ async function until(fn: () => boolean | Promise<boolean>, what: string, ms = 10
 describe('extractive compressor', () => {
   const pages = chunkText(chapters(8), 2000, enc).filter((c) => c.tokens > 1000);
 
-  test('meets the target ratio within tolerance on real prose, using only the page\'s own sentences', async () => {
+  test("meets the target ratio within tolerance on real prose, using only the page's own sentences", async () => {
     const x = new ExtractiveCompressor(enc);
     assert.ok(pages.length >= 5, `${pages.length} pages`);
     for (const p of pages) {
@@ -65,7 +78,9 @@ describe('extractive compressor', () => {
   test('keeps the sentences that carry facts over filler', async () => {
     const x = new ExtractiveCompressor(enc);
     // The demo manual's pages are filler prose with a few fact sentences (station, year, code).
-    const withFacts = chunkText(demoDoc(), 2000, enc).filter((c) => /maintenance code for pump station/.test(c.text)).slice(0, 10);
+    const withFacts = chunkText(demoDoc(), 2000, enc)
+      .filter((c) => /maintenance code for pump station/.test(c.text))
+      .slice(0, 10);
     let facts = 0;
     let kept = 0;
     for (const p of withFacts) {
@@ -95,7 +110,13 @@ describe('openai compressor against an OpenAI-compatible server on loopback', ()
     await fn(s);
   };
   const make = (s: FakeOpenAI, opts: { timeoutMs?: number; maxRetries?: number } = {}) =>
-    new OpenAICompressor({ baseURL: s.url, model: 'test-model', apiKey: 'sk-secret-never-logged', tokenizer: enc, ...opts });
+    new OpenAICompressor({
+      baseURL: s.url,
+      model: 'test-model',
+      apiKey: 'sk-secret-never-logged',
+      tokenizer: enc,
+      ...opts,
+    });
 
   test('sends one chat completion with the model, the prompt, the page and the token budget', (t) =>
     withServer(t, async (s) => {
@@ -115,9 +136,13 @@ describe('openai compressor against an OpenAI-compatible server on loopback', ()
       assert.deepEqual(r!.body.messages[1], { role: 'user', content: page });
     }));
 
-  test('a 429 is retried after the server\'s Retry-After, then succeeds', (t) =>
+  test("a 429 is retried after the server's Retry-After, then succeeds", (t) =>
     withServer(t, async (s) => {
-      s.answer((_, n) => (n === 0 ? { status: 429, headers: { 'retry-after': '0' }, body: { error: { message: 'slow down' } } } : completion('Summary after a retry.')));
+      s.answer((_, n) =>
+        n === 0
+          ? { status: 429, headers: { 'retry-after': '0' }, body: { error: { message: 'slow down' } } }
+          : completion('Summary after a retry.'),
+      );
       assert.equal(await make(s).compress(page, 100), 'Summary after a retry.');
       assert.equal(s.requests.length, 2);
     }));
@@ -151,7 +176,15 @@ describe('openai compressor against an OpenAI-compatible server on loopback', ()
     const { dir, cleanup } = tempDir();
     try {
       await assert.rejects(openCompressors(testConfig(dir, { '--compressor': 'openai' }), enc, {}), /OPENAI_API_KEY/);
-      const local = await openCompressors(testConfig(dir, { '--compressor': 'openai', '--openai-base-url': 'http://127.0.0.1:11434/v1', '--openai-model': 'llama3.2' }), enc, {});
+      const local = await openCompressors(
+        testConfig(dir, {
+          '--compressor': 'openai',
+          '--openai-base-url': 'http://127.0.0.1:11434/v1',
+          '--openai-model': 'llama3.2',
+        }),
+        enc,
+        {},
+      );
       assert.equal(local.compressor.name, 'openai:llama3.2');
     } finally {
       cleanup();
@@ -162,7 +195,10 @@ describe('openai compressor against an OpenAI-compatible server on loopback', ()
 /** Ingests the demo manual and fills a session's L1 until pages are evicted; returns their ids. */
 async function evictSome(pager: Pager, session = pager.newSession()): Promise<string[]> {
   await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-  const ids = pager.table.listPages().slice(0, 4).map((p) => p.id);
+  const ids = pager.table
+    .listPages()
+    .slice(0, 4)
+    .map((p) => p.id);
   const evicted: string[] = [];
   for (const id of ids) evicted.push(...(await pager.load(session, [id])).evicted.map((h) => h.pageId));
   assert.ok(evicted.length >= 1, 'loading four 500-token pages into 1500 tokens evicts');
@@ -186,7 +222,11 @@ describe('summaries in the background', () => {
     const [id] = await evictSome(pager);
     await until(() => s.requests.length >= 1, 'the first attempt');
     assert.equal(pager.table.get(id!)!.summary, undefined, 'no summary while the server fails');
-    assert.equal((await pager.load(pager.newSession(), [id!])).pages[0]!.resolution, 'full', 'the page itself is intact');
+    assert.equal(
+      (await pager.load(pager.newSession(), [id!])).pages[0]!.resolution,
+      'full',
+      'the page itself is intact',
+    );
     healthy = true;
     await until(() => !!pager.table.get(id!)!.summary, 'the retried summary');
     const summary = pager.table.get(id!)!.summary!;
@@ -204,7 +244,10 @@ describe('summaries in the background', () => {
     const pager = await openPager(dir, FLAGS);
     defer(() => pager.close());
     await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-    const [orphaned, held] = pager.table.listPages().slice(0, 2).map((p) => p.id);
+    const [orphaned, held] = pager.table
+      .listPages()
+      .slice(0, 2)
+      .map((p) => p.id);
     // Claims as a compressing process leaves them: a lock file naming its holder, taken a moment ago.
     const claim = (pid: number) => JSON.stringify({ pid, host: hostname(), nonce: 'c1a1c1a1c1a1c1a1', at: Date.now() });
     fs.mkdirSync(join(dir, 'claims'));
@@ -236,12 +279,18 @@ describe('summaries in the background', () => {
     const b = await openPager(dir, FLAGS, { compressors: { compressor: slow } });
     defer(() => b.close());
     // B evicts the same four pages (three of them being compressed by A right now), and the fourth.
-    const four = a.table.listPages().slice(0, 4).map((p) => p.id);
+    const four = a.table
+      .listPages()
+      .slice(0, 4)
+      .map((p) => p.id);
     const sb = b.newSession();
     for (const id of four) await b.load(sb, [id]);
     b.evict(sb, 'all');
     await Promise.all([a.summarizer.idle(), b.summarizer.idle()]);
-    await until(() => four.every((id) => !!a.table.get(id)?.summary && !!b.table.get(id)?.summary), 'every summary in both page tables');
+    await until(
+      () => four.every((id) => !!a.table.get(id)?.summary && !!b.table.get(id)?.summary),
+      'every summary in both page tables',
+    );
     assert.equal(calls, 4, 'one compression per page, across both stores');
     for (const id of four) assert.deepEqual(a.table.get(id)!.summary, b.table.get(id)!.summary);
   });
@@ -291,7 +340,10 @@ describe('sampling compressor through a real MCP client', () => {
   });
 
   test('the compressor alone: no client is a non-retryable error', async () => {
-    await assert.rejects(new SamplingCompressor(enc).compress('text', 10), (err: Error) => err instanceof CompressionError && !err.retryable);
+    await assert.rejects(
+      new SamplingCompressor(enc).compress('text', 10),
+      (err: Error) => err instanceof CompressionError && !err.retryable,
+    );
   });
 });
 
@@ -305,7 +357,10 @@ describe('multi-resolution pages', () => {
     const { client, close } = await connect(pager);
     defer(close);
     await call(client, 'ingest', { text: demoDoc(), source: 'manual.md' });
-    const ids = pager.table.listPages().slice(0, 4).map((p) => p.id);
+    const ids = pager.table
+      .listPages()
+      .slice(0, 4)
+      .map((p) => p.id);
     for (const id of ids) await call(client, 'load_page', { page_ids: [id] });
     const evicted = await call<{ evicted: { page_id: string }[] }>(client, 'evict', { all: true });
     assert.equal(evicted.s.evicted.length, 3);
@@ -315,22 +370,34 @@ describe('multi-resolution pages', () => {
     assert.ok(first.summary, 'the page table shows the summary');
     assert.equal(first.summary.by, 'extractive');
     const full = pager.table.get(ids[1]!)!;
-    assert.ok(first.summary.tokens <= Math.round(full.tokens / 10), `${first.summary.tokens} summary tokens for ${full.tokens}`);
+    assert.ok(
+      first.summary.tokens <= Math.round(full.tokens / 10),
+      `${first.summary.tokens} summary tokens for ${full.tokens}`,
+    );
 
     // The next handle of that page carries its summary.
     await call(client, 'load_page', { page_ids: [ids[1]!] });
-    const again = await call<{ evicted: { page_id: string; summary?: { text: string; tokens: number } }[] }>(client, 'evict', { page_ids: [ids[1]!] });
+    const again = await call<{ evicted: { page_id: string; summary?: { text: string; tokens: number } }[] }>(
+      client,
+      'evict',
+      { page_ids: [ids[1]!] },
+    );
     assert.deepEqual(again.s.evicted[0]!.summary, { text: full.summary!.text, tokens: full.summary!.tokens });
     assert.match(again.text, /summary \(\d+ tokens\)/);
 
-    const small = await call<{ pages: { resolution: string; tokens: number; text: string }[]; l1: { used_tokens: number } }>(client, 'load_page', { page_ids: [ids[1]!], resolution: 'summary' });
+    const small = await call<{
+      pages: { resolution: string; tokens: number; text: string }[];
+      l1: { used_tokens: number };
+    }>(client, 'load_page', { page_ids: [ids[1]!], resolution: 'summary' });
     assert.equal(small.s.pages[0]!.resolution, 'summary');
     assert.equal(small.s.pages[0]!.tokens, full.summary!.tokens);
     assert.equal(small.s.pages[0]!.text, full.summary!.text);
     assert.equal(small.s.l1.used_tokens, full.summary!.tokens);
     assert.match(small.text, /for the full page/);
     // Asking for the full page replaces the summary in L1.
-    const upgraded = await call<{ pages: { resolution: string }[]; l1: { used_tokens: number } }>(client, 'load_page', { page_ids: [ids[1]!] });
+    const upgraded = await call<{ pages: { resolution: string }[]; l1: { used_tokens: number } }>(client, 'load_page', {
+      page_ids: [ids[1]!],
+    });
     assert.equal(upgraded.s.pages[0]!.resolution, 'full');
     assert.equal(upgraded.s.l1.used_tokens, full.tokens);
 
@@ -339,7 +406,10 @@ describe('multi-resolution pages', () => {
     const fact = /In (\d{4}) the maintenance code for pump station (\w+)/.exec(full.summary!.text);
     assert.ok(fact, `the summary keeps a fact sentence: ${full.summary!.text}`);
     const question = `What was the maintenance code for pump station ${fact[2]} in ${fact[1]}?`;
-    const r = (await client.callTool({ name: 'page_fault', arguments: { query: question, max_pages: 1, max_tokens: full.summary!.tokens + 5 } })) as CallToolResult;
+    const r = (await client.callTool({
+      name: 'page_fault',
+      arguments: { query: question, max_pages: 1, max_tokens: full.summary!.tokens + 5 },
+    })) as CallToolResult;
     assert.ok(!r.isError, JSON.stringify(r.content));
     const faulted = r.structuredContent as { pages: { page_id: string; resolution: string; tokens: number }[] };
     assert.equal(faulted.pages[0]!.page_id, ids[1]);

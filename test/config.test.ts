@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ConfigError, loadConfig, SETTINGS, type Config } from '../src/config.ts';
+import { type Config, ConfigError, loadConfig, SETTINGS } from '../src/config.ts';
 import { REPO, tempDir } from './helpers.ts';
 
 /** Asserts loadConfig throws a ConfigError whose message names the setting, its env var and its flag. */
@@ -68,21 +68,25 @@ describe('config', () => {
   test('the default data dir is under XDG_DATA_HOME, else $HOME/.local/share, never the cwd', () => {
     assert.equal(loadConfig({}, { XDG_DATA_HOME: '/xdg/data', HOME: '/home/u' }).dataDir, '/xdg/data/vmem');
     assert.equal(loadConfig({}, { HOME: '/home/u' }).dataDir, '/home/u/.local/share/vmem');
-    assert.equal(loadConfig({}, { HOME: '/home/u', XDG_DATA_HOME: '' }).dataDir, '/home/u/.local/share/vmem', 'an empty XDG_DATA_HOME is unset');
+    assert.equal(
+      loadConfig({}, { HOME: '/home/u', XDG_DATA_HOME: '' }).dataDir,
+      '/home/u/.local/share/vmem',
+      'an empty XDG_DATA_HOME is unset',
+    );
     for (const env of [{}, { HOME: '/home/u' }, { XDG_DATA_HOME: '/xdg' }]) {
       const dir = loadConfig({}, env).dataDir;
       assert.ok(isAbsolute(dir));
-      assert.ok(!dir.startsWith(fs.realpathSync(process.cwd())) && !dir.startsWith(process.cwd()), `default data dir ${dir} is under the cwd`);
+      assert.ok(
+        !dir.startsWith(fs.realpathSync(process.cwd())) && !dir.startsWith(process.cwd()),
+        `default data dir ${dir} is under the cwd`,
+      );
     }
   });
 
-  test(
-    'a relative XDG_DATA_HOME is ignored (XDG spec), so the default never lands in the cwd',
-    () => {
-      const dir = loadConfig({}, { XDG_DATA_HOME: 'relative/share', HOME: '/home/u' }).dataDir;
-      assert.equal(dir, '/home/u/.local/share/vmem');
-    },
-  );
+  test('a relative XDG_DATA_HOME is ignored (XDG spec), so the default never lands in the cwd', () => {
+    const dir = loadConfig({}, { XDG_DATA_HOME: 'relative/share', HOME: '/home/u' }).dataDir;
+    assert.equal(dir, '/home/u/.local/share/vmem');
+  });
 
   test('an explicit relative data dir resolves to an absolute path', () => {
     assert.equal(loadConfig({ '--data-dir': 'store' }, {}).dataDir, join(process.cwd(), 'store'));
@@ -146,7 +150,11 @@ describe('config', () => {
     const fromFlags = loadConfig(flags, env);
     for (const key of Object.keys(SETTINGS) as (keyof Config)[]) {
       assert.equal(String(fromEnv[key]), envValues[key], `${key} from ${SETTINGS[key].env}`);
-      assert.equal(String(fromFlags[key]), flagValues[key], `${key}: ${SETTINGS[key].flag} wins over ${SETTINGS[key].env}`);
+      assert.equal(
+        String(fromFlags[key]),
+        flagValues[key],
+        `${key}: ${SETTINGS[key].flag} wins over ${SETTINGS[key].env}`,
+      );
     }
     // A flag for one setting leaves the others to env.
     const mixed = loadConfig({ '--page-tokens': '500' }, env);
@@ -168,7 +176,11 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--chroma-url': 'http://host:8000/api/v2' }, {}), 'chromaUrl', /Chroma server/);
     assertNames(() => loadConfig({}, { VMEM_COMPRESSOR: 'gpt' }), 'compressor', /extractive, openai, sampling/);
     assertNames(() => loadConfig({ '--compress-ratio': '1' }, {}), 'compressRatio', /at least 2/);
-    assertNames(() => loadConfig({}, { VMEM_OPENAI_BASE_URL: 'localhost:11434' }), 'openaiBaseUrl', /http:\/\/localhost:11434\/v1/);
+    assertNames(
+      () => loadConfig({}, { VMEM_OPENAI_BASE_URL: 'localhost:11434' }),
+      'openaiBaseUrl',
+      /http:\/\/localhost:11434\/v1/,
+    );
     assertNames(() => loadConfig({ '--l1-tokens': '99999999999' }, {}), 'l1Tokens', /at most/);
     assertNames(() => loadConfig({}, { VMEM_REDIS_URL: 'localhost:6379' }), 'redisUrl', /redis:\/\//);
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
@@ -177,7 +189,10 @@ describe('config', () => {
   });
 
   test('ingest roots are a list of absolute paths separated by the platform delimiter', () => {
-    assert.deepEqual(loadConfig({}, { VMEM_INGEST_ROOTS: `/a/docs${delimiter} /b ${delimiter}` }).ingestRoots, ['/a/docs', '/b']);
+    assert.deepEqual(loadConfig({}, { VMEM_INGEST_ROOTS: `/a/docs${delimiter} /b ${delimiter}` }).ingestRoots, [
+      '/a/docs',
+      '/b',
+    ]);
   });
 
   test('an empty or blank env var is unset: its default applies', () => {
@@ -190,16 +205,26 @@ describe('config', () => {
   test('an unknown flag fails naming it and the known ones', () => {
     assert.throws(
       () => loadConfig({ '--page-token': '200' }, {}),
-      (err: unknown) => err instanceof ConfigError && /unknown option --page-token\b/.test(err.message) && err.message.includes('--page-tokens'),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /unknown option --page-token\b/.test(err.message) &&
+        err.message.includes('--page-tokens'),
     );
   });
 
   test('the CLI reports a bad setting on stderr with exit code 2 and writes nothing to stdout', () => {
-    const r = spawnSync(process.execPath, [join(REPO, 'dist', 'cli.js'), 'stats', '--data-dir', tmp.dir, '--page-tokens', 'abc'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const r = spawnSync(
+      process.execPath,
+      [join(REPO, 'dist', 'cli.js'), 'stats', '--data-dir', tmp.dir, '--page-tokens', 'abc'],
+      { encoding: 'utf8', env: { PATH: process.env.PATH } },
+    );
     assert.equal(r.status, 2, r.stderr);
     assert.equal(r.stdout, '');
     assert.match(r.stderr, /pageTokens \(VMEM_PAGE_TOKENS \/ --page-tokens\)/);
-    const u = spawnSync(process.execPath, [join(REPO, 'dist', 'cli.js'), 'stats', '--bogus', 'x'], { encoding: 'utf8', env: { PATH: process.env.PATH } });
+    const u = spawnSync(process.execPath, [join(REPO, 'dist', 'cli.js'), 'stats', '--bogus', 'x'], {
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH },
+    });
     assert.equal(u.status, 2);
     assert.match(u.stderr, /unknown option --bogus/);
   });

@@ -12,12 +12,18 @@ import { REPO } from './helpers.ts';
 import { fetchEnv, NOT_FETCHED, notFetched } from './support/fetch.ts';
 
 test('MCP conformance suite: every applicable server scenario passes', { timeout: 600_000 }, (t) => {
-  const r = spawnSync('bash', [join(REPO, 'scripts', 'conformance.sh')], { encoding: 'utf8', timeout: 590_000, env: fetchEnv() });
+  const r = spawnSync('bash', [join(REPO, 'scripts', 'conformance.sh')], {
+    encoding: 'utf8',
+    timeout: 590_000,
+    env: fetchEnv(),
+  });
   const out = `${r.stdout}${r.stderr}`;
   if (r.status === NOT_FETCHED) return t.skip(notFetched(out));
   const passed = [...out.matchAll(/conformance: (\S+) passed/g)].map((m) => m[1]);
   if (r.status !== 0 && !passed.length && /npm (error|ERR)/.test(out) && process.env.CI !== 'true') {
-    return t.skip(`the conformance suite could not be installed from the npm registry: ${out.split('\n').find((l) => /npm (error|ERR)/.test(l))}`);
+    return t.skip(
+      `the conformance suite could not be installed from the npm registry: ${out.split('\n').find((l) => /npm (error|ERR)/.test(l))}`,
+    );
   }
   assert.equal(r.status, 0, out.slice(-4000));
   console.log(`# conformance scenarios passed: ${passed.join(', ')}`);

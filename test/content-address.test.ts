@@ -54,8 +54,13 @@ describe('document ids', () => {
     assert.equal(ok.new_pages, 1, 'the document is new: nothing took its id');
     // Refused the other way round as well, once the colliding document is stored.
     assert.match(await callErr(client, 'ingest', refused), /source: .*control character/);
-    for (const source of ['tab\there', 'line\nbreak', 'del\u007f']) assert.match(await callErr(client, 'ingest', { text: 'x', source }), /source: .*control character/);
-    const loaded = await call(client, 'load_page', { page_ids: [(await call<{ pages: { page_id: string }[] }>(client, 'page_fault', { query: 'b c' })).s.pages[0]!.page_id] });
+    for (const source of ['tab\there', 'line\nbreak', 'del\u007f'])
+      assert.match(await callErr(client, 'ingest', { text: 'x', source }), /source: .*control character/);
+    const loaded = await call(client, 'load_page', {
+      page_ids: [
+        (await call<{ pages: { page_id: string }[] }>(client, 'page_fault', { query: 'b c' })).s.pages[0]!.page_id,
+      ],
+    });
     assert.equal(loaded.s.pages[0]!.text, 'b\u0000c');
   });
 });
@@ -71,13 +76,23 @@ describe('page ids', () => {
     }
     for (const id of (await allPages(client)).keys()) {
       // The bytes on disk, decoded as JSON: no escape may smuggle in what UTF-8 cannot carry.
-      const text = (JSON.parse(fs.readFileSync(join(dir, 'pages', id.slice(1, 3), `${id}.json`), 'utf8')) as { text: string }).text;
+      const text = (
+        JSON.parse(fs.readFileSync(join(dir, 'pages', id.slice(1, 3), `${id}.json`), 'utf8')) as { text: string }
+      ).text;
       const utf8 = Buffer.from(text, 'utf8');
       assert.equal(utf8.toString('utf8'), text, `page ${id} stores a text UTF-8 cannot carry: ${JSON.stringify(text)}`);
-      assert.equal(`p${createHash('sha256').update(utf8).digest('hex').slice(0, 20)}`, id, `page ${id}: its stored bytes hash to another id`);
+      assert.equal(
+        `p${createHash('sha256').update(utf8).digest('hex').slice(0, 20)}`,
+        id,
+        `page ${id}: its stored bytes hash to another id`,
+      );
       stored.set(id, text);
     }
-    assert.deepEqual([...stored.values()], ['walrus \ufffd marmalade'], 'both documents hold the same, well-formed page');
+    assert.deepEqual(
+      [...stored.values()],
+      ['walrus \ufffd marmalade'],
+      'both documents hold the same, well-formed page',
+    );
     // What comes back is exactly the stored bytes, by fault and by load, for either document.
     const fault = await call(client, 'page_fault', { query: 'walrus marmalade', max_pages: 1 });
     const [id] = [...stored.keys()];

@@ -30,7 +30,9 @@ function pageFiles(dir: string): Map<string, string> {
   return out;
 }
 
-test('an ingest killed mid-write: the next open removes its temp files, the same command then completes, nothing is written twice, every page verifies', { timeout: 120_000 }, async (t) => {
+test('an ingest killed mid-write: the next open removes its temp files, the same command then completes, nothing is written twice, every page verifies', {
+  timeout: 120_000,
+}, async (t) => {
   const defer = deferrals(t);
   const corpus = tempDir('vmem-corpus-');
   defer(corpus.cleanup);
@@ -40,7 +42,11 @@ test('an ingest killed mid-write: the next open removes its temp files, the same
   const texts = new Map<string, string>();
   for (let f = 0; f < 80; f++) {
     const paras = Array.from({ length: 60 }, (_, p) =>
-      Array.from({ length: 5 }, (_, s) => `File ${f} paragraph ${p} sentence ${s} records reading ${(f * 7919 + p * 104729 + s * 31) % 100003} at station ${p % 17}.`).join(' '),
+      Array.from(
+        { length: 5 },
+        (_, s) =>
+          `File ${f} paragraph ${p} sentence ${s} records reading ${(f * 7919 + p * 104729 + s * 31) % 100003} at station ${p % 17}.`,
+      ).join(' '),
     );
     const name = `doc${String(f).padStart(3, '0')}.md`;
     texts.set(name, `${paras.join('\n\n')}\n`);
@@ -51,16 +57,22 @@ test('an ingest killed mid-write: the next open removes its temp files, the same
   const child = spawn(process.execPath, args, { env: ENV, stdio: 'ignore' });
   defer(() => child.kill('SIGKILL'));
   // Killed once a first batch is stored (its manifest written) and the next batch's pages are being written.
-  while (child.exitCode === null && !(ls(join(dir, 'manifests')).length && ls(join(dir, 'tmp')).length >= 10)) await new Promise((r) => setTimeout(r, 2));
+  while (child.exitCode === null && !(ls(join(dir, 'manifests')).length && ls(join(dir, 'tmp')).length >= 10))
+    await new Promise((r) => setTimeout(r, 2));
   child.kill('SIGKILL');
-  await new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r)));
+  await new Promise((r) =>
+    child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),
+  );
   assert.equal(child.signalCode, 'SIGKILL', 'fixture: the ingest was killed before it finished');
   assert.ok(temps(dir).length > 0, 'fixture: the kill left temp files');
   const written = pageFiles(dir);
   assert.ok(written.size > 0, 'fixture: some pages were written');
 
   // The next process to open the store removes them, without walking the pages.
-  const stats = spawnSync(process.execPath, [CLI, 'stats', '--data-dir', dir, ...FLAGS], { encoding: 'utf8', env: ENV });
+  const stats = spawnSync(process.execPath, [CLI, 'stats', '--data-dir', dir, ...FLAGS], {
+    encoding: 'utf8',
+    env: ENV,
+  });
   assert.equal(stats.status, 0, stats.stderr);
   assert.deepEqual(temps(dir), []);
 
@@ -70,7 +82,11 @@ test('an ingest killed mid-write: the next open removes its temp files, the same
   for (const [f, stamp] of written) assert.equal(pageFiles(dir).get(f), stamp, `page ${f} was written again`);
 
   // Each document recorded once, whole: its pages, read back from L4 (which checks every page's address), are its text.
-  const docRecords = fs.readFileSync(join(dir, 'catalog.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"t":"doc"')).map((l) => (JSON.parse(l) as { doc: { id: string } }).doc.id);
+  const docRecords = fs
+    .readFileSync(join(dir, 'catalog.jsonl'), 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"t":"doc"'))
+    .map((l) => (JSON.parse(l) as { doc: { id: string } }).doc.id);
   assert.equal(new Set(docRecords).size, docRecords.length, 'a document was recorded twice');
   const pager = await openPager(dir, { '--page-tokens': '200' });
   defer(() => pager.close());
@@ -79,7 +95,11 @@ test('an ingest killed mid-write: the next open removes its temp files, the same
   const l4 = await FsL4.open(dir);
   for (const d of docs) {
     const pages = await l4.getPages(d.pageIds);
-    assert.equal(pages.map((p) => p!.text).join(''), texts.get(d.source.split('/').at(-1)!), `${d.source} does not read back whole`);
+    assert.equal(
+      pages.map((p) => p!.text).join(''),
+      texts.get(d.source.split('/').at(-1)!),
+      `${d.source} does not read back whole`,
+    );
   }
   const all = await l4.listPageIds();
   assert.equal((await l4.getPages(all)).filter(Boolean).length, all.length);

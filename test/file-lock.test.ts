@@ -3,7 +3,7 @@
  * created complete, broken at once when its holder is gone from this host, and never broken by two waiters.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,13 @@ import { deadPid, deferrals, REPO, tempDir } from './helpers.ts';
 const HOUR = 3_600_000;
 
 /** A lock file as another holder would have written it. */
-const owner = (o: { pid?: number; host?: string; at?: number }) => JSON.stringify({ pid: o.pid ?? process.pid, host: o.host ?? hostname(), nonce: '0123456789abcdef', at: o.at ?? Date.now() });
+const owner = (o: { pid?: number; host?: string; at?: number }) =>
+  JSON.stringify({
+    pid: o.pid ?? process.pid,
+    host: o.host ?? hostname(),
+    nonce: '0123456789abcdef',
+    at: o.at ?? Date.now(),
+  });
 
 function setup(t: import('node:test').TestContext) {
   const defer = deferrals(t);
@@ -22,7 +28,11 @@ function setup(t: import('node:test').TestContext) {
   defer(cleanup);
   const tmpDir = join(dir, 'tmp');
   /** Everything left in the directory but the lock itself: temp files, breakers. */
-  const litter = () => fs.readdirSync(dir).filter((f) => f !== 'tmp' && f !== 'lock').concat(fs.existsSync(tmpDir) ? fs.readdirSync(tmpDir) : []);
+  const litter = () =>
+    fs
+      .readdirSync(dir)
+      .filter((f) => f !== 'tmp' && f !== 'lock')
+      .concat(fs.existsSync(tmpDir) ? fs.readdirSync(tmpDir) : []);
   return { dir, lock: join(dir, 'lock'), tmpDir, litter };
 }
 
@@ -31,7 +41,11 @@ describe('file lock', () => {
     const { lock, tmpDir, litter } = setup(t);
     const release = await tryLock(lock, { tmpDir });
     assert.ok(release);
-    assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, process.pid, 'the lock names its holder from the start');
+    assert.equal(
+      JSON.parse(fs.readFileSync(lock, 'utf8')).pid,
+      process.pid,
+      'the lock names its holder from the start',
+    );
     assert.equal(await tryLock(lock, { tmpDir, staleMs: HOUR }), undefined);
     await release();
     assert.equal(fs.existsSync(lock), false);
@@ -72,13 +86,18 @@ describe('file lock', () => {
   test('a breaker left by a waiter killed while breaking does not block the next one', async (t) => {
     const { lock, tmpDir } = setup(t);
     fs.writeFileSync(lock, owner({ pid: deadPid() }));
-    fs.writeFileSync(`${lock}.0123456789abcdef.break`, owner({ pid: deadPid() }).replace('0123456789abcdef', 'fedcba9876543210'));
+    fs.writeFileSync(
+      `${lock}.0123456789abcdef.break`,
+      owner({ pid: deadPid() }).replace('0123456789abcdef', 'fedcba9876543210'),
+    );
     const release = await tryLock(lock, { tmpDir, staleMs: HOUR });
     assert.ok(release);
     await release();
   });
 
-  test('waiters in several processes racing over a SIGKILLed holder\'s lock: one at a time, and the dead holder\'s lock is broken by its pid', { timeout: 120_000 }, async (t) => {
+  test("waiters in several processes racing over a SIGKILLed holder's lock: one at a time, and the dead holder's lock is broken by its pid", {
+    timeout: 120_000,
+  }, async (t) => {
     const { dir, lock, tmpDir, litter } = setup(t);
     const counter = join(dir, 'counter');
     const inside = join(dir, 'inside');
@@ -87,28 +106,48 @@ describe('file lock', () => {
     // staleMs of an hour: only the dead holder's pid can break its lock within the test's timeout.
     const opts = JSON.stringify({ tmpDir, staleMs: HOUR });
     const child = (code: string): ChildProcess => {
-      const c = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import { withFileLock } from './src/store/file-lock.ts'; import fs from 'node:fs/promises';\n${code}`], {
-        cwd: REPO,
-        stdio: ['pipe', 'pipe', 'inherit'],
-      });
+      const c = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `import { withFileLock } from './src/store/file-lock.ts'; import fs from 'node:fs/promises';\n${code}`,
+        ],
+        {
+          cwd: REPO,
+          stdio: ['pipe', 'pipe', 'inherit'],
+        },
+      );
       t.after(() => void c.kill('SIGKILL'));
       return c;
     };
-    const line = (c: ChildProcess) => new Promise<string>((resolve, reject) => {
-      let out = '';
-      c.stdout!.on('data', (d: Buffer) => {
-        out += d.toString();
-        if (out.includes('\n')) resolve(out.trim());
+    const line = (c: ChildProcess) =>
+      new Promise<string>((resolve, reject) => {
+        let out = '';
+        c.stdout!.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        c.on('exit', (code) => reject(new Error(`child exited (${code}) before writing a line: ${out}`)));
       });
-      c.on('exit', (code) => reject(new Error(`child exited (${code}) before writing a line: ${out}`)));
-    });
-    const exited = (c: ChildProcess) => new Promise<number | null>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve(c.exitCode) : c.on('exit', (code) => resolve(code))));
+    const exited = (c: ChildProcess) =>
+      new Promise<number | null>((resolve) =>
+        c.exitCode !== null || c.signalCode !== null ? resolve(c.exitCode) : c.on('exit', (code) => resolve(code)),
+      );
 
-    const holder = child(`await withFileLock(${JSON.stringify(lock)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); }, ${opts});`);
+    const holder = child(
+      `await withFileLock(${JSON.stringify(lock)}, () => { console.log('held'); return new Promise(() => setInterval(() => {}, 1000)); }, ${opts});`,
+    );
     assert.equal(await line(holder), 'held');
     holder.kill('SIGKILL');
     await exited(holder); // reaped: its pid is no longer running
-    assert.equal(JSON.parse(fs.readFileSync(lock, 'utf8')).pid, holder.pid, 'fixture: the dead holder\'s lock is in place');
+    assert.equal(
+      JSON.parse(fs.readFileSync(lock, 'utf8')).pid,
+      holder.pid,
+      "fixture: the dead holder's lock is in place",
+    );
 
     const waiters = Array.from({ length: PROCESSES }, () =>
       child(`
@@ -141,8 +180,15 @@ describe('file lock', () => {
       assert.equal(code, 0, out);
       assert.deepEqual(JSON.parse(out.trim().split('\n').at(-1)!), { overlaps: 0 });
     }
-    assert.equal(Number(fs.readFileSync(counter, 'utf8')), PROCESSES * WAITERS * ROUNDS, 'an increment was lost: two holders at once');
+    assert.equal(
+      Number(fs.readFileSync(counter, 'utf8')),
+      PROCESSES * WAITERS * ROUNDS,
+      'an increment was lost: two holders at once',
+    );
     assert.equal(fs.existsSync(lock), false);
-    assert.deepEqual(litter().filter((f) => f !== 'counter'), []);
+    assert.deepEqual(
+      litter().filter((f) => f !== 'counter'),
+      [],
+    );
   });
 });

@@ -10,7 +10,7 @@ import type { TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { loadConfig, type Config } from '../src/config.ts';
+import { type Config, loadConfig } from '../src/config.ts';
 import { demoDocument } from '../src/demo.ts';
 import { PagerEvents } from '../src/mcp/pager-events.ts';
 import { createServer } from '../src/mcp/server.ts';
@@ -19,6 +19,8 @@ import type { Session } from '../src/session.ts';
 
 export const REPO = join(import.meta.dirname, '..');
 /** Public-domain prose committed with the tests (see its README): tests read nothing outside the repository. */
+/** vmem's tools, sorted: what every client should see in tools/list. */
+export const TOOL_NAMES = ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context'];
 export const CHAPTERS_DIR = join(REPO, 'test', 'fixtures', 'moby-dick');
 
 /**
@@ -53,7 +55,11 @@ export function deadPid(): number {
 }
 
 /** A controllable clock. */
-export function fakeClock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void; set: (t: number) => void } {
+export function fakeClock(start = 1_700_000_000_000): {
+  now: () => number;
+  advance: (ms: number) => void;
+  set: (t: number) => void;
+} {
   let t = start;
   return { now: () => t, advance: (ms) => void (t += ms), set: (v) => void (t = v) };
 }
@@ -71,7 +77,11 @@ export function factRe(station: string, year: number): RegExp {
 
 /** The first `n` fixture chapters, concatenated with distinct headers (deterministic order). */
 export function chapters(n: number): string {
-  const files = fs.readdirSync(CHAPTERS_DIR).filter((f) => f.endsWith('.txt')).sort().slice(0, n);
+  const files = fs
+    .readdirSync(CHAPTERS_DIR)
+    .filter((f) => f.endsWith('.txt'))
+    .sort()
+    .slice(0, n);
   return files.map((f) => `# Chapter: ${f}\n\n${fs.readFileSync(join(CHAPTERS_DIR, f), 'utf8')}`).join('\n\n');
 }
 
@@ -82,7 +92,10 @@ export function listing(dir: string): string[] {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
       const full = join(d, e.name);
       if (e.isDirectory()) walk(full);
-      else out.push(`${relative(dir, full)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex').slice(0, 16)}`);
+      else
+        out.push(
+          `${relative(dir, full)} ${createHash('sha256').update(fs.readFileSync(full)).digest('hex').slice(0, 16)}`,
+        );
     }
   };
   walk(dir);
@@ -140,7 +153,11 @@ export async function connectedStore(t: TestContext, flags: Record<string, strin
   return { dir, pager, client, defer };
 }
 
-export async function openPager(dir: string, flags: Record<string, string> = {}, parts: PagerParts = {}): Promise<Pager> {
+export async function openPager(
+  dir: string,
+  flags: Record<string, string> = {},
+  parts: PagerParts = {},
+): Promise<Pager> {
   return Pager.open(testConfig(dir, flags), parts);
 }
 
@@ -148,7 +165,7 @@ export async function openPager(dir: string, flags: Record<string, string> = {},
 export function textOf(r: unknown): string {
   const c = (r as CallToolResult).content;
   const first = c[0];
-  if (!first || first.type !== 'text') throw new Error(`no text content in ${JSON.stringify(r).slice(0, 300)}`);
+  if (first?.type !== 'text') throw new Error(`no text content in ${JSON.stringify(r).slice(0, 300)}`);
   return first.text;
 }
 
@@ -183,7 +200,11 @@ export interface PagingJson {
 }
 
 /** Calls a tool, asserting it did not fail, and returns its structured content. */
-export async function call<T = PagingJson>(client: Client, name: string, args: Record<string, unknown>): Promise<{ s: T; text: string; raw: CallToolResult }> {
+export async function call<T = PagingJson>(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ s: T; text: string; raw: CallToolResult }> {
   const raw = (await client.callTool({ name, arguments: args })) as CallToolResult;
   if (raw.isError) throw new Error(`${name} failed: ${textOf(raw)}`);
   return { s: raw.structuredContent as T, text: textOf(raw), raw };
@@ -241,7 +262,8 @@ async function readAll<T>(client: Client, uri: string, key: string): Promise<T[]
 export const allDocuments = (client: Client) => readAll<DocumentJson>(client, 'vmem://page-table', 'documents');
 
 /** A document's pages in order, through its bounded reads. */
-export const documentPages = (client: Client, documentId: string) => readAll<PageEntryJson>(client, `vmem://documents/${documentId}`, 'pages');
+export const documentPages = (client: Client, documentId: string) =>
+  readAll<PageEntryJson>(client, `vmem://documents/${documentId}`, 'pages');
 
 /** Every page of the store once (a page shared by documents is listed under each), by id. */
 export async function allPages(client: Client): Promise<Map<string, PageEntryJson>> {

@@ -16,11 +16,10 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SETTINGS } from '../src/config.ts';
-import { call, CHAPTERS_DIR, deferrals, REPO, tempDir } from './helpers.ts';
+import { CHAPTERS_DIR, call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
 import { CLI } from './support/spawn.ts';
 
 const HOSTS = join(REPO, 'examples', 'hosts');
-const TOOLS = ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context'];
 const VERSION = (JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 /** The ingest roots the Claude Desktop example names, for the user to replace with their own. */
 const EXAMPLE_ROOTS = '/Users/you/Documents';
@@ -71,7 +70,13 @@ after(() => fs.rmSync(bin, { recursive: true, force: true }));
 
 /** Starts a stdio entry as a host does, in `cwd`, and connects the SDK client to it. */
 async function startStdio(defer: (fn: () => unknown) => void, e: StdioEntry, env: Record<string, string>, cwd: string) {
-  const transport = new StdioClientTransport({ command: e.command, args: e.args ?? [], env: { ...e.env, ...env, PATH }, cwd, stderr: 'pipe' });
+  const transport = new StdioClientTransport({
+    command: e.command,
+    args: e.args ?? [],
+    env: { ...e.env, ...env, PATH },
+    cwd,
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client({ name: 'hosts-test', version: '1.0.0' });
@@ -86,8 +91,11 @@ async function startStdio(defer: (fn: () => unknown) => void, e: StdioEntry, env
 /** Tools listed, a chapter ingested (by path when `root` is given, else as text), and a fault that finds it. */
 async function exercise(client: Client, root?: string): Promise<void> {
   assert.equal(client.getServerVersion()?.version, VERSION);
-  assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOLS);
-  const chapter = fs.readdirSync(CHAPTERS_DIR).filter((f) => f.endsWith('.txt')).sort()[0]!;
+  assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOL_NAMES);
+  const chapter = fs
+    .readdirSync(CHAPTERS_DIR)
+    .filter((f) => f.endsWith('.txt'))
+    .sort()[0]!;
   const text = fs.readFileSync(join(CHAPTERS_DIR, chapter), 'utf8');
   let args: Record<string, unknown> = { text, source: chapter };
   if (root) {
@@ -136,7 +144,7 @@ describe('host configurations (examples/hosts)', () => {
     });
   }
 
-  test('.mcp.json at the root, for working on vmem: the checkout\'s build, with its data in .vmem/ (git-ignored)', async (t) => {
+  test(".mcp.json at the root, for working on vmem: the checkout's build, with its data in .vmem/ (git-ignored)", async (t) => {
     const defer = deferrals(t);
     const e = entry<StdioEntry>(join(REPO, '.mcp.json'), 'mcpServers');
     assert.equal(e.command, 'node');
@@ -156,7 +164,10 @@ describe('host configurations (examples/hosts)', () => {
     defer(home.cleanup);
     defer(data.cleanup);
     // Port 0 instead of the default 7411, which may be taken on this machine.
-    const child = spawn('sh', [join(HOSTS, 'serve-http.sh'), '--port', '0'], { env: { PATH, HOME: home.dir, VMEM_DATA_DIR: data.dir }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('sh', [join(HOSTS, 'serve-http.sh'), '--port', '0'], {
+      env: { PATH, HOME: home.dir, VMEM_DATA_DIR: data.dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     defer(() => {
       child.kill('SIGTERM');
       return new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
@@ -164,7 +175,8 @@ describe('host configurations (examples/hosts)', () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    for (let i = 0; i < 200 && !/serving MCP at/.test(out) && child.exitCode === null; i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && !/serving MCP at/.test(out) && child.exitCode === null; i++)
+      await new Promise((r) => setTimeout(r, 50));
     const m = /serving MCP at (http:\/\/127\.0\.0\.1:(\d+)\/mcp) \(bearer token required\)/.exec(out);
     assert.ok(m, `the server started with a token: ${out}`);
     const [, url, port] = m;
@@ -175,27 +187,53 @@ describe('host configurations (examples/hosts)', () => {
     assert.match(token, /^[0-9a-f]{48}$/);
     assert.ok(!out.includes(token), 'the token is never printed');
 
-    const noToken = await fetch(url!, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' }, body: '{}' });
+    const noToken = await fetch(url!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: '{}',
+    });
     assert.equal(noToken.status, 401);
 
     const defaultUrl = `http://127.0.0.1:${SETTINGS.httpPort.default({})}/mcp`;
     // Each host fills in the token its own way: Claude Code ${VAR} and Cursor ${env:VAR} from their
     // environment (VMEM_AUTH_TOKEN), VS Code ${input:id} by asking once.
     const clients: { file: string; key: 'mcpServers' | 'servers'; type?: string; fill: (v: string) => string }[] = [
-      { file: 'claude-code-http.mcp.json', key: 'mcpServers', type: 'http', fill: (v) => v.replaceAll('${VMEM_AUTH_TOKEN}', token) },
+      {
+        file: 'claude-code-http.mcp.json',
+        key: 'mcpServers',
+        type: 'http',
+        fill: (v) => v.replaceAll('${VMEM_AUTH_TOKEN}', token),
+      },
       { file: 'cursor-http.mcp.json', key: 'mcpServers', fill: (v) => v.replaceAll('${env:VMEM_AUTH_TOKEN}', token) },
-      { file: 'vscode-http.mcp.json', key: 'servers', type: 'http', fill: (v) => v.replaceAll('${input:vmem-token}', token) },
+      {
+        file: 'vscode-http.mcp.json',
+        key: 'servers',
+        type: 'http',
+        fill: (v) => v.replaceAll('${input:vmem-token}', token),
+      },
     ];
-    const vscode = JSON.parse(fs.readFileSync(join(HOSTS, 'vscode-http.mcp.json'), 'utf8')) as { inputs: { id: string; type: string; password?: boolean }[] };
-    assert.deepEqual(vscode.inputs.map((i) => [i.id, i.type, i.password]), [['vmem-token', 'promptString', true]], 'VS Code asks for the token as a password');
+    const vscode = JSON.parse(fs.readFileSync(join(HOSTS, 'vscode-http.mcp.json'), 'utf8')) as {
+      inputs: { id: string; type: string; password?: boolean }[];
+    };
+    assert.deepEqual(
+      vscode.inputs.map((i) => [i.id, i.type, i.password]),
+      [['vmem-token', 'promptString', true]],
+      'VS Code asks for the token as a password',
+    );
 
     for (const { file, key, type, fill } of clients) {
       const e = entry<HttpEntry>(join(HOSTS, file), key);
       assert.equal(e.type, type, file);
       assert.equal(e.url, defaultUrl, `${file}: the URL serve-http.sh listens on`);
       const headers = Object.fromEntries(Object.entries(e.headers ?? {}).map(([k, v]) => [k, fill(v)]));
-      assert.deepEqual(headers, { Authorization: `Bearer ${token}` }, `${file}: the bearer token header, every variable filled`);
-      const transport = new StreamableHTTPClientTransport(new URL(e.url.replace(/:\d+\//, `:${port}/`)), { requestInit: { headers } });
+      assert.deepEqual(
+        headers,
+        { Authorization: `Bearer ${token}` },
+        `${file}: the bearer token header, every variable filled`,
+      );
+      const transport = new StreamableHTTPClientTransport(new URL(e.url.replace(/:\d+\//, `:${port}/`)), {
+        requestInit: { headers },
+      });
       const client = new Client({ name: `hosts-test ${file}`, version: '1.0.0' });
       await client.connect(transport);
       defer(() => client.close());
@@ -232,7 +270,8 @@ describe('README', () => {
     // the one exception is the checkout's own .mcp.json.
     const devConfig = fs.readFileSync(join(REPO, '.mcp.json'), 'utf8');
     for (const b of blocks.filter((x) => x.lang === 'json' && x.text !== devConfig)) {
-      for (const m of b.text.matchAll(/"command":\s*"([^"]*)"/g)) assert.equal(m[1], 'vmem', `a README config starts ${m[1]}:\n${b.text}`);
+      for (const m of b.text.matchAll(/"command":\s*"([^"]*)"/g))
+        assert.equal(m[1], 'vmem', `a README config starts ${m[1]}:\n${b.text}`);
     }
   });
 });

@@ -9,9 +9,13 @@ import http from 'node:http';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { LoggingMessageNotificationSchema, ResourceListChangedNotificationSchema, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  LoggingMessageNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ResourceUpdatedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import { type HttpServer, serveHttp } from '../src/http.ts';
 import { bodyLimit } from '../src/http-body.ts';
-import { serveHttp, type HttpServer } from '../src/http.ts';
 import { PAGE_TABLE_URI } from '../src/mcp/resources.ts';
 import type { Pager, PagerParts } from '../src/pager.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
@@ -23,27 +27,49 @@ import { CLI, ENV, spawnServer } from './support/spawn.ts';
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
 const TOKEN = 'test-token-0123456789';
 
-async function httpClient(url: string, token?: string, fetch?: typeof globalThis.fetch): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(url), { ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}), ...(fetch ? { fetch } : {}) });
+async function httpClient(
+  url: string,
+  token?: string,
+  fetch?: typeof globalThis.fetch,
+): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+  const transport = new StreamableHTTPClientTransport(new URL(url), {
+    ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+    ...(fetch ? { fetch } : {}),
+  });
   const client = new Client({ name: 'http-test', version: '1' });
   await client.connect(transport);
   return { client, transport };
 }
 
 /** A raw request, to send what a well-behaved client never would (other Host, no token, …). */
-function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: unknown }): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function raw(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: unknown },
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: opts.method ?? 'POST', headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...opts.headers } }, (res) => {
-      let body = '';
-      res.on('data', (c: Buffer) => (body += c.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = http.request(
+      url,
+      {
+        method: opts.method ?? 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...opts.headers },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
   });
 }
 
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } } };
+const INIT = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
 
 /**
  * A pager and an HTTP server on a temp store. `defer` registers cleanups that run last-first after the
@@ -58,7 +84,12 @@ async function started(
   defer(cleanup);
   const pager = await openPager(dir, { ...FLAGS, ...opts.flags }, opts.parts);
   defer(() => pager.close());
-  const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, authToken: opts.token, idleMs: opts.idleMs ?? 60_000 });
+  const server = await serveHttp(pager, {
+    host: '127.0.0.1',
+    port: 0,
+    authToken: opts.token,
+    idleMs: opts.idleMs ?? 60_000,
+  });
   defer(() => server.close());
   return { dir, pager, server, defer };
 }
@@ -73,7 +104,10 @@ describe('Streamable HTTP', () => {
     assert.notEqual(a.transport.sessionId, b.transport.sessionId);
 
     await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
-    const fault = await call<{ pages: { text: string }[] }>(a.client, 'page_fault', { query: 'maintenance code for pump station Kestrel in 2003', max_pages: 1 });
+    const fault = await call<{ pages: { text: string }[] }>(a.client, 'page_fault', {
+      query: 'maintenance code for pump station Kestrel in 2003',
+      max_pages: 1,
+    });
     assert.match(fault.s.pages[0]!.text, factRe('Kestrel', 2003));
     await call(a.client, 'page_fault', { query: 'maintenance code for pump station Osprey in 2011', max_pages: 1 });
     assert.equal(l1Ids(await readText(a.client, 'vmem://l1')).length, 2);
@@ -95,9 +129,12 @@ describe('Streamable HTTP', () => {
     await call(s.client, 'page_fault', { query: 'maintenance code for pump station Merlin in 1995', max_pages: 1 });
     const fromStdio = await call<{ snapshot_id: string }>(s.client, 'serialize_context', {});
     // The HTTP server's process learns of the stdio process's pages through the shared catalog.
-    let restored;
+    let restored: Awaited<ReturnType<typeof h.client.callTool>> | undefined;
     for (let i = 0; i < 50; i++) {
-      const r = await h.client.callTool({ name: 'restore_context', arguments: { snapshot_id: fromStdio.s.snapshot_id } });
+      const r = await h.client.callTool({
+        name: 'restore_context',
+        arguments: { snapshot_id: fromStdio.s.snapshot_id },
+      });
       if (!r.isError) {
         restored = r;
         break;
@@ -122,7 +159,7 @@ describe('Streamable HTTP', () => {
     assert.equal(wrong.status, 401);
     assert.equal(wrong.headers['www-authenticate'], 'Bearer realm="vmem", error="invalid_token"');
     // Shorter, as long as, and longer than the token, and the token with one byte changed: all refused alike.
-    for (const bad of ['x', TOKEN.slice(0, -1), TOKEN.slice(0, -1) + 'X', `${TOKEN}0`, TOKEN.repeat(40)]) {
+    for (const bad of ['x', TOKEN.slice(0, -1), `${TOKEN.slice(0, -1)}X`, `${TOKEN}0`, TOKEN.repeat(40)]) {
       const r = await raw(server.url, { body: INIT, headers: { authorization: `Bearer ${bad}` } });
       assert.equal(r.status, 401, `a ${bad.length}-character token`);
       assert.equal(r.headers['www-authenticate'], 'Bearer realm="vmem", error="invalid_token"');
@@ -155,7 +192,10 @@ describe('Streamable HTTP', () => {
     const id = a.transport.sessionId!;
     await a.transport.terminateSession();
     assert.equal(server.sessions(), 0);
-    const gone = await raw(server.url, { body: { jsonrpc: '2.0', id: 2, method: 'tools/list' }, headers: { 'mcp-session-id': id } });
+    const gone = await raw(server.url, {
+      body: { jsonrpc: '2.0', id: 2, method: 'tools/list' },
+      headers: { 'mcp-session-id': id },
+    });
     assert.equal(gone.status, 404);
     await a.client.close();
 
@@ -171,7 +211,13 @@ describe('Streamable HTTP', () => {
     const a = await httpClient(server.url);
     defer(() => a.client.close());
     await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md', path: null });
-    const ask = { query: 'maintenance code for pump station Kestrel in 2003', max_pages: 1, max_tokens: null, resolution: null, resend: null };
+    const ask = {
+      query: 'maintenance code for pump station Kestrel in 2003',
+      max_pages: 1,
+      max_tokens: null,
+      resolution: null,
+      resend: null,
+    };
     const first = await call(a.client, 'page_fault', ask);
     assert.match(first.s.pages[0]!.text!, factRe('Kestrel', 2003));
     const again = await call(a.client, 'page_fault', ask);
@@ -185,7 +231,10 @@ describe('Streamable HTTP', () => {
       body: { jsonrpc: '2.0', id: 9, method: 'tools/call', params: { name: 'page_fault', arguments: 'Kestrel' } },
     });
     assert.equal(bad.status, 200);
-    const reply = JSON.parse(/^data: (.*)$/m.exec(bad.body)?.[1] ?? bad.body) as { id: number; error?: { code: number; message: string } };
+    const reply = JSON.parse(/^data: (.*)$/m.exec(bad.body)?.[1] ?? bad.body) as {
+      id: number;
+      error?: { code: number; message: string };
+    };
     assert.equal(reply.id, 9);
     assert.equal(reply.error?.code, -32602);
     assert.match(reply.error!.message, /"arguments" must be an object.*got a string/);
@@ -195,7 +244,11 @@ describe('Streamable HTTP', () => {
     const defer = deferrals(t);
     const { dir, cleanup } = tempDir();
     defer(cleanup);
-    const refused = spawn(process.execPath, [CLI, 'serve', '--http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir], { env: ENV });
+    const refused = spawn(
+      process.execPath,
+      [CLI, 'serve', '--http', '--host', '0.0.0.0', '--port', '0', '--data-dir', dir],
+      { env: ENV },
+    );
     let err = '';
     refused.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((r) => refused.on('exit', r));
@@ -203,7 +256,9 @@ describe('Streamable HTTP', () => {
     assert.match(err, /needs a bearer token: set VMEM_AUTH_TOKEN/);
 
     const port = await freePort();
-    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], { env: { ...ENV, VMEM_AUTH_TOKEN: TOKEN } });
+    const child = spawn(process.execPath, [CLI, 'serve', '--http', '--port', String(port), '--data-dir', dir], {
+      env: { ...ENV, VMEM_AUTH_TOKEN: TOKEN },
+    });
     defer(() => {
       child.kill('SIGTERM');
       return new Promise((r) => child.once('exit', r));
@@ -238,7 +293,10 @@ function upload(url: string, total: number, opts: { contentLength?: boolean; exp
   const tail = Buffer.from('"}}');
   const pad = Buffer.alloc(64 * 1024, 'x');
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    };
     if (opts.contentLength) headers['content-length'] = String(total);
     if (opts.expect) headers.expect = '100-continue';
     const req = http.request(url, { method: 'POST', headers, agent: false });
@@ -248,7 +306,8 @@ function upload(url: string, total: number, opts: { contentLength?: boolean; exp
     const pump = () => {
       while (!answer && sent < total) {
         const left = total - sent;
-        const piece = sent === 0 ? head : left === tail.length ? tail : pad.subarray(0, Math.min(pad.length, left - tail.length));
+        const piece =
+          sent === 0 ? head : left === tail.length ? tail : pad.subarray(0, Math.min(pad.length, left - tail.length));
         sent += piece.length;
         if (!req.write(piece)) return void req.once('drain', pump);
       }
@@ -324,7 +383,10 @@ describe('HTTP limits', () => {
     defer(() => c.client.close());
     // Each quote is one byte of text and two of JSON: the body is about 6 MiB, over the ingest limit's 3.
     const message = await callErr(c.client, 'ingest', { text: '"'.repeat(ingestLimit + 1), source: 'quotes.txt' });
-    assert.match(message, new RegExp(`${ingestLimit + 1} bytes, over the ${ingestLimit}-byte limit \\(VMEM_MAX_INGEST_BYTES\\)`));
+    assert.match(
+      message,
+      new RegExp(`${ingestLimit + 1} bytes, over the ${ingestLimit}-byte limit \\(VMEM_MAX_INGEST_BYTES\\)`),
+    );
   });
 
   test('40 sessions: one pager listener per event, no MaxListenersExceededWarning, and every session gets its notifications', async (t) => {
@@ -335,7 +397,10 @@ describe('HTTP limits', () => {
     // An L2 whose reachability the test switches, so the pager reports a real outage.
     const status = new Status();
     status.set(true);
-    const l2 = Object.assign(new MemoryL2(1000), { available: () => status.up, onStatus: (l: (up: boolean) => void) => status.on(l) });
+    const l2 = Object.assign(new MemoryL2(1000), {
+      available: () => status.up,
+      onStatus: (l: (up: boolean) => void) => status.on(l),
+    });
     const { server, pager, defer } = await started(t, { parts: { l2 } });
 
     const N = 40;
@@ -345,7 +410,8 @@ describe('HTTP limits', () => {
       const opened = signal();
       const fetchSeeingStream: typeof fetch = async (input, init) => {
         const res = await fetch(input, init);
-        if ((init?.method ?? 'GET') === 'GET' && res.headers.get('content-type')?.startsWith('text/event-stream')) opened.resolve();
+        if ((init?.method ?? 'GET') === 'GET' && res.headers.get('content-type')?.startsWith('text/event-stream'))
+          opened.resolve();
         return res;
       };
       const c = await httpClient(server.url, undefined, fetchSeeingStream);
@@ -369,7 +435,8 @@ describe('HTTP limits', () => {
       clients.push({ ...c, got, arrived });
     }
     assert.equal(server.sessions(), N);
-    for (const event of ['pages', 'snapshots', 'health']) assert.equal(pager.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
+    for (const event of ['pages', 'snapshots', 'health'])
+      assert.equal(pager.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
 
     const first = clients[0]!.client;
     await call(first, 'ingest', { text: 'Pump station Kestrel was serviced in spring.', source: 'note.md' });
@@ -382,7 +449,10 @@ describe('HTTP limits', () => {
       assert.ok(c.got.updated.has(PAGE_TABLE_URI));
       assert.match(c.got.logs.join('\n'), /L2 \(memory\) is unreachable/);
     }
-    assert.deepEqual(warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message), []);
+    assert.deepEqual(
+      warnings.filter((w) => w.name === 'MaxListenersExceededWarning').map((w) => w.message),
+      [],
+    );
   });
 
   test('at VMEM_MAX_SESSIONS a new client ends the longest-idle session, which then gets 404; the others go on', async (t) => {
@@ -393,11 +463,16 @@ describe('HTTP limits', () => {
     const d = await httpClient(server.url);
     defer(() => d.client.close());
     assert.equal(server.sessions(), 3);
-    const gone = await raw(server.url, { body: { jsonrpc: '2.0', id: 9, method: 'ping' }, headers: { 'mcp-session-id': b.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' } });
+    const gone = await raw(server.url, {
+      body: { jsonrpc: '2.0', id: 9, method: 'ping' },
+      headers: { 'mcp-session-id': b.transport.sessionId!, 'mcp-protocol-version': '2025-06-18' },
+    });
     assert.equal(gone.status, 404);
     assert.match(rpcErrorOf(gone.body).message, /Session not found/);
     for (const x of [a, c, d]) await x.client.ping();
-    const health = JSON.parse((await raw(server.url.replace(/\/mcp$/, '/healthz'), { method: 'GET' })).body) as { sessions: number };
+    const health = JSON.parse((await raw(server.url.replace(/\/mcp$/, '/healthz'), { method: 'GET' })).body) as {
+      sessions: number;
+    };
     assert.equal(health.sessions, 3);
   });
 });

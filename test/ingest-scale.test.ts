@@ -12,10 +12,30 @@ import { CLI, ENV } from './support/spawn.ts';
 
 /** `vmem ingest` in a shell that first lowers the open-file limit to `files`, as many systems' defaults are. */
 function ingestLimited(files: number, path: string, dataDir: string, pageTokens: number) {
-  return spawnSync('sh', ['-c', `ulimit -n ${files} && exec "$0" "$@"`, process.execPath, CLI, 'ingest', path, '--data-dir', dataDir, '--page-tokens', String(pageTokens)], { encoding: 'utf8', env: ENV });
+  return spawnSync(
+    'sh',
+    [
+      '-c',
+      `ulimit -n ${files} && exec "$0" "$@"`,
+      process.execPath,
+      CLI,
+      'ingest',
+      path,
+      '--data-dir',
+      dataDir,
+      '--page-tokens',
+      String(pageTokens),
+    ],
+    { encoding: 'utf8', env: ENV },
+  );
 }
 
-async function readsBack(t: import('node:test').TestContext, dataDir: string, pageTokens: number, text: string): Promise<number> {
+async function readsBack(
+  t: import('node:test').TestContext,
+  dataDir: string,
+  pageTokens: number,
+  text: string,
+): Promise<number> {
   const pager = await openPager(dataDir, { '--page-tokens': String(pageTokens) });
   t.after(() => pager.close());
   const [doc] = pager.table.listDocuments();
@@ -24,11 +44,18 @@ async function readsBack(t: import('node:test').TestContext, dataDir: string, pa
   return doc!.pageIds.length;
 }
 
-test('a batch of thousands of pages is written under a 256-file limit', { skip: process.platform === 'win32' && 'needs a POSIX shell', timeout: 120_000 }, async (t) => {
+test('a batch of thousands of pages is written under a 256-file limit', {
+  skip: process.platform === 'win32' && 'needs a POSIX shell',
+  timeout: 120_000,
+}, async (t) => {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
   defer(cleanup);
-  const text = Array.from({ length: 12_000 }, (_, p) => `Paragraph ${p} says that reading ${(p * 7919) % 100003} was taken at station ${p % 17} on day ${p % 365}. It was checked twice.`).join('\n\n');
+  const text = Array.from(
+    { length: 12_000 },
+    (_, p) =>
+      `Paragraph ${p} says that reading ${(p * 7919) % 100003} was taken at station ${p % 17} on day ${p % 365}. It was checked twice.`,
+  ).join('\n\n');
   fs.writeFileSync(join(dir, 'prose.md'), text);
   const r = ingestLimited(256, join(dir, 'prose.md'), join(dir, 'data'), 64);
   assert.equal(r.status, 0, r.stderr);
@@ -47,7 +74,10 @@ test('a 2 MB line of minified JSON pages, and reads back whole', { timeout: 120_
   }
   const text = `[${rows.join(',')}]`;
   fs.writeFileSync(join(dir, 'data.json'), text);
-  const r = spawnSync(process.execPath, [CLI, 'ingest', join(dir, 'data.json'), '--data-dir', join(dir, 'data')], { encoding: 'utf8', env: ENV });
+  const r = spawnSync(process.execPath, [CLI, 'ingest', join(dir, 'data.json'), '--data-dir', join(dir, 'data')], {
+    encoding: 'utf8',
+    env: ENV,
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.ok((await readsBack(t, join(dir, 'data'), 2000, text)) >= 250);
 });

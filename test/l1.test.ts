@@ -2,7 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { L1, type Resident } from '../src/core/l1.ts';
 
-const page = (id: string, tokens: number, pinned = false): Resident => ({ pageId: id, tokens, pinned, resolution: 'full', text: `text of ${id}` });
+const page = (id: string, tokens: number, pinned = false): Resident => ({
+  pageId: id,
+  tokens,
+  pinned,
+  resolution: 'full',
+  text: `text of ${id}`,
+});
 const ids = (l1: L1) => l1.list().map((r) => r.pageId);
 const sum = (l1: L1) => l1.list().reduce((n, r) => n + r.tokens, 0);
 
@@ -15,11 +21,17 @@ describe('L1', () => {
     assert.deepEqual(ids(l1), ['a', 'b', 'c']);
     assert.equal(l1.usedTokens, 90);
     const evicted = l1.admit(page('d', 30))!;
-    assert.deepEqual(evicted.map((r) => r.pageId), ['a']);
+    assert.deepEqual(
+      evicted.map((r) => r.pageId),
+      ['a'],
+    );
     assert.equal(evicted[0]!.text, 'text of a', 'evicted residents carry what they held');
     assert.deepEqual(ids(l1), ['b', 'c', 'd']);
     // A big page evicts as many as it needs, oldest first.
-    assert.deepEqual(l1.admit(page('e', 70))!.map((r) => r.pageId), ['b', 'c']);
+    assert.deepEqual(
+      l1.admit(page('e', 70))!.map((r) => r.pageId),
+      ['b', 'c'],
+    );
     assert.deepEqual(ids(l1), ['d', 'e']);
     assert.equal(l1.usedTokens, 100);
   });
@@ -56,7 +68,10 @@ describe('L1', () => {
     l1.admit(page('a', 30));
     l1.admit(page('b', 30));
     const evicted = l1.admit(page('c', 50))!;
-    assert.deepEqual(evicted.map((r) => r.pageId), ['a', 'b']);
+    assert.deepEqual(
+      evicted.map((r) => r.pageId),
+      ['a', 'b'],
+    );
     assert.deepEqual(ids(l1), ['pinned', 'c']);
     // With only the pinned page and room for 60, a 61-token page cannot enter.
     l1.remove('c');
@@ -72,7 +87,10 @@ describe('L1', () => {
     l1.admit(page('a', 50));
     l1.admit(page('b', 50));
     l1.setPinned('a', true);
-    assert.deepEqual(l1.admit(page('c', 50))!.map((r) => r.pageId), ['b']);
+    assert.deepEqual(
+      l1.admit(page('c', 50))!.map((r) => r.pageId),
+      ['b'],
+    );
     assert.ok(l1.has('a'));
     assert.equal(l1.remove('a')?.pageId, 'a');
     assert.equal(l1.has('a'), false);
@@ -85,7 +103,11 @@ describe('L1', () => {
     l1.admit(page('a', 40));
     l1.admit(page('b', 40));
     const evicted = l1.admit(page('c', 40), new Set(['a']))!;
-    assert.deepEqual(evicted.map((r) => r.pageId), ['b'], 'skips the kept LRU page and evicts the next');
+    assert.deepEqual(
+      evicted.map((r) => r.pageId),
+      ['b'],
+      'skips the kept LRU page and evicts the next',
+    );
     assert.deepEqual(ids(l1), ['a', 'c']);
     // Everything kept: nothing can be evicted, so the page is refused.
     assert.equal(l1.admit(page('d', 40), new Set(['a', 'c'])), undefined);
@@ -113,7 +135,11 @@ describe('L1', () => {
     for (const id of ['a', 'b', 'c']) l1.admit(page(id, 30));
     l1.touch('a');
     assert.deepEqual(ids(l1), ['b', 'c', 'a']);
-    assert.deepEqual(l1.admit(page('d', 30))!.map((r) => r.pageId), ['b'], 'the touched page is no longer the LRU victim');
+    assert.deepEqual(
+      l1.admit(page('d', 30))!.map((r) => r.pageId),
+      ['b'],
+      'the touched page is no longer the LRU victim',
+    );
     l1.touch('missing');
     assert.deepEqual(ids(l1), ['c', 'a', 'd']);
     assert.deepEqual(l1.admit(page('c', 30)), [], 're-admitting a resident evicts nothing');
@@ -129,7 +155,10 @@ describe('L1', () => {
     const l1 = new L1(100);
     l1.admit(page('a', 60));
     l1.admit(page('b', 40));
-    assert.deepEqual(l1.admit(page('full', 100))!.map((r) => r.pageId), ['a', 'b']);
+    assert.deepEqual(
+      l1.admit(page('full', 100))!.map((r) => r.pageId),
+      ['a', 'b'],
+    );
     assert.equal(l1.usedTokens, 100);
     assert.deepEqual(ids(l1), ['full']);
   });

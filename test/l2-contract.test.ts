@@ -1,4 +1,7 @@
-import { holds } from './support/contract.ts';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 /**
  * One contract for every L2Store backend (MemoryL2 on a fake clock, RedisL2 on a real server), plus
  * Redis-only checks: key layout and TTL units, namespaces, and fault tolerance (server down at
@@ -8,14 +11,10 @@ import { holds } from './support/contract.ts';
  * Redis tests are skipped with a visible reason (and fail when CI=true).
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { withHarness } from './support/contract.ts';
-import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import type { L2Store } from '../src/tiers/l2/store.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
 import { RedisL2 } from '../src/tiers/l2/redis.ts';
+import type { L2Store } from '../src/tiers/l2/store.ts';
+import { holds, withHarness } from './support/contract.ts';
 import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from './support/redis.ts';
 
 interface Harness {
@@ -56,7 +55,9 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
       assert.deepEqual(await store.getMany(['x', 'y']), [undefined, undefined]);
     });
 
-    test('setMany then getMany round-trips unicode, emoji, protocol-like bytes, empty and ~100 KB values', async ({ store }) => {
+    test('setMany then getMany round-trips unicode, emoji, protocol-like bytes, empty and ~100 KB values', async ({
+      store,
+    }) => {
       const big = 'Résumé of §4.2 — 日本語のテキスト, 👩‍👩‍👧‍👦 🇫🇷 🚀\n'.repeat(1800);
       assert.ok(Buffer.byteLength(big) > 100_000, `big is ${Buffer.byteLength(big)} bytes`);
       const entries = [
@@ -75,12 +76,22 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
       for (const [i, e] of entries.entries()) {
         assert.equal(got[i], e.value, `value of ${e.id}`);
       }
-      assert.deepEqual(await store.hasMany([...entries.map((e) => e.id), 'nope']), [...entries.map(() => true), false], 'hasMany, in order');
+      assert.deepEqual(
+        await store.hasMany([...entries.map((e) => e.id), 'nope']),
+        [...entries.map(() => true), false],
+        'hasMany, in order',
+      );
     });
 
     test('setMany overwrites existing values', async ({ store }) => {
       await store.setMany([{ id: 'p', value: 'v1' }], 60);
-      await store.setMany([{ id: 'p', value: 'v2' }, { id: 'q', value: 'w' }], 60);
+      await store.setMany(
+        [
+          { id: 'p', value: 'v2' },
+          { id: 'q', value: 'w' },
+        ],
+        60,
+      );
       assert.deepEqual(await store.getMany(['p', 'q']), ['v2', 'w']);
     });
 
@@ -232,7 +243,10 @@ describe('RedisL2', () => {
         assert.ok(touched > 89_000 && touched <= 90_000, `PTTL after getMany(…, 90) is ${touched}`);
         assert.deepEqual(await store.getMany(['p1', 'absent'], 5), ['text', undefined]);
         const shortened = (await command(server!.url, ['PTTL', `${prefix}page:p1`])) as number;
-        assert.ok(shortened > 4_000 && shortened <= 5_000, `the read sets the TTL (not max of old and new): ${shortened}`);
+        assert.ok(
+          shortened > 4_000 && shortened <= 5_000,
+          `the read sets the TTL (not max of old and new): ${shortened}`,
+        );
         assert.equal(await command(server!.url, ['EXISTS', `${prefix}page:absent`]), 0, 'a miss is not created');
       } finally {
         await store.close();
@@ -245,7 +259,13 @@ describe('RedisL2', () => {
       const a = await open(pa);
       const b = await open(pb);
       try {
-        await a.setMany([{ id: 'shared-id', value: 'from a' }, { id: 'only-a', value: 'a' }], 60);
+        await a.setMany(
+          [
+            { id: 'shared-id', value: 'from a' },
+            { id: 'only-a', value: 'a' },
+          ],
+          60,
+        );
         assert.deepEqual(await b.getMany(['shared-id', 'only-a']), [undefined, undefined]);
         assert.equal(await holds(b, 'only-a'), false);
         await b.setMany([{ id: 'shared-id', value: 'from b' }], 60);
@@ -280,13 +300,20 @@ describe('RedisL2', () => {
         assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
         assert.equal(await holds(store, 'a'), false);
         await sleep(400); // several reconnect attempts
-        assert.deepEqual(events.map((e) => e.up), [false], 'reported once, not per retry');
+        assert.deepEqual(
+          events.map((e) => e.up),
+          [false],
+          'reported once, not per retry',
+        );
         assert.ok(events[0]?.err instanceof Error, 'the down event carries the connection error');
 
         late = await startRedis({ ownServer: true, port });
         if (!late) return; // no redis-server binary (external server only): the part above still ran
         await until(() => store.available(), 10_000, 'RedisL2 to connect to the late server');
-        assert.deepEqual(events.map((e) => e.up), [false, true]);
+        assert.deepEqual(
+          events.map((e) => e.up),
+          [false, true],
+        );
         await store.setMany([{ id: 'a', value: 'x' }], 60);
         assert.deepEqual(await store.getMany(['a']), ['x']);
       } finally {
@@ -360,7 +387,10 @@ describe('RedisL2', () => {
         assert.equal(await within(2_000, holds(store, 'a'), 'hasMany'), false);
         const took = Date.now() - started;
         assert.ok(took < 4 * 300 + 1_000, `four timed-out commands took ${took} ms`);
-        assert.deepEqual(errors.map((e) => e.split(':')[0]), ['getMany', 'setMany', 'getMany', 'hasMany']);
+        assert.deepEqual(
+          errors.map((e) => e.split(':')[0]),
+          ['getMany', 'setMany', 'getMany', 'hasMany'],
+        );
         process.kill(own.pid, 'SIGCONT');
         paused = false;
         await until(() => store.available(), 10_000, 'RedisL2 to be available again');
@@ -387,11 +417,22 @@ describe('ioredis stays optional', () => {
       }
     };
     walk(root);
-    const ioredisImporters = files.filter((f) => /from\s+['"]ioredis['"]|import\(\s*['"]ioredis['"]\s*\)|require\(\s*['"]ioredis['"]\s*\)/.test(readFileSync(f, 'utf8')));
-    assert.deepEqual(ioredisImporters.map((f) => relative(root, f)), [join('tiers', 'l2', 'redis.ts')]);
+    const ioredisImporters = files.filter((f) =>
+      /from\s+['"]ioredis['"]|import\(\s*['"]ioredis['"]\s*\)|require\(\s*['"]ioredis['"]\s*\)/.test(
+        readFileSync(f, 'utf8'),
+      ),
+    );
+    assert.deepEqual(
+      ioredisImporters.map((f) => relative(root, f)),
+      [join('tiers', 'l2', 'redis.ts')],
+    );
     const staticImporters = files.filter((f) =>
       /^\s*import\s+(?!type\b)[^;]*from\s+['"][./]*(?:tiers\/)?(?:l2\/)?redis\.js['"]/m.test(readFileSync(f, 'utf8')),
     );
-    assert.deepEqual(staticImporters.map((f) => relative(root, f)), [], 'load redis.ts with a dynamic import()');
+    assert.deepEqual(
+      staticImporters.map((f) => relative(root, f)),
+      [],
+      'load redis.ts with a dynamic import()',
+    );
   });
 });

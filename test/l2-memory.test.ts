@@ -1,10 +1,14 @@
-import { holds } from './support/contract.ts';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
 import { fakeClock } from './helpers.ts';
+import { holds } from './support/contract.ts';
 
-const set = (l2: MemoryL2, ids: string[], ttl: number) => l2.setMany(ids.map((id) => ({ id, value: `v-${id}` })), ttl);
+const set = (l2: MemoryL2, ids: string[], ttl: number) =>
+  l2.setMany(
+    ids.map((id) => ({ id, value: `v-${id}` })),
+    ttl,
+  );
 
 describe('MemoryL2', () => {
   test('entries expire after their TTL (fake clock, no sleeps)', async () => {

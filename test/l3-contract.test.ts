@@ -6,13 +6,13 @@
  * the Chroma tests are skipped with a visible reason (and fail when CI=true). The server is stopped in
  * `after`, and killed on process exit as a backstop.
  */
-import { after, before, describe, it } from 'node:test';
-import { withHarness } from './support/contract.ts';
+
 import assert from 'node:assert/strict';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
 import type { PageMeta } from '../src/core/page.ts';
 import type { Embedder } from '../src/embed/embedder.ts';
 import { HashingEmbedder } from '../src/embed/hashing.ts';
@@ -21,6 +21,7 @@ import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.t
 import { HybridIndex } from '../src/tiers/l3/hybrid.ts';
 import type { IndexItem, L3Index } from '../src/tiers/l3/index.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma, type TestChroma } from './support/chroma.ts';
+import { withHarness } from './support/contract.ts';
 import { freePort } from './support/redis.ts';
 
 interface Harness {
@@ -56,13 +57,16 @@ function item(text: string, ordinal = 0): IndexItem {
   return { meta, text };
 }
 
-const ITEMS = Object.fromEntries(Object.entries(TEXTS).map(([k, text], i) => [k, item(text, i)])) as Record<keyof typeof TEXTS, IndexItem>;
+const ITEMS = Object.fromEntries(Object.entries(TEXTS).map(([k, text], i) => [k, item(text, i)])) as Record<
+  keyof typeof TEXTS,
+  IndexItem
+>;
 const ALL = Object.values(ITEMS);
-
 
 export function l3Contract(name: string, make: Make, skipReason?: () => string | undefined): void {
   describe(`L3 contract: ${name}`, () => {
-    const test = (title: string, fn: (h: Harness) => Promise<void>) => it(title, { timeout: 30_000 }, (t) => withHarness(t, make, skipReason, fn));
+    const test = (title: string, fn: (h: Harness) => Promise<void>) =>
+      it(title, { timeout: 30_000 }, (t) => withHarness(t, make, skipReason, fn));
 
     test('an empty index finds nothing', async ({ index }) => {
       assert.equal(index.size(), 0);
@@ -188,37 +192,45 @@ function makeChroma(named?: (collection: string) => void): Make {
 l3Contract('chroma', makeChroma(), chromaSkip);
 
 describe('L3 chroma only', () => {
-  it('reopening with another embedder throws EmbedderMismatchError naming both and vmem reindex', { timeout: 30_000 }, (t) =>
-    withHarness(t, makeChroma(), chromaSkip, async (h) => {
-      await h.index.upsert([ITEMS.cat]);
-      const other = new HashingEmbedder(512);
-      await assert.rejects(h.reopen(other), (err: Error) => {
-        assert.ok(err instanceof EmbedderMismatchError, `got ${err.name}: ${err.message}`);
-        assert.match(err.message, /vmem reindex/);
-        assert.ok(err.message.includes(new HashingEmbedder().name), err.message);
-        assert.ok(err.message.includes(other.name), err.message);
-        return true;
-      });
-      // The collection is untouched: the right embedder still opens it.
-      const again = await h.reopen();
-      assert.equal(again.size(), 1);
-    }),
+  it(
+    'reopening with another embedder throws EmbedderMismatchError naming both and vmem reindex',
+    { timeout: 30_000 },
+    (t) =>
+      withHarness(t, makeChroma(), chromaSkip, async (h) => {
+        await h.index.upsert([ITEMS.cat]);
+        const other = new HashingEmbedder(512);
+        await assert.rejects(h.reopen(other), (err: Error) => {
+          assert.ok(err instanceof EmbedderMismatchError, `got ${err.name}: ${err.message}`);
+          assert.match(err.message, /vmem reindex/);
+          assert.ok(err.message.includes(new HashingEmbedder().name), err.message);
+          assert.ok(err.message.includes(other.name), err.message);
+          return true;
+        });
+        // The collection is untouched: the right embedder still opens it.
+        const again = await h.reopen();
+        assert.equal(again.size(), 1);
+      }),
   );
 
   it('stores the page text and metadata, and scores are cosine similarities', { timeout: 30_000 }, (t) => {
     let collection = '';
-    return withHarness(t, makeChroma((c) => (collection = c)), chromaSkip, async ({ index }) => {
-      await index.upsert(ALL);
-      const stored = await getRecords(chroma!.url, collection);
-      assert.equal(stored.ids.length, 4);
-      const at = stored.ids.indexOf(ITEMS.revenue.meta.id);
-      assert.equal(stored.documents[at], TEXTS.revenue);
-      const { documentId, source, ordinal, tokens } = ITEMS.revenue.meta;
-      assert.deepEqual(stored.metadatas[at], { documentId, source, ordinal, tokens });
-      const [hit] = await index.query(TEXTS.plants, 1);
-      assert.equal(hit?.pageId, ITEMS.plants.meta.id);
-      assert.ok(Math.abs(hit!.score - 1) < 1e-3, `an identical text scores ~1, got ${hit!.score}`);
-    });
+    return withHarness(
+      t,
+      makeChroma((c) => (collection = c)),
+      chromaSkip,
+      async ({ index }) => {
+        await index.upsert(ALL);
+        const stored = await getRecords(chroma!.url, collection);
+        assert.equal(stored.ids.length, 4);
+        const at = stored.ids.indexOf(ITEMS.revenue.meta.id);
+        assert.equal(stored.documents[at], TEXTS.revenue);
+        const { documentId, source, ordinal, tokens } = ITEMS.revenue.meta;
+        assert.deepEqual(stored.metadatas[at], { documentId, source, ordinal, tokens });
+        const [hit] = await index.query(TEXTS.plants, 1);
+        assert.equal(hit?.pageId, ITEMS.plants.meta.id);
+        assert.ok(Math.abs(hit!.score - 1) < 1e-3, `an identical text scores ~1, got ${hit!.score}`);
+      },
+    );
   });
 });
 
@@ -235,7 +247,10 @@ interface HybridHarness extends Harness {
 }
 
 /** A HybridIndex on a temp lexical file and a random collection of the server at `url()`. */
-function makeHybrid(url: () => string, opts: { retryMs?: number; timeoutMs?: number } = {}): () => Promise<HybridHarness> {
+function makeHybrid(
+  url: () => string,
+  opts: { retryMs?: number; timeoutMs?: number } = {},
+): () => Promise<HybridHarness> {
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vmem-l3h-'));
     const collection = `vmem-test-${randomUUID()}`;
@@ -269,45 +284,68 @@ function makeHybrid(url: () => string, opts: { retryMs?: number; timeoutMs?: num
   };
 }
 
-l3Contract('chroma + embedded lexical (hybrid)', makeHybrid(() => chroma!.url), chromaSkip);
+l3Contract(
+  'chroma + embedded lexical (hybrid)',
+  makeHybrid(() => chroma!.url),
+  chromaSkip,
+);
 
 describe('L3 hybrid only', () => {
   it('a collection built by another embedder is refused at open, naming vmem reindex', { timeout: 30_000 }, (t) =>
-    withHarness(t, makeHybrid(() => chroma!.url), chromaSkip, async (h) => {
-      await h.index.upsert([ITEMS.cat]);
-      await assert.rejects(h.reopen(new HashingEmbedder(512)), (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message));
-      assert.equal((await h.reopen()).size(), 1);
-    }),
+    withHarness(
+      t,
+      makeHybrid(() => chroma!.url),
+      chromaSkip,
+      async (h) => {
+        await h.index.upsert([ITEMS.cat]);
+        await assert.rejects(
+          h.reopen(new HashingEmbedder(512)),
+          (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message),
+        );
+        assert.equal((await h.reopen()).size(), 1);
+      },
+    ),
   );
 
-  it('Chroma stopped mid-run: queries and upserts keep working on the lexical side; after a restart the missed pages reach Chroma', { timeout: 60_000 }, async (t) => {
+  it('Chroma stopped mid-run: queries and upserts keep working on the lexical side; after a restart the missed pages reach Chroma', {
+    timeout: 60_000,
+  }, async (t) => {
     if (chromaSkip()) return t.skip(chromaSkip());
     const dataDir = mkdtempSync(join(tmpdir(), 'vmem-chroma-own-'));
     t.after(() => rmSync(dataDir, { recursive: true, force: true }));
     let server = (await startChroma({ ownServer: true, dataDir, port: await freePort() }))!;
     t.after(() => server.stop());
-    await withHarness(t, makeHybrid(() => server.url, { retryMs: 200, timeoutMs: 2000 }), undefined, async (h) => {
-      const hybrid = h.index as HybridIndex;
-      await hybrid.upsert([ITEMS.cat, ITEMS.revenue]);
-      assert.deepEqual(h.statuses, [true]);
+    await withHarness(
+      t,
+      makeHybrid(() => server.url, { retryMs: 200, timeoutMs: 2000 }),
+      undefined,
+      async (h) => {
+        const hybrid = h.index as HybridIndex;
+        await hybrid.upsert([ITEMS.cat, ITEMS.revenue]);
+        assert.deepEqual(h.statuses, [true]);
 
-      await server.stop();
-      // The first query after the loss notices it, and still answers from the lexical side.
-      const during = await hybrid.query('molten lava volcano', 2);
-      await hybrid.upsert([ITEMS.volcano, ITEMS.plants]);
-      const hits = await hybrid.query('volcano erupted lava', 1);
-      assert.equal(hits[0]?.pageId, ITEMS.volcano.meta.id, 'a page indexed while Chroma is down is found');
-      assert.ok(during.length <= 2);
-      assert.equal(hybrid.available(), false);
-      assert.deepEqual(h.statuses, [true, false], 'the outage is reported once');
+        await server.stop();
+        // The first query after the loss notices it, and still answers from the lexical side.
+        const during = await hybrid.query('molten lava volcano', 2);
+        await hybrid.upsert([ITEMS.volcano, ITEMS.plants]);
+        const hits = await hybrid.query('volcano erupted lava', 1);
+        assert.equal(hits[0]?.pageId, ITEMS.volcano.meta.id, 'a page indexed while Chroma is down is found');
+        assert.ok(during.length <= 2);
+        assert.equal(hybrid.available(), false);
+        assert.deepEqual(h.statuses, [true, false], 'the outage is reported once');
 
-      server = (await startChroma({ ownServer: true, dataDir, port: server.port }))!;
-      for (let i = 0; i < 100 && !hybrid.available(); i++) await new Promise((r) => setTimeout(r, 100));
-      assert.equal(hybrid.available(), true, 'reconnected by itself');
-      await hybrid.caughtUp();
-      assert.deepEqual(h.statuses, [true, false, true], 'the recovery is reported once');
-      const stored = await getRecords(server.url, h.collection);
-      assert.deepEqual(stored.ids.sort(), ALL.map((it) => it.meta.id).sort(), 'Chroma holds every page, including those indexed while it was down');
-    });
+        server = (await startChroma({ ownServer: true, dataDir, port: server.port }))!;
+        for (let i = 0; i < 100 && !hybrid.available(); i++) await new Promise((r) => setTimeout(r, 100));
+        assert.equal(hybrid.available(), true, 'reconnected by itself');
+        await hybrid.caughtUp();
+        assert.deepEqual(h.statuses, [true, false, true], 'the recovery is reported once');
+        const stored = await getRecords(server.url, h.collection);
+        assert.deepEqual(
+          stored.ids.sort(),
+          ALL.map((it) => it.meta.id).sort(),
+          'Chroma holds every page, including those indexed while it was down',
+        );
+      },
+    );
   });
 });

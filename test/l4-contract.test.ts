@@ -8,11 +8,11 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
-import type { Page } from '../src/core/page.ts';
-import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
-import { RECORD_KINDS, type L4Store } from '../src/tiers/l4/store.ts';
 import { manifestId } from '../src/core/manifest.ts';
+import type { Page } from '../src/core/page.ts';
 import { tempPath } from '../src/store/atomic-file.ts';
+import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
+import { type L4Store, RECORD_KINDS } from '../src/tiers/l4/store.ts';
 import { deadPid, tempDir } from './helpers.ts';
 import { withHarness } from './support/contract.ts';
 
@@ -33,15 +33,34 @@ interface Harness {
 
 function page(text: string, ordinal = 0): Page {
   const hash = sha256(text);
-  return { id: pageIdOf(hash), sha256: hash, tokens: text.length, text, documentId: 'd1', source: 'doc.md', ordinal, charStart: 0, charEnd: text.length, lineStart: 1, lineEnd: 1 };
+  return {
+    id: pageIdOf(hash),
+    sha256: hash,
+    tokens: text.length,
+    text,
+    documentId: 'd1',
+    source: 'doc.md',
+    ordinal,
+    charStart: 0,
+    charEnd: text.length,
+    lineStart: 1,
+    lineEnd: 1,
+  };
 }
 
-const TEXTS = ['plain text', 'Résumé — 日本語 👩‍👩‍👧‍👦 🇫🇷', '*2\r\n$3\r\nGET\r\n', '{"json": "inside"}\n\u0000NUL', 'x'.repeat(200_000)];
+const TEXTS = [
+  'plain text',
+  'Résumé — 日本語 👩‍👩‍👧‍👦 🇫🇷',
+  '*2\r\n$3\r\nGET\r\n',
+  '{"json": "inside"}\n\u0000NUL',
+  'x'.repeat(200_000),
+];
 const PAGES = TEXTS.map((t, i) => page(t, i));
 
 export function l4Contract(name: string, make: () => Promise<Harness>): void {
   describe(`L4 contract: ${name}`, () => {
-    const test = (title: string, fn: (h: Harness) => Promise<void>) => it(title, { timeout: 30_000 }, (t) => withHarness(t, make, undefined, fn));
+    const test = (title: string, fn: (h: Harness) => Promise<void>) =>
+      it(title, { timeout: 30_000 }, (t) => withHarness(t, make, undefined, fn));
 
     test('pages round-trip byte for byte, in the order asked, with misses as undefined', async ({ store }) => {
       await store.putPages(PAGES);
@@ -85,7 +104,10 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       const [p] = PAGES;
       await h.store.putPages([p!]);
       h.tamper(p!.id, (raw) => raw.replace('plain', 'PLAIN'));
-      await assert.rejects(h.store.getPages([p!.id]), (err: Error) => err instanceof CorruptPageError && err.message.includes(p!.id) && /re-ingest/.test(err.message));
+      await assert.rejects(
+        h.store.getPages([p!.id]),
+        (err: Error) => err instanceof CorruptPageError && err.message.includes(p!.id) && /re-ingest/.test(err.message),
+      );
       const forged = { ...p!, text: 'PLAIN text', sha256: sha256('PLAIN text') };
       h.tamper(p!.id, () => JSON.stringify(forged));
       await assert.rejects(h.store.getPages([p!.id]), CorruptPageError);
@@ -95,14 +117,19 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       // sha256 hashes UTF-8, where the lone surrogate becomes U+FFFD: this page claims the address of the well-formed text.
       const good = page('walrus \ufffd marmalade');
       const lone = { ...good, text: 'walrus \ud800 marmalade' };
-      await assert.rejects(h.store.putPages([lone]), (err: Error) => !(err instanceof CorruptPageError) && err.message.includes(good.id));
+      await assert.rejects(
+        h.store.putPages([lone]),
+        (err: Error) => !(err instanceof CorruptPageError) && err.message.includes(good.id),
+      );
       assert.deepEqual(await h.store.listPageIds(), [], 'nothing was stored');
       await h.store.putPages([good]);
       h.tamper(good.id, () => JSON.stringify(lone));
       await assert.rejects(h.store.getPages([good.id]), CorruptPageError);
     });
 
-    test(`records of every kind (${RECORD_KINDS.join(', ')}) round-trip, list, are replaced whole, and stay apart`, async ({ store }) => {
+    test(`records of every kind (${RECORD_KINDS.join(', ')}) round-trip, list, are replaced whole, and stay apart`, async ({
+      store,
+    }) => {
       for (const kind of RECORD_KINDS) {
         assert.equal(await store.getRecord(kind, 's0000'), undefined);
         assert.deepEqual(await store.listRecords(kind), []);

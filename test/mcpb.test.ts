@@ -16,16 +16,19 @@ import { getMcpConfigForManifest } from '@anthropic-ai/mcpb/node';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { COMPRESSORS, SETTINGS } from '../src/config.ts';
-import { call, deferrals, REPO, tempDir } from './helpers.ts';
+import { call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
 
 const MANIFEST_FILE = join(REPO, 'mcpb', 'manifest.json');
 const manifest = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as McpbManifestAny;
 const pkg = JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
 const MCPB = join(REPO, 'node_modules', '@anthropic-ai', 'mcpb', 'dist', 'cli', 'cli.js');
-const TOOLS = ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context'];
 
 /** Runs a command to its end without blocking the event loop. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  command: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -38,7 +41,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = process.e
 }
 
 /** Spawns a server as an MCP host does, with the SDK client on its stdio. */
-async function connectStdio(command: string, args: string[], env: Record<string, string>, defer: (fn: () => unknown) => void) {
+async function connectStdio(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  defer: (fn: () => unknown) => void,
+) {
   const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -60,8 +68,11 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     assert.equal(manifest.version, pkg.version, 'the bundle version is the package version');
     assert.equal(manifest.server.type, 'node');
     assert.equal(manifest.server.mcp_config.command, 'node');
-    assert.deepEqual(manifest.server.mcp_config.args, [`\${__dirname}/${manifest.server.entry_point}`, '${user_config.ingest_roots}']);
-    assert.deepEqual(manifest.tools?.map((x) => x.name).sort(), TOOLS);
+    assert.deepEqual(manifest.server.mcp_config.args, [
+      `\${__dirname}/${manifest.server.entry_point}`,
+      '${user_config.ingest_roots}',
+    ]);
+    assert.deepEqual(manifest.tools?.map((x) => x.name).sort(), TOOL_NAMES);
 
     // Every variable set is one vmem reads, from a user setting that exists and is never left as a
     // literal placeholder: an optional setting has a default ("" is unset for vmem).
@@ -83,14 +94,18 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     assert.equal(userConfig.openai_api_key?.sensitive, true);
   });
 
-  test('scripts/build-mcpb.sh builds the bundle, and its server starts and serves as Claude Desktop runs it', { timeout: 180_000 }, async (t) => {
+  test('scripts/build-mcpb.sh builds the bundle, and its server starts and serves as Claude Desktop runs it', {
+    timeout: 180_000,
+  }, async (t) => {
     const defer = deferrals(t);
     const out = tempDir('vmem-mcpb-out-');
     defer(out.cleanup);
     // dist/ is built by `npm test`; rebuilding it here would rewrite files other test files are running.
     const built = await run('bash', [join(REPO, 'scripts', 'build-mcpb.sh'), '--no-build', out.dir]);
     if (built.code === 75 && process.env.CI !== 'true') {
-      return t.skip(`the bundle's dependencies could not be installed from the npm registry: ${built.stderr.split('\n').find((l) => /npm (error|ERR)/.test(l)) ?? 'no registry'}`);
+      return t.skip(
+        `the bundle's dependencies could not be installed from the npm registry: ${built.stderr.split('\n').find((l) => /npm (error|ERR)/.test(l)) ?? 'no registry'}`,
+      );
     }
     assert.equal(built.code, 0, built.stderr.slice(-4000));
     const file = join(out.dir, `vmem-${pkg.version}.mcpb`);
@@ -104,11 +119,19 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     assert.deepEqual(JSON.parse(fs.readFileSync(join(dir, 'manifest.json'), 'utf8')), manifest);
     assert.ok(fs.existsSync(join(dir, manifest.server.entry_point)));
     // Whatever the build leaves as runtime dependencies (none, if it bundles them into dist/) is installed.
-    const bundled = JSON.parse(fs.readFileSync(join(dir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    for (const name of Object.keys(bundled.dependencies ?? {})) assert.ok(fs.existsSync(join(dir, 'node_modules', name, 'package.json')), `dependency ${name} is in the bundle`);
-    for (const dev of ['typescript', 'tsx', '@anthropic-ai/mcpb']) assert.ok(!fs.existsSync(join(dir, 'node_modules', dev)), `no dev dependency ${dev}`);
+    const bundled = JSON.parse(fs.readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+    };
+    for (const name of Object.keys(bundled.dependencies ?? {}))
+      assert.ok(fs.existsSync(join(dir, 'node_modules', name, 'package.json')), `dependency ${name} is in the bundle`);
+    for (const dev of ['typescript', 'tsx', '@anthropic-ai/mcpb'])
+      assert.ok(!fs.existsSync(join(dir, 'node_modules', dev)), `no dev dependency ${dev}`);
     const modules = fs.existsSync(join(dir, 'node_modules')) ? fs.readdirSync(join(dir, 'node_modules')) : [];
-    assert.deepEqual(modules.filter((n) => n.startsWith('chromadb-js-bindings')), [], "no binaries of Chroma's own server");
+    assert.deepEqual(
+      modules.filter((n) => n.startsWith('chromadb-js-bindings')),
+      [],
+      "no binaries of Chroma's own server",
+    );
     const native = (fs.readdirSync(dir, { recursive: true }) as string[]).filter((f) => f.endsWith('.node'));
     assert.deepEqual(native, [], 'no native code: one bundle serves every platform');
 
@@ -119,7 +142,10 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     const docsB = join(out.dir, 'docs-b');
     fs.mkdirSync(docsA);
     fs.mkdirSync(docsB);
-    fs.writeFileSync(join(docsB, 'notes.md'), '# Station notes\n\nThe Kestrel pump station was rebuilt in 1961 after the flood; its maintenance code became 4471.\n');
+    fs.writeFileSync(
+      join(docsB, 'notes.md'),
+      '# Station notes\n\nThe Kestrel pump station was rebuilt in 1961 after the flood; its maintenance code became 4471.\n',
+    );
     const config = await getMcpConfigForManifest({
       manifest,
       extensionPath: dir,
@@ -138,12 +164,15 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
 
     // Claude Desktop runs `node` on its own Node; here the system's, found through PATH.
     const { client, stderr } = await connectStdio(config.command, config.args ?? [], config.env ?? {}, defer);
-    assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOLS);
+    assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOL_NAMES);
     assert.match(stderr(), new RegExp(`serving MCP on stdio; data in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     // The second ingest folder is a root: `ingest {path}` reads it.
     const ingested = await call<{ total_pages: number }>(client, 'ingest', { path: join(docsB, 'notes.md') });
     assert.equal(ingested.s.total_pages, 1);
-    const fault = await call(client, 'page_fault', { query: 'maintenance code of the Kestrel pump station', max_pages: 1 });
+    const fault = await call(client, 'page_fault', {
+      query: 'maintenance code of the Kestrel pump station',
+      max_pages: 1,
+    });
     assert.match(fault.s.pages[0]!.text!, /4471/);
     assert.equal(fault.s.l1.budget_tokens, 8000, 'the context budget setting reached vmem');
     assert.ok(fs.existsSync(join(data, 'catalog.jsonl')), 'the store is in the data folder');
@@ -153,11 +182,19 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     const raw = await connectStdio(
       'node',
       [join(dir, 'server', 'index.js'), '${user_config.ingest_roots}'],
-      { VMEM_DATA_DIR: data, VMEM_REDIS_URL: '${user_config.redis_url}', VMEM_CHROMA_URL: '${user_config.chroma_url}', VMEM_L1_TOKENS: '${user_config.l1_tokens}' },
+      {
+        VMEM_DATA_DIR: data,
+        VMEM_REDIS_URL: '${user_config.redis_url}',
+        VMEM_CHROMA_URL: '${user_config.chroma_url}',
+        VMEM_L1_TOKENS: '${user_config.l1_tokens}',
+      },
       defer,
     );
-    assert.equal((await raw.client.listTools()).tools.length, TOOLS.length);
-    const again = await call(raw.client, 'page_fault', { query: 'Kestrel pump station maintenance code', max_pages: 1 });
+    assert.equal((await raw.client.listTools()).tools.length, TOOL_NAMES.length);
+    const again = await call(raw.client, 'page_fault', {
+      query: 'Kestrel pump station maintenance code',
+      max_pages: 1,
+    });
     assert.equal(again.s.l1.budget_tokens, Number(SETTINGS.l1Tokens.default({})));
   });
 });

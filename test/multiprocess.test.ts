@@ -2,15 +2,18 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { allPages, call, deferrals, demoDoc, chapters, factRe, l1Ids, readText, tempDir } from './helpers.ts';
-import { startRedis, REDIS_MISSING, freePort } from './support/redis.ts';
-import { startChroma, CHROMA_MISSING, getRecords } from './support/chroma.ts';
-import { spawnServer, type Spawned } from './support/spawn.ts';
+import { allPages, call, chapters, deferrals, demoDoc, factRe, l1Ids, readText, tempDir } from './helpers.ts';
+import { CHROMA_MISSING, getRecords, startChroma } from './support/chroma.ts';
+import { freePort, REDIS_MISSING, startRedis } from './support/redis.ts';
+import { type Spawned, spawnServer } from './support/spawn.ts';
 
 const FLAGS = ['--page-tokens', '500', '--l1-tokens', '4000'];
 /** Chroma holds pages and, under `<page id>~summary`, the summaries of evicted pages. */
 const isPageId = (id: string) => /^p[0-9a-f]{20}$/.test(id);
-const ask = (station: string, year: number) => ({ query: `What was the maintenance code for pump station ${station} in ${year}?`, max_pages: 1 });
+const ask = (station: string, year: number) => ({
+  query: `What was the maintenance code for pump station ${station} in ${year}?`,
+  max_pages: 1,
+});
 
 interface Served {
   pages: { page_id: string; level: string; text?: string }[];
@@ -53,14 +56,18 @@ async function handOff(t: import('node:test').TestContext, extra: string[]): Pro
   const snap = (await call<{ snapshot_id: string }>(a.client, 'serialize_context', { note: 'hand-off' })).s;
   const restored = (await call<Served>(b.client, 'restore_context', { snapshot_id: snap.snapshot_id })).s;
   assert.equal(restored.pages.length, 2);
-  assert.deepEqual(l1Ids(await readText(b.client, 'vmem://l1')), l1Ids(await readText(a.client, 'vmem://l1')), 'B holds A\'s L1, in order');
+  assert.deepEqual(
+    l1Ids(await readText(b.client, 'vmem://l1')),
+    l1Ids(await readText(a.client, 'vmem://l1')),
+    "B holds A's L1, in order",
+  );
   const table = JSON.parse(await readText(b.client, 'vmem://page-table')) as { documents: unknown[] };
   assert.equal(table.documents.length, 1);
   return { a, b };
 }
 
 describe('several vmem processes on one store', () => {
-  test('sharing only the data dir: A ingests, B finds the pages without a restart and restores A\'s snapshot', async (t) => {
+  test("sharing only the data dir: A ingests, B finds the pages without a restart and restores A's snapshot", async (t) => {
     await handOff(t, []);
   });
 
@@ -83,13 +90,19 @@ describe('several vmem processes on one store', () => {
     await call(b.client, 'evict', { all: true });
     const cold = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault served while Redis is down');
     assert.equal(cold.pages[0]!.level, 'L4', 'served from L4 while Redis is down');
-    await eventually(async () => (logs.some((l) => /L2 \(redis\) is unreachable/.test(l)) ? true : undefined), 'the outage notice');
+    await eventually(
+      async () => (logs.some((l) => /L2 \(redis\) is unreachable/.test(l)) ? true : undefined),
+      'the outage notice',
+    );
     assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
 
     const again = await startRedis({ ownServer: true, port: redis.port });
     assert.ok(again);
     t.after(() => again.stop());
-    await eventually(async () => (logs.some((l) => /reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    await eventually(
+      async () => (logs.some((l) => /reachable again/.test(l)) ? true : undefined),
+      'the recovery notice',
+    );
     await call(b.client, 'evict', { all: true });
     await call(b.client, 'page_fault', ask('Kestrel', 2003)); // warms the fresh Redis
     await call(b.client, 'evict', { all: true });
@@ -112,7 +125,11 @@ describe('several vmem processes on one store', () => {
     const { a, b } = await handOff(t, ['--redis-url', redis.url, '--chroma-url', chroma.url, '--namespace', ns]);
     const collection = `vmem-${ns}-pages`;
     const pageIds = async () => [...(await allPages(b.client)).keys()];
-    assert.deepEqual((await getRecords(chroma.url, collection)).ids.filter(isPageId).sort(), (await pageIds()).sort(), "A's pages are in Chroma");
+    assert.deepEqual(
+      (await getRecords(chroma.url, collection)).ids.filter(isPageId).sort(),
+      (await pageIds()).sort(),
+      "A's pages are in Chroma",
+    );
 
     const logs: string[] = [];
     b.client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
@@ -121,7 +138,10 @@ describe('several vmem processes on one store', () => {
     await call(b.client, 'evict', { all: true });
     const during = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault answered while Chroma is down');
     assert.ok(['L2', 'L4'].includes(during.pages[0]!.level));
-    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined), 'the outage notice');
+    await eventually(
+      async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined),
+      'the outage notice',
+    );
     // A ingests while Chroma is down: the pages are findable at once, and reach Chroma when it is back.
     await call(a.client, 'ingest', { text: chapters(2), source: 'chapters.md' });
     await call(b.client, 'page_fault', ask('Merlin', 1995));
@@ -129,7 +149,10 @@ describe('several vmem processes on one store', () => {
 
     chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port: chroma.port });
     assert.ok(chroma);
-    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    await eventually(
+      async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined),
+      'the recovery notice',
+    );
     const all = (await pageIds()).sort();
     assert.ok(all.length > 0);
     await eventually(async () => {
@@ -149,11 +172,17 @@ describe('a backend down at start', () => {
     const port = await freePort();
     const ns = `late${process.pid}x${Date.now()}`;
     const logs: string[] = [];
-    const s = await spawnServer(dir, [...FLAGS, '--chroma-url', `http://127.0.0.1:${port}`, '--namespace', ns], (client) =>
-      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data))),
+    const s = await spawnServer(
+      dir,
+      [...FLAGS, '--chroma-url', `http://127.0.0.1:${port}`, '--namespace', ns],
+      (client) =>
+        client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data))),
     );
     defer(() => s.close());
-    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined), 'the outage notice at initialization');
+    await eventually(
+      async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined),
+      'the outage notice at initialization',
+    );
 
     await call(s.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
     const found = await faultFinds(s, 'Kestrel', 2003);
@@ -162,9 +191,18 @@ describe('a backend down at start', () => {
     const chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port });
     if (!chroma) return t.skip(CHROMA_MISSING);
     defer(() => chroma.stop());
-    await eventually(async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined), 'the recovery notice');
+    await eventually(
+      async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined),
+      'the recovery notice',
+    );
     const want = JSON.stringify([...(await allPages(s.client)).keys()].sort());
-    await eventually(async () => (JSON.stringify((await getRecords(chroma.url, `vmem-${ns}-pages`)).ids.filter(isPageId).sort()) === want ? true : undefined), 'the pages ingested while Chroma was down, in Chroma');
+    await eventually(
+      async () =>
+        JSON.stringify((await getRecords(chroma.url, `vmem-${ns}-pages`)).ids.filter(isPageId).sort()) === want
+          ? true
+          : undefined,
+      'the pages ingested while Chroma was down, in Chroma',
+    );
     assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'the host is told once');
     assert.equal(s.errors.length, 0);
   });

@@ -17,14 +17,25 @@ import { ENCODINGS } from '../src/config.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import { VERSION } from '../src/mcp/server.ts';
 import { OPTIONAL_PACKAGES } from '../src/optional.ts';
-import { chapters, REPO, tempDir } from './helpers.ts';
-import { HEAVY_BACKENDS, installInto, MB, NpmError, packProject, registryUnreachable, treeBytes } from './support/package.ts';
+import { chapters, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
+import {
+  HEAVY_BACKENDS,
+  installInto,
+  MB,
+  NpmError,
+  packProject,
+  registryUnreachable,
+  treeBytes,
+} from './support/package.ts';
 import { ENV } from './support/spawn.ts';
 
 /** The installed size the embedded defaults must stay within. */
 const INSTALL_LIMIT_MB = 30;
 
-const pkg = JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<string, Record<string, unknown> | undefined>;
+const pkg = JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as Record<
+  string,
+  Record<string, unknown> | undefined
+>;
 
 test('package.json: no runtime dependencies; chromadb, ioredis and openai optional peers, as src/optional.ts names them', () => {
   assert.equal(pkg.dependencies, undefined, 'everything the embedded defaults run is bundled into dist/');
@@ -53,19 +64,30 @@ test('the packed package, installed into an empty folder with --omit=dev', { tim
   const bin = join(modules, '.bin', 'vmem');
 
   await t.test(`light: vmem alone, no heavy backend, at most ${INSTALL_LIMIT_MB} MB`, () => {
-    assert.deepEqual(fs.readdirSync(modules).filter((n) => !n.startsWith('.')), ['vmem']);
+    assert.deepEqual(
+      fs.readdirSync(modules).filter((n) => !n.startsWith('.')),
+      ['vmem'],
+    );
     for (const name of HEAVY_BACKENDS) assert.ok(!fs.existsSync(join(modules, name)), `${name} is not installed`);
     const mb = treeBytes(modules) / MB;
     console.log(`installed size (embedded defaults): ${mb.toFixed(1)} MB`);
     assert.ok(mb <= INSTALL_LIMIT_MB, `${mb.toFixed(1)} MB installed`);
   });
 
-  await t.test('what the package holds: the bundle, both encodings\' ranks, licenses; no sources', () => {
+  await t.test("what the package holds: the bundle, both encodings' ranks, licenses; no sources", () => {
     const files = fs.readdirSync(installed, { recursive: true }).map(String);
-    for (const f of ['dist/cli.js', 'dist/THIRD-PARTY-LICENSES.md', 'README.md', 'package.json', 'schemas/snapshot-v1.schema.json', ...ENCODINGS.map((e) => `dist/ranks/${e}.json`)]) {
+    for (const f of [
+      'dist/cli.js',
+      'dist/THIRD-PARTY-LICENSES.md',
+      'README.md',
+      'package.json',
+      'schemas/snapshot-v1.schema.json',
+      ...ENCODINGS.map((e) => `dist/ranks/${e}.json`),
+    ]) {
       assert.ok(files.includes(f), `${f} is in the package`);
     }
-    for (const dir of ['src', 'test', 'scripts', 'bench', 'node_modules']) assert.ok(!files.includes(dir), `${dir}/ is not`);
+    for (const dir of ['src', 'test', 'scripts', 'bench', 'node_modules'])
+      assert.ok(!files.includes(dir), `${dir}/ is not`);
   });
 
   await t.test('the command: linked in node_modules/.bin, executable, with its shebang', () => {
@@ -80,17 +102,34 @@ test('the packed package, installed into an empty folder with --omit=dev', { tim
 
   await t.test('vmem serve over stdio: initialize, list tools, ingest a text, page_fault it back', async () => {
     const client = new Client({ name: 'vmem-package-test', version: '1.0.0' });
-    await client.connect(new StdioClientTransport({ command: bin, args: ['serve', '--data-dir', join(tmp.dir, 'data')], env: ENV, stderr: 'ignore' }));
+    await client.connect(
+      new StdioClientTransport({
+        command: bin,
+        args: ['serve', '--data-dir', join(tmp.dir, 'data')],
+        env: ENV,
+        stderr: 'ignore',
+      }),
+    );
     try {
       assert.equal(client.getServerVersion()?.name, 'vmem');
       const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((x) => x.name).sort(), ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context']);
+      assert.deepEqual(tools.map((x) => x.name).sort(), TOOL_NAMES);
       const text = `${chapters(1)}\n\nThe harbour master keeps the spare lantern key in the blue tin under the third stair.\n`;
-      const ingest = (await client.callTool({ name: 'ingest', arguments: { text, source: 'harbour.md' } })) as CallToolResult;
+      const ingest = (await client.callTool({
+        name: 'ingest',
+        arguments: { text, source: 'harbour.md' },
+      })) as CallToolResult;
       assert.equal(ingest.isError, undefined, JSON.stringify(ingest.content));
       const ingested = ingest.structuredContent as { total_pages: number; total_tokens: number };
-      assert.equal(ingested.total_tokens, tokenizer('o200k_base').count(text), 'the bundled o200k_base ranks count as js-tiktoken\'s');
-      const fault = (await client.callTool({ name: 'page_fault', arguments: { query: 'where is the spare lantern key kept', max_pages: 1 } })) as CallToolResult;
+      assert.equal(
+        ingested.total_tokens,
+        tokenizer('o200k_base').count(text),
+        "the bundled o200k_base ranks count as js-tiktoken's",
+      );
+      const fault = (await client.callTool({
+        name: 'page_fault',
+        arguments: { query: 'where is the spare lantern key kept', max_pages: 1 },
+      })) as CallToolResult;
       assert.equal(fault.isError, undefined, JSON.stringify(fault.content));
       const page = (fault.structuredContent as { pages: { text?: string; level: string; source: string }[] }).pages[0]!;
       assert.equal(page.source, 'harbour.md');
@@ -101,11 +140,14 @@ test('the packed package, installed into an empty folder with --omit=dev', { tim
     }
   });
 
-  await t.test('the other encoding\'s ranks load too (vmem ingest --encoding cl100k_base)', () => {
+  await t.test("the other encoding's ranks load too (vmem ingest --encoding cl100k_base)", () => {
     const file = join(tmp.dir, 'chapter.md');
     const text = chapters(2);
     fs.writeFileSync(file, text);
-    const r = spawnSync(bin, ['ingest', file, '--data-dir', join(tmp.dir, 'cl100k'), '--encoding', 'cl100k_base'], { encoding: 'utf8', env: ENV });
+    const r = spawnSync(bin, ['ingest', file, '--data-dir', join(tmp.dir, 'cl100k'), '--encoding', 'cl100k_base'], {
+      encoding: 'utf8',
+      env: ENV,
+    });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout, new RegExp(` ${tokenizer('cl100k_base').count(text)} tokens `));
   });
@@ -114,10 +156,18 @@ test('the packed package, installed into an empty folder with --omit=dev', { tim
     const cases: [Record<string, string>, string, string][] = [
       [{ VMEM_CHROMA_URL: 'http://127.0.0.1:9' }, 'VMEM_CHROMA_URL / --chroma-url is set', 'chromadb'],
       [{ VMEM_REDIS_URL: 'redis://127.0.0.1:9' }, 'VMEM_REDIS_URL / --redis-url is set', 'ioredis'],
-      [{ VMEM_COMPRESSOR: 'openai', VMEM_OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' }, 'VMEM_COMPRESSOR / --compressor is openai', 'openai'],
+      [
+        { VMEM_COMPRESSOR: 'openai', VMEM_OPENAI_BASE_URL: 'http://127.0.0.1:9/v1' },
+        'VMEM_COMPRESSOR / --compressor is openai',
+        'openai',
+      ],
     ];
     for (const [env, why, name] of cases) {
-      const r = spawnSync(bin, ['serve', '--data-dir', join(tmp.dir, 'data')], { encoding: 'utf8', env: { ...ENV, ...env }, input: '' });
+      const r = spawnSync(bin, ['serve', '--data-dir', join(tmp.dir, 'data')], {
+        encoding: 'utf8',
+        env: { ...ENV, ...env },
+        input: '',
+      });
       assert.equal(r.status, 2, r.stderr);
       assert.equal(r.stdout, '');
       const lines = r.stderr.trimEnd().split('\n');

@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
 import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { chapters, fakeClock, files, listing, openPager, tempDir, deferrals } from './helpers.ts';
+import { chapters, deferrals, fakeClock, files, listing, openPager, tempDir } from './helpers.ts';
 
 const FLAGS = { '--page-tokens': '200', '--l1-tokens': '2000' };
 /** The page table as the catalog log on disk records it (documents and their new pages). */
@@ -56,8 +56,14 @@ describe('page table persistence', () => {
     assert.equal(reopened.l3.size(), before.indexed, 'the L3 index reloads');
     // And it still works: the same query finds the same pages, now read back from L4.
     const again = await reopened.fault(reopened.newSession(), 'whale ship sea voyage harpoon', { maxPages: 2 });
-    assert.deepEqual(again.pages.map((p) => p.pageId), faulted);
-    assert.deepEqual(again.pages.map((p) => p.level), ['L4', 'L4']);
+    assert.deepEqual(
+      again.pages.map((p) => p.pageId),
+      faulted,
+    );
+    assert.deepEqual(
+      again.pages.map((p) => p.level),
+      ['L4', 'L4'],
+    );
     assert.equal(reopened.table.get(faulted[0]!)!.faultCount, 2);
   });
 
@@ -70,7 +76,10 @@ describe('page table persistence', () => {
     // No close: a second process opening the same dir sees the pages.
     const other = await openPager(dir, FLAGS);
     assert.equal(other.table.pageCount, r!.pages);
-    assert.deepEqual(other.table.listDocuments().map((d) => d.id), [r!.documentId]);
+    assert.deepEqual(
+      other.table.listDocuments().map((d) => d.id),
+      [r!.documentId],
+    );
     const page = await other.readPage(other.table.listDocuments()[0]!.pageIds[0]!);
     assert.ok(page && page.text.length > 0 && page.level === 'L4');
     await other.close();
@@ -91,7 +100,11 @@ describe('page table persistence', () => {
     await pager.serialize(session, 'note');
     await pager.close();
     const all = files(dir);
-    assert.deepEqual(all.filter((f) => f.endsWith('.tmp') || f.includes('.tmp')), [], 'no temp files');
+    assert.deepEqual(
+      all.filter((f) => f.endsWith('.tmp') || f.includes('.tmp')),
+      [],
+      'no temp files',
+    );
     assert.ok(all.includes('catalog.jsonl'));
     const table = readTable(dir);
     assert.equal(table.documents.length, 2);
@@ -99,7 +112,11 @@ describe('page table persistence', () => {
     assert.equal(pageFiles.length, table.pages.length, 'one L4 file per page');
     for (const e of table.pages) {
       const rel = join('pages', e.id.slice(1, 3), `${e.id}.json`);
-      const stored = JSON.parse(fs.readFileSync(join(dir, rel), 'utf8')) as { id: string; sha256: string; text: string };
+      const stored = JSON.parse(fs.readFileSync(join(dir, rel), 'utf8')) as {
+        id: string;
+        sha256: string;
+        text: string;
+      };
       assert.equal(stored.id, e.id);
       assert.equal(sha256(stored.text), e.sha256);
       assert.equal(pageIdOf(e.sha256), e.id, 'ids are content addresses');
@@ -162,8 +179,13 @@ describe('page table persistence', () => {
     defer(() => pager.close());
     // About 45 tokens, the unique ones about 35: with 64-token pages no two paragraphs share a page (and none is
     // under half a page, so none is topped up with sentences), so every copy of `para` is the same page.
-    const para = 'The same boilerplate paragraph appears on many pages of this manual and says nothing new at all. It is repeated here to pad the page, it lists no codes, and it names no station, year or valve setting whatsoever.';
-    const text = Array.from({ length: 13 }, (_, i) => (i % 2 ? para : `Unique paragraph ${i} is about pump ${i * 17} and its valve settings, which the crew checks every morning before the first shift starts its rounds along the northern canal.`)).join('\n\n');
+    const para =
+      'The same boilerplate paragraph appears on many pages of this manual and says nothing new at all. It is repeated here to pad the page, it lists no codes, and it names no station, year or valve setting whatsoever.';
+    const text = Array.from({ length: 13 }, (_, i) =>
+      i % 2
+        ? para
+        : `Unique paragraph ${i} is about pump ${i * 17} and its valve settings, which the crew checks every morning before the first shift starts its rounds along the northern canal.`,
+    ).join('\n\n');
     const [r] = await pager.ingest([{ source: 'rep', text }]);
     const ids = pager.table.document(r!.documentId)!.pageIds;
     assert.equal(ids.length, r!.pages);

@@ -9,7 +9,13 @@ import { L1, type ResendPolicy } from '../src/core/l1.ts';
 import { call, connectedStore, demoDoc, factRe, fakeClock, type PagingJson } from './helpers.ts';
 
 const policy: ResendPolicy = { maxAgeMs: 60_000, maxTokensSince: 100, maxOmissions: 1 };
-const page = (id: string, tokens: number) => ({ pageId: id, tokens, pinned: false, resolution: 'full' as const, text: id });
+const page = (id: string, tokens: number) => ({
+  pageId: id,
+  tokens,
+  pinned: false,
+  resolution: 'full' as const,
+  text: id,
+});
 
 describe('L1: what the model can be assumed to see', () => {
   test('a page is seen after its text was sent, until it is too old, too much text came after it, or it was left out once', () => {
@@ -38,10 +44,18 @@ describe('L1: what the model can be assumed to see', () => {
 describe('page_fault and the host context', () => {
   async function setup(t: import('node:test').TestContext, flags: Record<string, string> = {}) {
     const clock = fakeClock();
-    const { pager, client } = await connectedStore(t, { '--page-tokens': '500', '--l1-tokens': '4000', ...flags }, { now: clock.now });
+    const { pager, client } = await connectedStore(
+      t,
+      { '--page-tokens': '500', '--l1-tokens': '4000', ...flags },
+      { now: clock.now },
+    );
     await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
     const fault = async (station: string, year: number, extra: Record<string, unknown> = {}) => {
-      const r = await call<PagingJson>(client, 'page_fault', { query: `maintenance code for pump station ${station} in ${year}`, max_pages: 1, ...extra });
+      const r = await call<PagingJson>(client, 'page_fault', {
+        query: `maintenance code for pump station ${station} in ${year}`,
+        max_pages: 1,
+        ...extra,
+      });
       assert.equal(r.s.pages.length, 1);
       return { ...r, page: r.s.pages[0]! };
     };
@@ -60,7 +74,10 @@ describe('page_fault and the host context', () => {
     assert.equal(again.page.sent_seconds_ago, 30);
     const reload = `load_page {"page_ids":["${first.page.page_id}"]}`;
     assert.equal(again.page.reload, reload);
-    assert.ok(again.text.includes(`text sent to you 30 s ago, not repeated; if you do not see it: ${reload}`), again.text);
+    assert.ok(
+      again.text.includes(`text sent to you 30 s ago, not repeated; if you do not see it: ${reload}`),
+      again.text,
+    );
     assert.ok(again.text.length < first.text.length / 4, 'the result without the text is small');
 
     // The named call brings the text in one step.
@@ -97,7 +114,8 @@ describe('page_fault and the host context', () => {
       let sent = from;
       for (let year = 1950; sent < until; year++) {
         const r = await fault('Heron', year);
-        if (r.page.text !== undefined && r.page.page_id !== a.page.page_id && r.page.page_id !== b.page.page_id) sent += r.page.tokens;
+        if (r.page.text !== undefined && r.page.page_id !== a.page.page_id && r.page.page_id !== b.page.page_id)
+          sent += r.page.tokens;
       }
       return sent;
     };

@@ -5,16 +5,21 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { HashingEmbedder } from '../src/embed/hashing.ts';
 import { reindex } from '../src/reindex.ts';
+import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
-import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
-import { deferrals, demoDoc, chapters, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
+import { chapters, deferrals, demoDoc, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma } from './support/chroma.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV } from './support/spawn.ts';
 
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
-const strip = <T extends { accessCount: number; faultCount: number; lastAccess: number }>(e: T) => ({ ...e, accessCount: 0, faultCount: 0, lastAccess: 0 });
+const strip = <T extends { accessCount: number; faultCount: number; lastAccess: number }>(e: T) => ({
+  ...e,
+  accessCount: 0,
+  faultCount: 0,
+  lastAccess: 0,
+});
 
 test('reindex rebuilds the page table and L3 from L4 alone, after both were lost', async (t) => {
   const defer = deferrals(t);
@@ -27,25 +32,53 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   ]);
   const query = 'What was the maintenance code for pump station Kestrel in 2003?';
   const before = {
-    pages: pager.table.listPages().map(strip).sort((a, b) => a.id.localeCompare(b.id)),
-    documents: pager.table.listDocuments().map((d) => ({ ...d, ingestedAt: 0 })).sort((a, b) => a.id.localeCompare(b.id)),
+    pages: pager.table
+      .listPages()
+      .map(strip)
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    documents: pager.table
+      .listDocuments()
+      .map((d) => ({ ...d, ingestedAt: 0 }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
     hit: (await pager.fault(pager.newSession(), query, { maxPages: 1 })).pages[0]!.pageId,
   };
   await pager.close();
   fs.rmSync(join(dir, 'catalog.jsonl'));
   fs.writeFileSync(join(dir, 'l3', 'embedded.jsonl'), '{"format":"vmem-l3-embedded/0","embedder":"other","dim":3}\n');
-  await assert.rejects(EmbeddedIndex.open(join(dir, 'l3', 'embedded.jsonl'), new HashingEmbedder()), (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message));
+  await assert.rejects(
+    EmbeddedIndex.open(join(dir, 'l3', 'embedded.jsonl'), new HashingEmbedder()),
+    (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message),
+  );
 
   // The command a user runs: it reports what it rebuilt and keeps the old index aside.
-  const r = spawnSync(process.execPath, [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000'], { encoding: 'utf8', env: ENV });
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000'],
+    { encoding: 'utf8', env: ENV },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`reindexed ${before.pages.length} pages of 2 documents`));
-  assert.ok(fs.readdirSync(join(dir, 'l3')).some((f) => f.startsWith('embedded.jsonl.bak-')), 'the previous index is kept');
+  assert.ok(
+    fs.readdirSync(join(dir, 'l3')).some((f) => f.startsWith('embedded.jsonl.bak-')),
+    'the previous index is kept',
+  );
 
   const after = await openPager(dir, FLAGS);
   defer(() => after.close());
-  assert.deepEqual(after.table.listPages().map(strip).sort((a, b) => a.id.localeCompare(b.id)), before.pages);
-  assert.deepEqual(after.table.listDocuments().map((d) => ({ ...d, ingestedAt: 0 })).sort((a, b) => a.id.localeCompare(b.id)), before.documents);
+  assert.deepEqual(
+    after.table
+      .listPages()
+      .map(strip)
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    before.pages,
+  );
+  assert.deepEqual(
+    after.table
+      .listDocuments()
+      .map((d) => ({ ...d, ingestedAt: 0 }))
+      .sort((a, b) => a.id.localeCompare(b.id)),
+    before.documents,
+  );
   const again = await after.fault(after.newSession(), query, { maxPages: 1 });
   assert.equal(again.pages[0]!.pageId, before.hit);
   assert.match(again.pages[0]!.text!, factRe('Kestrel', 2003));
@@ -53,7 +86,11 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
 
 /** A paragraph of about 350 tokens: at 500-token pages, each paragraph is a page of its own. */
 const para = (topic: string, i: number) =>
-  Array.from({ length: 14 }, (_, s) => `Clause ${i}.${s} of the ${topic} says that the holder of copy ${i * 31 + s} may use it for purpose number ${(i * 7 + s) % 23}.`).join(' ');
+  Array.from(
+    { length: 14 },
+    (_, s) =>
+      `Clause ${i}.${s} of the ${topic} says that the holder of copy ${i * 31 + s} may use it for purpose number ${(i * 7 + s) % 23}.`,
+  ).join(' ');
 const doc = (paras: string[]) => `${paras.join('\n\n')}\n\n`;
 
 /**
@@ -82,7 +119,12 @@ async function sharingStore(dir: string) {
   await pager.load(session, [docs['a/LICENSE']!.pageIds[1]!]);
   const [shared, other] = [docs['sequel.md']!.pageIds[0]!, docs['repeats.md']!.pageIds[1]!];
   await pager.saveSummary(shared, { text: 'Clause 4 of the manual.', tokens: 6, by: 'extractive', at: 1 });
-  await pager.saveSummary(other, { text: 'The repeats document restates its purpose.', tokens: 7, by: 'openai:test', at: 2 });
+  await pager.saveSummary(other, {
+    text: 'The repeats document restates its purpose.',
+    tokens: 7,
+    by: 'openai:test',
+    at: 2,
+  });
   await pager.close();
   return { docs };
 }
@@ -103,11 +145,16 @@ test('reindex reproduces the page table exactly: documents sharing pages, their 
   defer(cleanup);
   await sharingStore(dir);
   const before = await pageTable(dir);
-  assert.ok(before.pages.some((p) => p.accessCount > 0) && before.pages.filter((p) => p.summary).length === 2, 'fixture: statistics and summaries');
+  assert.ok(
+    before.pages.some((p) => p.accessCount > 0) && before.pages.filter((p) => p.summary).length === 2,
+    'fixture: statistics and summaries',
+  );
   // An ingest killed after its manifest (before the page table recorded its documents), then run again, lists
   // them twice: once earlier, with other ingest times, and once where the page table recorded them.
   const manifests = fs.readdirSync(join(dir, 'manifests')).sort();
-  const last = JSON.parse(fs.readFileSync(join(dir, 'manifests', manifests.at(-1)!), 'utf8')) as { documents: { ingestedAt: number }[] };
+  const last = JSON.parse(fs.readFileSync(join(dir, 'manifests', manifests.at(-1)!), 'utf8')) as {
+    documents: { ingestedAt: number }[];
+  };
   for (const d of last.documents) d.ingestedAt = 1;
   fs.writeFileSync(join(dir, 'manifests', 'm000000000000000000000000c0ffee0.json'), JSON.stringify(last));
 
@@ -137,14 +184,22 @@ test('reindex of a store written before ingest manifests rebuilds from first ori
   fs.mkdirSync(join(dir, 'manifests'));
   fs.writeFileSync(join(dir, 'manifests', 'm000000000000001.json'), '{"version":1,"documents":[{"id":');
 
-  const r = spawnSync(process.execPath, [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000'], { encoding: 'utf8', env: ENV });
+  const r = spawnSync(
+    process.execPath,
+    [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000'],
+    { encoding: 'utf8', env: ENV },
+  );
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`reindexed ${before.pages.length} pages of 4 documents`));
   assert.match(r.stderr, /4 document\(s\) predate ingest manifests .* re-ingest their sources/);
   assert.match(r.stderr, /1 manifest\(s\) unreadable \(m000000000000001\)/);
   const after = await pageTable(dir);
   assert.deepEqual(after.pages.map((p) => p.id).sort(), before.pages.map((p) => p.id).sort(), 'every page is back');
-  assert.equal(after.documents.find((d) => d.source === 'b/LICENSE'), undefined, 'a document whose pages all came first in another is what first origins cannot restore');
+  assert.equal(
+    after.documents.find((d) => d.source === 'b/LICENSE'),
+    undefined,
+    'a document whose pages all came first in another is what first origins cannot restore',
+  );
   assert.deepEqual(after.documents.find((d) => d.source === 'a/LICENSE')!.pageIds, docs['a/LICENSE']!.pageIds);
   assert.deepEqual(
     after.pages.map((p) => [p.id, p.accessCount, p.faultCount, p.lastAccess]).sort(),
@@ -182,14 +237,34 @@ test('reindex with Chroma configured keeps the old collection aside and rebuilds
   const flags = { ...FLAGS, '--chroma-url': chroma.url, '--namespace': ns };
   const pager = await openPager(dir, flags);
   await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-  const ids = pager.table.listPages().map((p) => p.id).sort();
+  const ids = pager.table
+    .listPages()
+    .map((p) => p.id)
+    .sort();
   await pager.close();
   const collection = `vmem-${ns}-pages`;
   defer(() => deleteCollection(chroma.url, collection));
   assert.deepEqual((await getRecords(chroma.url, collection)).ids.sort(), ids);
 
   const cli = (url: string) =>
-    spawnSync(process.execPath, [CLI, 'reindex', '--data-dir', dir, '--page-tokens', '500', '--l1-tokens', '4000', '--chroma-url', url, '--namespace', ns], { encoding: 'utf8', env: ENV });
+    spawnSync(
+      process.execPath,
+      [
+        CLI,
+        'reindex',
+        '--data-dir',
+        dir,
+        '--page-tokens',
+        '500',
+        '--l1-tokens',
+        '4000',
+        '--chroma-url',
+        url,
+        '--namespace',
+        ns,
+      ],
+      { encoding: 'utf8', env: ENV },
+    );
 
   const unchanged = listing(dir);
   const down = cli(`http://127.0.0.1:${await freePort()}`);

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { describe, type TestContext, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ListRootsRequestSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { serveHttp } from '../src/http.ts';
 import { call, callErr, connect, deferrals, openPager, tempDir, textOf } from './helpers.ts';
 
@@ -18,7 +18,9 @@ import { call, callErr, connect, deferrals, openPager, tempDir, textOf } from '.
 function clientWithRoots(roots: string[]): { client: Client; set: (next: string[]) => Promise<void> } {
   let current = roots;
   const client = new Client({ name: 'roots-test', version: '1' }, { capabilities: { roots: { listChanged: true } } });
-  client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: current.map((r) => ({ uri: pathToFileURL(r).href, name: r })) }));
+  client.setRequestHandler(ListRootsRequestSchema, () => ({
+    roots: current.map((r) => ({ uri: pathToFileURL(r).href, name: r })),
+  }));
   return {
     client,
     set: async (next) => {
@@ -46,7 +48,7 @@ function tree(t: TestContext) {
   return { defer, base: base.dir, docs, other, secret };
 }
 
-async function store(t: TestContext, defer: (fn: () => unknown) => void, flags: Record<string, string>) {
+async function store(_t: TestContext, defer: (fn: () => unknown) => void, flags: Record<string, string>) {
   const { dir, cleanup } = tempDir();
   defer(cleanup);
   const pager = await openPager(dir, { '--ingest-roots': '', ...flags });
@@ -54,7 +56,8 @@ async function store(t: TestContext, defer: (fn: () => unknown) => void, flags: 
   return pager;
 }
 
-const ingestPath = (client: Client, path: string) => client.callTool({ name: 'ingest', arguments: { path } }) as Promise<CallToolResult>;
+const ingestPath = (client: Client, path: string) =>
+  client.callTool({ name: 'ingest', arguments: { path } }) as Promise<CallToolResult>;
 
 describe('ingest roots', () => {
   test('with no roots at all, path ingest is refused with the way to allow it; text ingest works', async (t) => {
@@ -62,7 +65,10 @@ describe('ingest roots', () => {
     const pager = await store(t, defer, {});
     const { client, close } = await connect(pager);
     defer(close);
-    assert.match(await callErr(client, 'ingest', { path: join(docs, 'manual.md') }), /path: reading files needs a root: set VMEM_INGEST_ROOTS/);
+    assert.match(
+      await callErr(client, 'ingest', { path: join(docs, 'manual.md') }),
+      /path: reading files needs a root: set VMEM_INGEST_ROOTS/,
+    );
     await call(client, 'ingest', { text: 'Text ingest needs no root.', source: 'a.md' });
   });
 
@@ -72,36 +78,61 @@ describe('ingest roots', () => {
     const { client, close } = await connect(pager);
     defer(close);
     const ok = await call<{ documents: { source: string }[] }>(client, 'ingest', { path: join(docs, 'manual.md') });
-    assert.deepEqual(ok.s.documents.map((d) => d.source), ['manual.md']);
+    assert.deepEqual(
+      ok.s.documents.map((d) => d.source),
+      ['manual.md'],
+    );
     const rel = await call<{ documents: { source: string }[] }>(client, 'ingest', { path: 'manual.md' });
-    assert.deepEqual(rel.s.documents.map((d) => d.source), ['manual.md'], 'a relative path is taken from the first root');
+    assert.deepEqual(
+      rel.s.documents.map((d) => d.source),
+      ['manual.md'],
+      'a relative path is taken from the first root',
+    );
     const real = fs.realpathSync(docs);
-    for (const path of [secret, '/etc/passwd', join(docs, '..', 'secret.txt'), '../secret.txt', join(docs, 'link-to-secret.md'), join(docs, 'link-to-base'), join(docs, 'link-to-base', 'secret.txt'), base]) {
+    for (const path of [
+      secret,
+      '/etc/passwd',
+      join(docs, '..', 'secret.txt'),
+      '../secret.txt',
+      join(docs, 'link-to-secret.md'),
+      join(docs, 'link-to-base'),
+      join(docs, 'link-to-base', 'secret.txt'),
+      base,
+    ]) {
       const msg = await callErr(client, 'ingest', { path });
       assert.match(msg, /^Invalid input: path: .* is outside the ingest roots/, path);
       assert.ok(msg.includes(real), `the message names the root: ${msg}`);
     }
     // Walking the root itself skips the links that lead out of it.
     const all = await call<{ documents: { source: string }[] }>(client, 'ingest', { path: docs });
-    assert.deepEqual(all.s.documents.map((d) => d.source), [join('docs', 'manual.md')]);
+    assert.deepEqual(
+      all.s.documents.map((d) => d.source),
+      [join('docs', 'manual.md')],
+    );
     assert.ok(!pager.table.listDocuments().some((d) => d.source.includes('secret')));
     // What a fault can find holds nothing from outside the root.
     const hits = await call(client, 'page_fault', { query: 'root bin bash' });
     assert.ok(hits.s.pages.every((p) => !p.text?.includes('root:x:0:0')));
   });
 
-  test('an empty path, a NUL byte and a missing file are the caller\'s errors', async (t) => {
+  test("an empty path, a NUL byte and a missing file are the caller's errors", async (t) => {
     const { defer, docs } = tree(t);
     const pager = await store(t, defer, { '--ingest-roots': docs });
     const { client, close } = await connect(pager);
     defer(close);
     assert.match(await callErr(client, 'ingest', { path: '' }), /^Invalid input: path: is empty/);
     assert.match(await callErr(client, 'ingest', { path: '  ' }), /^Invalid input: path: is empty/);
-    assert.match(await callErr(client, 'ingest', { path: join(docs, 'manual.md\0.txt') }), /^Invalid input: path: contains a NUL byte/);
-    assert.match(await callErr(client, 'ingest', { path: join(docs, 'nope.md') }), /^Invalid input: path: .*nope\.md does not exist/);
+    assert.match(
+      await callErr(client, 'ingest', { path: join(docs, 'manual.md\0.txt') }),
+      /^Invalid input: path: contains a NUL byte/,
+    );
+    assert.match(
+      await callErr(client, 'ingest', { path: join(docs, 'nope.md') }),
+      /^Invalid input: path: .*nope\.md does not exist/,
+    );
   });
 
-  test('the client\'s MCP roots count over stdio-like transports, and are read again on roots/list_changed', async (t) => {
+  test("the client's MCP roots count over stdio-like transports, and are read again on roots/list_changed", async (t) => {
     const { defer, docs, other } = tree(t);
     const pager = await store(t, defer, {});
     const roots = clientWithRoots([docs]);
@@ -113,10 +144,14 @@ describe('ingest roots', () => {
     // The server reads the new list when notified, and the next ingest waits for that read.
     const r = await ingestPath(client, join(other, 'notes.md'));
     assert.equal(r.isError, undefined, textOf(r));
-    assert.match(await callErr(client, 'ingest', { path: join(docs, 'manual.md') }), /outside the ingest roots/, 'the old root no longer counts');
+    assert.match(
+      await callErr(client, 'ingest', { path: join(docs, 'manual.md') }),
+      /outside the ingest roots/,
+      'the old root no longer counts',
+    );
   });
 
-  test('over HTTP the client\'s roots do not count: no path ingest without VMEM_INGEST_ROOTS, and never outside them', async (t) => {
+  test("over HTTP the client's roots do not count: no path ingest without VMEM_INGEST_ROOTS, and never outside them", async (t) => {
     const { defer, docs } = tree(t);
     for (const flags of [{}, { '--ingest-roots': docs }]) {
       const pager = await store(t, defer, flags);
@@ -129,9 +164,17 @@ describe('ingest roots', () => {
       await other.connect(new StreamableHTTPClientTransport(new URL(server.url)));
       defer(() => other.close());
 
-      assert.match(await callErr(roots.client, 'ingest', { path: '/etc/passwd' }), flags['--ingest-roots'] ? /outside the ingest roots/ : /reading files over HTTP is off unless the server sets VMEM_INGEST_ROOTS/);
+      assert.match(
+        await callErr(roots.client, 'ingest', { path: '/etc/passwd' }),
+        flags['--ingest-roots']
+          ? /outside the ingest roots/
+          : /reading files over HTTP is off unless the server sets VMEM_INGEST_ROOTS/,
+      );
       const fault = await call(other, 'page_fault', { query: 'root x 0 0 bin bash' });
-      assert.ok(fault.s.pages.every((p) => !p.text?.includes('root:x:0:0')), 'another session finds nothing of it');
+      assert.ok(
+        fault.s.pages.every((p) => !p.text?.includes('root:x:0:0')),
+        'another session finds nothing of it',
+      );
       const inside = await ingestPath(roots.client, join(docs, 'manual.md'));
       assert.equal(inside.isError, flags['--ingest-roots'] ? undefined : true, textOf(inside));
       await call(roots.client, 'ingest', { text: 'Text ingest works over HTTP.', source: 'http.md' });

@@ -21,7 +21,9 @@ function toOpenAIStrict(s: Schema, optional = false): Schema {
   if (s.type === 'object') {
     const props = (s.properties ?? {}) as Record<string, Schema>;
     const required = new Set((s.required ?? []) as string[]);
-    out.properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, toOpenAIStrict(v, !required.has(k))]));
+    out.properties = Object.fromEntries(
+      Object.entries(props).map(([k, v]) => [k, toOpenAIStrict(v, !required.has(k))]),
+    );
     out.required = Object.keys(props);
     out.additionalProperties = false;
   }
@@ -51,7 +53,8 @@ function openAIStrictProblems(s: Schema, at = '$'): string[] {
   if (type === 'object') {
     if (s.additionalProperties !== false) problems.push(`${at}: additionalProperties must be false`);
     const props = (s.properties ?? {}) as Record<string, Schema>;
-    if (JSON.stringify([...((s.required ?? []) as string[])].sort()) !== JSON.stringify(Object.keys(props).sort())) problems.push(`${at}: required must list every property`);
+    if (JSON.stringify([...((s.required ?? []) as string[])].sort()) !== JSON.stringify(Object.keys(props).sort()))
+      problems.push(`${at}: required must list every property`);
     for (const [k, v] of Object.entries(props)) problems.push(...openAIStrictProblems(v, `${at}.${k}`));
   }
   if (type === 'array') {
@@ -63,15 +66,40 @@ function openAIStrictProblems(s: Schema, at = '$'): string[] {
 
 /** Gemini's function-declaration Schema (an OpenAPI 3.0 subset): its fields, one type, no tuples. */
 const GEMINI_FIELDS = new Set([
-  'type', 'format', 'title', 'description', 'nullable', 'enum', 'maxItems', 'minItems', 'properties', 'required',
-  'minProperties', 'maxProperties', 'minLength', 'maxLength', 'pattern', 'example', 'anyOf', 'propertyOrdering', 'default', 'items', 'minimum', 'maximum',
+  'type',
+  'format',
+  'title',
+  'description',
+  'nullable',
+  'enum',
+  'maxItems',
+  'minItems',
+  'properties',
+  'required',
+  'minProperties',
+  'maxProperties',
+  'minLength',
+  'maxLength',
+  'pattern',
+  'example',
+  'anyOf',
+  'propertyOrdering',
+  'default',
+  'items',
+  'minimum',
+  'maximum',
 ]);
 
 function geminiProblems(s: Schema, at = '$'): string[] {
-  const problems = Object.keys(s).filter((k) => !GEMINI_FIELDS.has(k)).map((k) => `${at}: unknown field "${k}"`);
-  if (typeof s.type !== 'string' || !['string', 'number', 'integer', 'boolean', 'array', 'object'].includes(s.type)) problems.push(`${at}: type ${JSON.stringify(s.type)}`);
-  if (s.enum && (s.enum as unknown[]).some((v) => typeof v !== 'string')) problems.push(`${at}: enum values must be strings`);
-  for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Schema>)) problems.push(...geminiProblems(v, `${at}.${k}`));
+  const problems = Object.keys(s)
+    .filter((k) => !GEMINI_FIELDS.has(k))
+    .map((k) => `${at}: unknown field "${k}"`);
+  if (typeof s.type !== 'string' || !['string', 'number', 'integer', 'boolean', 'array', 'object'].includes(s.type))
+    problems.push(`${at}: type ${JSON.stringify(s.type)}`);
+  if (s.enum && (s.enum as unknown[]).some((v) => typeof v !== 'string'))
+    problems.push(`${at}: enum values must be strings`);
+  for (const [k, v] of Object.entries((s.properties ?? {}) as Record<string, Schema>))
+    problems.push(...geminiProblems(v, `${at}.${k}`));
   if (s.items !== undefined) {
     if (Array.isArray(s.items)) problems.push(`${at}: tuple items`);
     else problems.push(...geminiProblems(s.items as Schema, `${at}[]`));
@@ -79,20 +107,29 @@ function geminiProblems(s: Schema, at = '$'): string[] {
   return problems;
 }
 
-const setup = (t: import('node:test').TestContext) => connectedStore(t, { '--page-tokens': '500', '--l1-tokens': '4000' });
+const setup = (t: import('node:test').TestContext) =>
+  connectedStore(t, { '--page-tokens': '500', '--l1-tokens': '4000' });
 
 /** A tools/call as a client may send it, bypassing the SDK client's own argument typing. */
-const rawCall = (client: Client, params: Record<string, unknown>) => client.request({ method: 'tools/call', params: params as never }, CallToolResultSchema);
+const rawCall = (client: Client, params: Record<string, unknown>) =>
+  client.request({ method: 'tools/call', params: params as never }, CallToolResultSchema);
 
 describe('tool schemas every provider accepts', () => {
-  test('every input and output schema passes OpenAI strict mode (after the usual conversion) and Gemini\'s subset', async (t) => {
+  test("every input and output schema passes OpenAI strict mode (after the usual conversion) and Gemini's subset", async (t) => {
     const { client } = await setup(t);
     const { tools } = await client.listTools();
     assert.equal(tools.length, 6);
     for (const tool of tools) {
-      for (const [which, schema] of [['input', tool.inputSchema], ['output', tool.outputSchema]] as const) {
+      for (const [which, schema] of [
+        ['input', tool.inputSchema],
+        ['output', tool.outputSchema],
+      ] as const) {
         assert.ok(schema, `${tool.name} has an ${which} schema`);
-        assert.deepEqual(openAIStrictProblems(toOpenAIStrict(schema as Schema)), [], `${tool.name} ${which} schema under OpenAI strict mode`);
+        assert.deepEqual(
+          openAIStrictProblems(toOpenAIStrict(schema as Schema)),
+          [],
+          `${tool.name} ${which} schema under OpenAI strict mode`,
+        );
         assert.deepEqual(geminiProblems(schema as Schema), [], `${tool.name} ${which} schema under Gemini's subset`);
       }
     }
@@ -100,20 +137,45 @@ describe('tool schemas every provider accepts', () => {
 
   test('the checkers refuse what providers refuse (they can fail)', () => {
     assert.ok(geminiProblems({ type: 'object', $schema: 'x', properties: {} }).some((p) => p.includes('$schema')));
-    assert.ok(geminiProblems({ type: 'array', items: [{ type: 'integer' }, { type: 'integer' }] }).some((p) => p.includes('tuple')));
-    assert.ok(geminiProblems({ type: 'object', properties: { s: {} } }).some((p) => p.includes('$.s: type')), 'a property with no type');
-    assert.ok(openAIStrictProblems(toOpenAIStrict({ type: 'object', properties: { s: {} } })).length > 0, 'a property with no type');
-    assert.ok(openAIStrictProblems(toOpenAIStrict({ type: 'object', properties: { n: { type: 'string', maxLength: 3 } } })).some((p) => p.includes('maxLength')));
+    assert.ok(
+      geminiProblems({ type: 'array', items: [{ type: 'integer' }, { type: 'integer' }] }).some((p) =>
+        p.includes('tuple'),
+      ),
+    );
+    assert.ok(
+      geminiProblems({ type: 'object', properties: { s: {} } }).some((p) => p.includes('$.s: type')),
+      'a property with no type',
+    );
+    assert.ok(
+      openAIStrictProblems(toOpenAIStrict({ type: 'object', properties: { s: {} } })).length > 0,
+      'a property with no type',
+    );
+    assert.ok(
+      openAIStrictProblems(
+        toOpenAIStrict({ type: 'object', properties: { n: { type: 'string', maxLength: 3 } } }),
+      ).some((p) => p.includes('maxLength')),
+    );
   });
 
   test('bounds are in the schemas, and restore_context.snapshot has a type', async (t) => {
     const { client } = await setup(t);
     const { tools } = await client.listTools();
-    const prop = (tool: string, name: string) => (tools.find((x) => x.name === tool)!.inputSchema.properties as Record<string, Schema>)[name]!;
+    const prop = (tool: string, name: string) =>
+      (tools.find((x) => x.name === tool)!.inputSchema.properties as Record<string, Schema>)[name]!;
     assert.deepEqual([prop('page_fault', 'max_pages').minimum, prop('page_fault', 'max_pages').maximum], [1, 20]);
-    assert.deepEqual([prop('page_fault', 'max_tokens').minimum, prop('page_fault', 'max_tokens').maximum], [1, 4000], 'at most the L1 budget');
+    assert.deepEqual(
+      [prop('page_fault', 'max_tokens').minimum, prop('page_fault', 'max_tokens').maximum],
+      [1, 4000],
+      'at most the L1 budget',
+    );
     assert.deepEqual([prop('load_page', 'page_ids').minItems, prop('load_page', 'page_ids').maxItems], [1, 200]);
-    assert.deepEqual([prop('serialize_context', 'expires_in_seconds').minimum, prop('serialize_context', 'expires_in_seconds').maximum], [1, 315_360_000]);
+    assert.deepEqual(
+      [
+        prop('serialize_context', 'expires_in_seconds').minimum,
+        prop('serialize_context', 'expires_in_seconds').maximum,
+      ],
+      [1, 315_360_000],
+    );
     assert.equal(prop('restore_context', 'snapshot').type, 'string');
     const all = JSON.stringify(tools);
     assert.ok(!all.includes('9007199254740991'), 'no meaningless ±2^53 integer bounds');
@@ -124,7 +186,9 @@ describe('tool schemas every provider accepts', () => {
     const { client } = await setup(t);
     const { tools } = await client.listTools();
     const enc = tokenizer('o200k_base');
-    const perTool = tools.map((x: Tool) => enc.count(JSON.stringify({ name: x.name, description: x.description, inputSchema: x.inputSchema })));
+    const perTool = tools.map((x: Tool) =>
+      enc.count(JSON.stringify({ name: x.name, description: x.description, inputSchema: x.inputSchema })),
+    );
     const mean = perTool.reduce((a, b) => a + b, 0) / tools.length;
     assert.ok(mean <= 110, `${mean.toFixed(1)} tokens per tool (${perTool.join(', ')})`);
   });
@@ -133,13 +197,26 @@ describe('tool schemas every provider accepts', () => {
 describe('arguments as hosts send them', () => {
   test('null stands for an argument left out, in every tool', async (t) => {
     const { client, pager } = await setup(t);
-    const ing = await call<{ documents: { document_id: string }[] }>(client, 'ingest', { text: demoDoc().slice(0, 20_000), source: 'manual.md', path: null });
+    const ing = await call<{ documents: { document_id: string }[] }>(client, 'ingest', {
+      text: demoDoc().slice(0, 20_000),
+      source: 'manual.md',
+      path: null,
+    });
     assert.equal(ing.s.documents.length, 1);
-    const fault = await call(client, 'page_fault', { query: 'pump station Kestrel', max_pages: null, max_tokens: null, resolution: null, resend: null });
+    const fault = await call(client, 'page_fault', {
+      query: 'pump station Kestrel',
+      max_pages: null,
+      max_tokens: null,
+      resolution: null,
+      resend: null,
+    });
     assert.ok(fault.s.pages.length > 0);
     const id = fault.s.pages[0]!.page_id;
     await call(client, 'load_page', { page_ids: [id], pin: null, max_tokens: null, resolution: null });
-    const ser = await call<{ snapshot_id: string; snapshot: unknown }>(client, 'serialize_context', { note: null, expires_in_seconds: null });
+    const ser = await call<{ snapshot_id: string; snapshot: unknown }>(client, 'serialize_context', {
+      note: null,
+      expires_in_seconds: null,
+    });
     await call(client, 'evict', { page_ids: null, all: true });
     await call(client, 'restore_context', { snapshot_id: ser.s.snapshot_id, snapshot: null });
     assert.equal(pager.table.get(id)?.id, id);
@@ -151,12 +228,19 @@ describe('arguments as hosts send them', () => {
 
   test('arguments that are not an object get -32602 naming the problem; arguments: null is no arguments', async (t) => {
     const { client } = await setup(t);
-    for (const [args, kind] of [[['q'], 'an array'], ['query', 'a string'], [7, 'a number']] as const) {
-      await assert.rejects(rawCall(client, { name: 'page_fault', arguments: args }), (err: Error & { code?: number }) => {
-        assert.equal(err.code, -32602);
-        assert.match(err.message, new RegExp(`"arguments" must be an object of named arguments.*got ${kind}`));
-        return true;
-      });
+    for (const [args, kind] of [
+      [['q'], 'an array'],
+      ['query', 'a string'],
+      [7, 'a number'],
+    ] as const) {
+      await assert.rejects(
+        rawCall(client, { name: 'page_fault', arguments: args }),
+        (err: Error & { code?: number }) => {
+          assert.equal(err.code, -32602);
+          assert.match(err.message, new RegExp(`"arguments" must be an object of named arguments.*got ${kind}`));
+          return true;
+        },
+      );
     }
     const none = await rawCall(client, { name: 'page_fault', arguments: null });
     assert.equal(none.isError, true, 'no query');
@@ -176,7 +260,7 @@ describe('arguments as hosts send them', () => {
     assert.deepEqual(asObject.s.pages.map((p) => p.page_id).sort(), fault.s.pages.map((p) => p.page_id).sort());
   });
 
-  test('expires_in_seconds past its bound is the caller\'s error, not vmem\'s', async (t) => {
+  test("expires_in_seconds past its bound is the caller's error, not vmem's", async (t) => {
     const { client } = await setup(t);
     for (const v of [9007199254740991, 0, 1.5]) {
       const r = await rawCall(client, { name: 'serialize_context', arguments: { expires_in_seconds: v } });

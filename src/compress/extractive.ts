@@ -3,12 +3,14 @@ import type { Tokenizer } from '../core/tokenizer.js';
 import { analyze } from '../embed/analyzer.js';
 import { CompressionError, type Compressor } from './compressor.js';
 
-const MONTH = /\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b/;
+const MONTH =
+  /\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b/;
 const YEAR = /\b(?:1[0-9]{3}|20[0-9]{2})s?\b/;
 const NUMBER = /\d/;
 /** A capitalised word after the first one: names of people, places, organisations, works. */
 const NAME = /(?<=\s)\p{Lu}[\p{L}\p{M}'’-]+/gu;
-const DEFINITION = /\b(?:is|are|was|were) (?:a|an|the|one of)\b|\b(?:refers? to|means|defined as|known as|called|consists? of|stands for)\b/i;
+const DEFINITION =
+  /\b(?:is|are|was|were) (?:a|an|the|one of)\b|\b(?:refers? to|means|defined as|known as|called|consists? of|stands for)\b/i;
 
 /** A markdown heading: structure, not content; it would spend the budget on a title. */
 const HEADING = /^#{1,6}\s/;
@@ -77,15 +79,27 @@ export class ExtractiveCompressor implements Compressor {
     const candidates: Candidate[] = sentences.map((s, index) => {
       const names = (s.match(NAME) ?? []).length;
       const facts =
-        (NUMBER.test(s) ? 0.5 : 0) + (YEAR.test(s) || MONTH.test(s) ? 0.5 : 0) + Math.min(0.45, 0.15 * names) + (DEFINITION.test(s) ? 0.4 : 0);
+        (NUMBER.test(s) ? 0.5 : 0) +
+        (YEAR.test(s) || MONTH.test(s) ? 0.5 : 0) +
+        Math.min(0.45, 0.15 * names) +
+        (DEFINITION.test(s) ? 0.4 : 0);
       // The page's opening usually says what it is about.
       const lead = index === 0 ? 0.3 : 0;
-      return { index, text: s, terms: new Set(terms[index]), facts: factTokens(s), tokens: this.tokenizer.count(s), score: centrality[index]! / most + facts + lead };
+      return {
+        index,
+        text: s,
+        terms: new Set(terms[index]),
+        facts: factTokens(s),
+        tokens: this.tokenizer.count(s),
+        score: centrality[index]! / most + facts + lead,
+      };
     });
     const content = candidates.filter((c) => !HEADING.test(c.text));
 
     // Densest first: a long sentence must carry proportionally more to take a long sentence's room.
-    const byDensity = (content.length ? content : candidates).sort((a, b) => b.score / Math.sqrt(b.tokens || 1) - a.score / Math.sqrt(a.tokens || 1) || a.index - b.index);
+    const byDensity = (content.length ? content : candidates).sort(
+      (a, b) => b.score / Math.sqrt(b.tokens || 1) - a.score / Math.sqrt(a.tokens || 1) || a.index - b.index,
+    );
     const chosen: Candidate[] = [];
     const knownFacts = new Set<string>();
     let room = targetTokens;

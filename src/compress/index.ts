@@ -1,6 +1,6 @@
-import { ConfigError, settingName, type Config } from '../config.js';
-import { loadOptional } from '../optional.js';
+import { type Config, ConfigError, settingName } from '../config.js';
 import type { Tokenizer } from '../core/tokenizer.js';
+import { loadOptional } from '../optional.js';
 import type { Compressor } from './compressor.js';
 import { ExtractiveCompressor } from './extractive.js';
 import { SamplingCompressor } from './sampling.js';
@@ -14,7 +14,11 @@ export interface Compressors {
 }
 
 /** The configured compressor; the OpenAI client is loaded only when it is the one. */
-export async function openCompressors(config: Config, tokenizer: Tokenizer, env: NodeJS.ProcessEnv = process.env): Promise<Compressors> {
+export async function openCompressors(
+  config: Config,
+  tokenizer: Tokenizer,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Compressors> {
   const extractive = new ExtractiveCompressor(tokenizer);
   switch (config.compressor) {
     case 'extractive':
@@ -27,10 +31,23 @@ export async function openCompressors(config: Config, tokenizer: Tokenizer, env:
       const apiKey = env.OPENAI_API_KEY;
       // Local OpenAI-compatible servers take any key; OpenAI itself does not.
       if (!apiKey && new URL(config.openaiBaseUrl).hostname === 'api.openai.com') {
-        throw new ConfigError('VMEM_COMPRESSOR=openai needs OPENAI_API_KEY in the environment (or VMEM_OPENAI_BASE_URL pointing at a local OpenAI-compatible server)');
+        throw new ConfigError(
+          'VMEM_COMPRESSOR=openai needs OPENAI_API_KEY in the environment (or VMEM_OPENAI_BASE_URL pointing at a local OpenAI-compatible server)',
+        );
       }
-      const { OpenAICompressor } = await loadOptional('openai', `${settingName('compressor')} is openai`, () => import('./openai.js'));
-      return { compressor: new OpenAICompressor({ baseURL: config.openaiBaseUrl, model: config.openaiModel, apiKey: apiKey || 'unused', tokenizer }) };
+      const { OpenAICompressor } = await loadOptional(
+        'openai',
+        `${settingName('compressor')} is openai`,
+        () => import('./openai.js'),
+      );
+      return {
+        compressor: new OpenAICompressor({
+          baseURL: config.openaiBaseUrl,
+          model: config.openaiModel,
+          apiKey: apiKey || 'unused',
+          tokenizer,
+        }),
+      };
     }
   }
 }

@@ -1,6 +1,6 @@
 import OpenAI from 'openai';
 import type { Tokenizer } from '../core/tokenizer.js';
-import { CompressionError, summaryPrompt, type Compressor } from './compressor.js';
+import { CompressionError, type Compressor, summaryPrompt } from './compressor.js';
 
 export interface OpenAICompressorOptions {
   /** Any OpenAI-compatible endpoint: OpenAI, Ollama, vLLM, LM Studio, llama.cpp's server. */
@@ -26,7 +26,12 @@ export class OpenAICompressor implements Compressor {
 
   constructor(private readonly opts: OpenAICompressorOptions) {
     this.name = `openai:${opts.model}`;
-    this.client = new OpenAI({ apiKey: opts.apiKey, baseURL: opts.baseURL, timeout: opts.timeoutMs ?? 60_000, maxRetries: opts.maxRetries ?? 3 });
+    this.client = new OpenAI({
+      apiKey: opts.apiKey,
+      baseURL: opts.baseURL,
+      timeout: opts.timeoutMs ?? 60_000,
+      maxRetries: opts.maxRetries ?? 3,
+    });
   }
 
   async compress(text: string, targetTokens: number): Promise<string> {
@@ -52,7 +57,9 @@ export class OpenAICompressor implements Compressor {
       throw new CompressionError(`${this.opts.baseURL} returned no summary text (model ${this.opts.model})`);
     }
     if (this.opts.tokenizer.count(summary) >= this.opts.tokenizer.count(text)) {
-      throw new CompressionError(`${this.opts.baseURL} returned a "summary" as long as the page (model ${this.opts.model})`);
+      throw new CompressionError(
+        `${this.opts.baseURL} returned a "summary" as long as the page (model ${this.opts.model})`,
+      );
     }
     return summary.trim();
   }

@@ -1,6 +1,6 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Tokenizer } from '../core/tokenizer.js';
-import { CompressionError, summaryPrompt, type Compressor } from './compressor.js';
+import { CompressionError, type Compressor, summaryPrompt } from './compressor.js';
 
 /** How long the host may take to answer one sampling request (it may ask its user first). */
 const SAMPLING_TIMEOUT_MS = 120_000;
@@ -29,7 +29,7 @@ export class SamplingCompressor implements Compressor {
   async compress(text: string, targetTokens: number): Promise<string> {
     const server = this.servers.find((s) => s.getClientCapabilities()?.sampling);
     if (!server) throw new CompressionError('no connected MCP client offers sampling', false);
-    let result;
+    let result: Awaited<ReturnType<typeof server.createMessage>>;
     try {
       result = await server.createMessage(
         {
@@ -50,7 +50,8 @@ export class SamplingCompressor implements Compressor {
     const content = result.content;
     const summary = !Array.isArray(content) && content.type === 'text' ? content.text.trim() : '';
     if (!summary) throw new CompressionError('the MCP client sampled no text');
-    if (this.tokenizer.count(summary) >= this.tokenizer.count(text)) throw new CompressionError('the MCP client sampled a "summary" as long as the page');
+    if (this.tokenizer.count(summary) >= this.tokenizer.count(text))
+      throw new CompressionError('the MCP client sampled a "summary" as long as the page');
     return summary;
   }
 }

@@ -28,6 +28,7 @@ const LINE = /\n/g;
 const LEVELS = [PARAGRAPH, SENTENCE, LINE];
 
 /** Code points that extend the grapheme before them: combining marks, ZWJ, variation selectors, skin tones, tags. */
+// biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point of the class is matched on its own, after the grapheme it extends
 const EXTENDS = /^[\p{M}\u200D\uFE0F\u{1F3FB}-\u{1F3FF}\u{E0020}-\u{E007F}]/u;
 const REGIONAL = /^[\u{1F1E6}-\u{1F1FF}]/u;
 
@@ -178,7 +179,15 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
     line += newlines;
     // A trailing newline belongs to the line it ends, not to the next one.
     const lineEnd = body.endsWith('\n') ? line - 1 : line;
-    chunks.push({ ordinal: chunks.length, text: body, tokens, charStart: start, charEnd: end, lineStart, lineEnd: Math.max(lineStart, lineEnd) });
+    chunks.push({
+      ordinal: chunks.length,
+      text: body,
+      tokens,
+      charStart: start,
+      charEnd: end,
+      lineStart,
+      lineEnd: Math.max(lineStart, lineEnd),
+    });
     cur = undefined;
   };
 

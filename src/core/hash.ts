@@ -10,6 +10,7 @@ export function pageIdOf(contentSha256: string): string {
 }
 
 /** Control characters (C0 and DEL), which a document name may not contain. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
 export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
 /**
@@ -19,6 +20,9 @@ export const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
  * (otherwise ("a\0b", "c") and ("a", "b\0c") would share an id).
  */
 export function documentIdOf(source: string, text: string): string {
-  if (CONTROL_CHARACTER.test(source)) throw new Error(`document source ${JSON.stringify(source)} holds a control character; ingest refuses such names before ids are made`);
+  if (CONTROL_CHARACTER.test(source))
+    throw new Error(
+      `document source ${JSON.stringify(source)} holds a control character; ingest refuses such names before ids are made`,
+    );
   return `d${createHash('sha256').update(source, 'utf8').update('\0').update(text, 'utf8').digest('hex').slice(0, 16)}`;
 }

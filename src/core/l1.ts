@@ -64,7 +64,12 @@ export class L1 {
   /** Whether the model can be assumed to still see a resident page's text (see ResendPolicy). */
   seen(pageId: string, at: number, policy: ResendPolicy): boolean {
     const s = this.pages.get(pageId)?.sent;
-    return !!s && at - s.at < policy.maxAgeMs && this.sent - s.mark < policy.maxTokensSince && s.omitted < policy.maxOmissions;
+    return (
+      !!s &&
+      at - s.at < policy.maxAgeMs &&
+      this.sent - s.mark < policy.maxTokensSince &&
+      s.omitted < policy.maxOmissions
+    );
   }
 
   get usedTokens(): number {

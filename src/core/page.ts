@@ -38,7 +38,6 @@ export interface Handle {
 /** Metadata of a page without its text. */
 export type PageMeta = Omit<Page, 'text'>;
 
-
 const GIST_CHARS = 120;
 
 /** A one-line gist: the page's first sentence, or its first words, on one line. */

@@ -4,8 +4,14 @@ export const SNAPSHOT_VERSION = 1;
 
 /** A page pointer in a snapshot: never the text, only what finds it and proves it unchanged. */
 export const snapshotPageSchema = z.object({
-  id: z.string().regex(/^p[0-9a-f]{20}$/, 'must be a page id like p0123456789abcdef0123').describe('Page id: p + 20 hex of its sha256'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'must be the 64-hex sha256 of the page text').describe('sha256 of the full page text, checked on restore'),
+  id: z
+    .string()
+    .regex(/^p[0-9a-f]{20}$/, 'must be a page id like p0123456789abcdef0123')
+    .describe('Page id: p + 20 hex of its sha256'),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/, 'must be the 64-hex sha256 of the page text')
+    .describe('sha256 of the full page text, checked on restore'),
   tokens: z.number().int().positive().describe('Tokens as resident: the page’s, or its summary’s'),
   resolution: z.enum(['full', 'summary']).optional().describe('Absent: the page in full'),
   pinned: z.boolean().optional().describe('Kept from LRU eviction'),
@@ -18,7 +24,9 @@ export const snapshotPageSchema = z.object({
  */
 export const snapshotSchema = z
   .object({
-    version: z.literal(SNAPSHOT_VERSION, { message: `must be ${SNAPSHOT_VERSION}, the snapshot version this server reads` }),
+    version: z.literal(SNAPSHOT_VERSION, {
+      message: `must be ${SNAPSHOT_VERSION}, the snapshot version this server reads`,
+    }),
     created_at: z.string().describe('ISO 8601 time the snapshot was made'),
     namespace: z.string().optional().describe('The store namespace (VMEM_NAMESPACE) it was made in'),
     session: z.string().optional().describe('The MCP session whose L1 it holds'),

@@ -14,7 +14,9 @@ const load = createRequire(import.meta.url);
  * only a devDependency); from source, they come from js-tiktoken itself.
  */
 function ranksOf(encoding: EncodingName): TiktokenBPE {
-  return (typeof VMEM_BUNDLE !== 'undefined' ? load(`./ranks/${encoding}.json`) : load(`js-tiktoken/ranks/${encoding}`)) as TiktokenBPE;
+  return (
+    typeof VMEM_BUNDLE !== 'undefined' ? load(`./ranks/${encoding}.json`) : load(`js-tiktoken/ranks/${encoding}`)
+  ) as TiktokenBPE;
 }
 
 /** Pieces remembered by a counter; past this the memo starts over, bounding memory on huge corpora. */
@@ -109,7 +111,8 @@ export class Tokenizer {
     const { ranks } = this.bpe;
     if (bytes.length <= 1 || ranks.has(bytes)) return 1;
     const cuts = Array.from({ length: bytes.length + 1 }, (_, i) => i);
-    const pairRank = (i: number) => (i >= 0 && i + 2 < cuts.length ? (ranks.get(bytes.slice(cuts[i], cuts[i + 2])) ?? Infinity) : Infinity);
+    const pairRank = (i: number) =>
+      i >= 0 && i + 2 < cuts.length ? (ranks.get(bytes.slice(cuts[i], cuts[i + 2])) ?? Infinity) : Infinity;
     const pairs = cuts.slice(0, -2).map((_, i) => pairRank(i));
     for (;;) {
       let best = Infinity;
@@ -129,6 +132,7 @@ export class Tokenizer {
   }
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, control characters included
 const ASCII = /^[\x00-\x7f]*$/;
 
 function isLowSurrogate(code: number): boolean {

@@ -6,10 +6,12 @@ import { stemmer } from 'stemmer';
  * then words cut to their first MAX_TERM letters.
  */
 const STOPWORDS = new Set(
-  ('a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its ' +
+  (
+    'a an and are as at be been but by can could did do does for from had has have he her his how i if in into is it its ' +
     'me my no not of on or our she so than that the their them then there these they this those to too was we were what ' +
     'when where which while who whom why will with would you your about after also any because before being between both ' +
-    'during each few more most other over same should some such through under until up very').split(' '),
+    'during each few more most other over same should some such through under until up very'
+  ).split(' '),
 );
 
 const WORD = /[\p{L}\p{N}]+(?:['’][\p{L}]+)?/gu;
@@ -48,6 +50,7 @@ function lightStem(w: string): string {
 /** Word → its term (or null for a stopword): words repeat, so each is stemmed once. */
 const memo = new Map<string, string | null>();
 const MEMO_LIMIT = 500_000;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the whole ASCII range, control characters included
 const NON_ASCII = /[^\x00-\x7f]/;
 
 function term(w: string): string | null {

@@ -9,7 +9,18 @@ export interface SourceFile {
 }
 
 /** Directories never worth paging: dependencies, build output, VCS internals. */
-const SKIP_DIRS = new Set(['node_modules', '.git', '.hg', '.svn', 'dist', 'build', 'target', '__pycache__', '.venv', 'venv']);
+const SKIP_DIRS = new Set([
+  'node_modules',
+  '.git',
+  '.hg',
+  '.svn',
+  'dist',
+  'build',
+  'target',
+  '__pycache__',
+  '.venv',
+  'venv',
+]);
 
 /** A file is text if its first 8 KiB hold no NUL byte and decode as UTF-8. */
 function looksLikeText(head: Buffer): boolean {
@@ -27,7 +38,11 @@ async function readText(path: string, maxBytes: number): Promise<string | undefi
     const head = Buffer.alloc(Math.min(size, 8192));
     await fh.read(head, 0, head.length, 0);
     if (!looksLikeText(head)) return undefined;
-    if (size > maxBytes) throw new InputError('path', `${path} is ${size} bytes, over the ${maxBytes}-byte limit per file; split it or raise VMEM_MAX_INGEST_BYTES`);
+    if (size > maxBytes)
+      throw new InputError(
+        'path',
+        `${path} is ${size} bytes, over the ${maxBytes}-byte limit per file; split it or raise VMEM_MAX_INGEST_BYTES`,
+      );
     return (await fh.readFile('utf8')).replace(/^\uFEFF/, '');
   } finally {
     await fh.close();
@@ -41,7 +56,8 @@ async function readText(path: string, maxBytes: number): Promise<string | undefi
 export async function readSources(path: string, maxBytes: number): Promise<SourceFile[]> {
   const abs = resolve(path);
   const info = await stat(abs).catch((err: NodeJS.ErrnoException) => {
-    if (err.code === 'ENOENT') throw new InputError('path', `${path} does not exist; pass an existing file or directory`);
+    if (err.code === 'ENOENT')
+      throw new InputError('path', `${path} does not exist; pass an existing file or directory`);
     if (err.code === 'EACCES') throw new InputError('path', `${path} is not readable (permission denied)`);
     throw err;
   });
@@ -50,7 +66,8 @@ export async function readSources(path: string, maxBytes: number): Promise<Sourc
       if (err.code === 'EACCES') throw new InputError('path', `${path} is not readable (permission denied)`);
       throw err;
     });
-    if (text === undefined) throw new InputError('path', `${path} is a binary file; vmem pages text, markdown and source code`);
+    if (text === undefined)
+      throw new InputError('path', `${path} is a binary file; vmem pages text, markdown and source code`);
     return [{ source: basename(abs), text }];
   }
   if (!info.isDirectory()) throw new InputError('path', `${path} is neither a file nor a directory`);
@@ -77,7 +94,10 @@ export async function readSources(path: string, maxBytes: number): Promise<Sourc
   };
   await walk(abs);
   if (!out.length) {
-    throw new InputError('path', `${path} holds no readable text files (${skipped} binary, empty or unreadable files skipped); pass a directory of text, markdown or source code`);
+    throw new InputError(
+      'path',
+      `${path} holds no readable text files (${skipped} binary, empty or unreadable files skipped); pass a directory of text, markdown or source code`,
+    );
   }
   return out;
 }

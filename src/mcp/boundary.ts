@@ -39,6 +39,8 @@ export function guardToolCalls(transport: Transport): void {
   transport.onmessage = (message, extra) => {
     const refusal = normalizeToolCall(message);
     if (!refusal) return deliver(message, extra);
-    transport.send(refusal, { relatedRequestId: (message as { id: string | number }).id }).catch((err: unknown) => console.error('vmem: could not answer a malformed tools/call:', err));
+    transport
+      .send(refusal, { relatedRequestId: (message as { id: string | number }).id })
+      .catch((err: unknown) => console.error('vmem: could not answer a malformed tools/call:', err));
   };
 }

@@ -1,8 +1,8 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Pager } from '../pager.js';
 import type { Session } from '../session.js';
-import type { IngestRoots } from './roots.js';
 import type { PagerEvents } from './pager-events.js';
+import type { IngestRoots } from './roots.js';
 
 /** What every tool and resource of one MCP session works with. */
 export interface ToolContext {

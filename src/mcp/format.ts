@@ -1,5 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { reloadCall, type Handle } from '../core/page.js';
+import { type Handle, reloadCall } from '../core/page.js';
 import { InputError } from '../errors.js';
 import type { PagingResult, Pressure, ServedPage } from '../pager.js';
 
@@ -26,7 +26,12 @@ export const pageJson = (p: ServedPage) => ({
   lines: p.lines,
   resolution: p.resolution,
   ...(p.score !== undefined ? { score: Number(p.score.toFixed(4)) } : {}),
-  ...(p.text !== undefined ? { text: p.text } : { ...(p.sentSecondsAgo !== undefined ? { sent_seconds_ago: p.sentSecondsAgo } : {}), reload: reloadCall([p.pageId]) }),
+  ...(p.text !== undefined
+    ? { text: p.text }
+    : {
+        ...(p.sentSecondsAgo !== undefined ? { sent_seconds_ago: p.sentSecondsAgo } : {}),
+        reload: reloadCall([p.pageId]),
+      }),
 });
 
 export const pagingJson = (r: PagingResult) => ({
@@ -43,7 +48,10 @@ export const handleText = (h: Handle) =>
   `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
 export function pageText(p: ServedPage): string {
-  const what = p.resolution === 'summary' ? `summary, ${p.tokens} tokens (${reloadCall([p.pageId])} for the full page)` : `${p.tokens} tokens`;
+  const what =
+    p.resolution === 'summary'
+      ? `summary, ${p.tokens} tokens (${reloadCall([p.pageId])} for the full page)`
+      : `${p.tokens} tokens`;
   const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
   if (p.text !== undefined) return `${head}\n${p.text}`;
   const when = p.sentSecondsAgo === undefined ? '' : ` ${p.sentSecondsAgo} s ago`;
@@ -52,10 +60,13 @@ export function pageText(p: ServedPage): string {
 
 export function pagingText(r: PagingResult, lead: string): string {
   const parts = [lead, ...r.pages.map(pageText)];
-  if (r.evicted.length) parts.push(`Evicted from L1 (load_page brings one back):\n${r.evicted.map(handleText).join('\n')}`);
+  if (r.evicted.length)
+    parts.push(`Evicted from L1 (load_page brings one back):\n${r.evicted.map(handleText).join('\n')}`);
   if (r.skipped.length) {
     const call = reloadCall(r.skipped.map((h) => h.pageId));
-    parts.push(`Did not fit in this call (${call} brings them, evicting older pages; or raise max_tokens):\n${r.skipped.map(handleText).join('\n')}`);
+    parts.push(
+      `Did not fit in this call (${call} brings them, evicting older pages; or raise max_tokens):\n${r.skipped.map(handleText).join('\n')}`,
+    );
   }
   parts.push(pressureText(r.l1));
   return parts.join('\n\n');
@@ -74,9 +85,13 @@ export async function guard(body: () => Promise<CallToolResult>): Promise<CallTo
   try {
     return await body();
   } catch (err) {
-    if (err instanceof InputError) return { isError: true, content: [{ type: 'text', text: `Invalid input: ${err.message}` }] };
+    if (err instanceof InputError)
+      return { isError: true, content: [{ type: 'text', text: `Invalid input: ${err.message}` }] };
     console.error('vmem: internal error:', err);
     const message = err instanceof Error ? err.message : String(err);
-    return { isError: true, content: [{ type: 'text', text: `Internal error in vmem (not caused by your input): ${message}` }] };
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `Internal error in vmem (not caused by your input): ${message}` }],
+    };
   }
 }

@@ -15,7 +15,11 @@ const NAMES: Name[] = ['pages', 'snapshots', 'health'];
  * client (Node warns past 10) and tie each session's lifetime to the pager's emitter.
  */
 export class PagerEvents {
-  private readonly subscribers: { [K in Name]: Set<Listeners[K]> } = { pages: new Set(), snapshots: new Set(), health: new Set() };
+  private readonly subscribers: { [K in Name]: Set<Listeners[K]> } = {
+    pages: new Set(),
+    snapshots: new Set(),
+    health: new Set(),
+  };
   private readonly relays = new Map<Name, (...args: unknown[]) => void>();
 
   constructor(private readonly pager: Pager) {

@@ -1,5 +1,10 @@
 import { ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { ErrorCode, McpError, SubscribeRequestSchema, UnsubscribeRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ErrorCode,
+  McpError,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
 import { pressureJson } from './format.js';
 
@@ -17,14 +22,26 @@ const documentUri = (id: string) => `vmem://documents/${id}`;
  * One read of a listing: `perRead` entries from the `from` of a `…?from=N` URI, and the URI of the
  * following read (null after the last).
  */
-function window<T>(all: readonly T[], from: unknown, uri: URL, base: string, perRead: number): { start: number; entries: T[]; next: string | null } {
+function window<T>(
+  all: readonly T[],
+  from: unknown,
+  uri: URL,
+  base: string,
+  perRead: number,
+): { start: number; entries: T[]; next: string | null } {
   const start = from === undefined ? 0 : Number(from);
-  if (!Number.isInteger(start) || start < 0) throw new McpError(ErrorCode.InvalidParams, `${uri.href}: from must be a whole number, as in the "next" URI of the previous read`);
+  if (!Number.isInteger(start) || start < 0)
+    throw new McpError(
+      ErrorCode.InvalidParams,
+      `${uri.href}: from must be a whole number, as in the "next" URI of the previous read`,
+    );
   const end = start + perRead;
   return { start, entries: all.slice(start, end), next: end < all.length ? `${base}?from=${end}` : null };
 }
 
-const json = (uri: URL, body: unknown) => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }] });
+const json = (uri: URL, body: unknown) => ({
+  contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }],
+});
 
 /**
  * Resources: a second window onto virtual memory for hosts that read them. Every read is bounded: the
@@ -40,20 +57,38 @@ export function registerResources({ server, pager, session, events }: ToolContex
       l1: { ...pressureJson(pager.pressure(session)), uri: L1_URI },
       totals: { documents: all.length, pages: pager.table.pageCount },
       levels: { l2: pager.l2.name, l3: pager.l3.name, l4: pager.l4.name },
-      documents: read.entries.map((d) => ({ id: d.id, source: d.source, pages: d.pageIds.length, tokens: d.tokens, uri: documentUri(d.id) })),
+      documents: read.entries.map((d) => ({
+        id: d.id,
+        source: d.source,
+        pages: d.pageIds.length,
+        tokens: d.tokens,
+        uri: documentUri(d.id),
+      })),
       next: read.next,
     });
   };
-  const pageTableMeta = { title: 'Page table', description: 'What the store holds: totals, L1, and its documents with page counts, 100 per read', mimeType: 'application/json' };
+  const pageTableMeta = {
+    title: 'Page table',
+    description: 'What the store holds: totals, L1, and its documents with page counts, 100 per read',
+    mimeType: 'application/json',
+  };
   server.registerResource('page-table', PAGE_TABLE_URI, pageTableMeta, (uri) => pageTable(uri, undefined));
-  server.registerResource('page-table-from', new ResourceTemplate(`${PAGE_TABLE_URI}{?from}`, { list: undefined }), pageTableMeta, (uri, { from }) => pageTable(uri, from));
+  server.registerResource(
+    'page-table-from',
+    new ResourceTemplate(`${PAGE_TABLE_URI}{?from}`, { list: undefined }),
+    pageTableMeta,
+    (uri, { from }) => pageTable(uri, from),
+  );
 
   const document = async (uri: URL, id: string, from: unknown) => {
     const doc = pager.table.document(id);
     if (!doc) throw new McpError(ErrorCode.InvalidParams, `unknown document ${id}; take ids from ${PAGE_TABLE_URI}`);
     const read = window(doc.pageIds, from, uri, documentUri(doc.id), PAGES_PER_READ);
     const entries = read.entries.map((pid) => pager.table.get(pid)!);
-    const levels = await pager.levels(session, entries.map((e) => e.id));
+    const levels = await pager.levels(
+      session,
+      entries.map((e) => e.id),
+    );
     return json(uri, {
       id: doc.id,
       source: doc.source,
@@ -78,31 +113,58 @@ export function registerResources({ server, pager, session, events }: ToolContex
       next: read.next,
     });
   };
-  const documentMeta = { title: 'Document', description: 'One document\'s pages in order: size, levels holding each, access stats, pin, gist; 100 per read', mimeType: 'application/json' };
+  const documentMeta = {
+    title: 'Document',
+    description: "One document's pages in order: size, levels holding each, access stats, pin, gist; 100 per read",
+    mimeType: 'application/json',
+  };
   // The query form first: the plain template would take "d…?from=N" for an id.
-  server.registerResource('document-from', new ResourceTemplate('vmem://documents/{documentId}{?from}', { list: undefined }), documentMeta, (uri, { documentId, from }) => document(uri, String(documentId), from));
-  server.registerResource('document', new ResourceTemplate('vmem://documents/{documentId}', { list: undefined }), documentMeta, (uri, { documentId }) => document(uri, String(documentId), undefined));
+  server.registerResource(
+    'document-from',
+    new ResourceTemplate('vmem://documents/{documentId}{?from}', { list: undefined }),
+    documentMeta,
+    (uri, { documentId, from }) => document(uri, String(documentId), from),
+  );
+  server.registerResource(
+    'document',
+    new ResourceTemplate('vmem://documents/{documentId}', { list: undefined }),
+    documentMeta,
+    (uri, { documentId }) => document(uri, String(documentId), undefined),
+  );
 
-  server.registerResource('l1', L1_URI, { title: 'L1 (active context)', description: 'Text of the pages resident in this session, least recently used first', mimeType: 'text/markdown' }, async (uri) => {
-    const residents = session.l1.list();
-    const text = residents.length
-      ? residents
-          .map((r) => {
-            const e = pager.table.get(r.pageId)!;
-            return `## ${r.pageId} · ${e.source} #${e.ordinal} · ${r.tokens} tokens${r.resolution === 'summary' ? ' · summary' : ''}${r.pinned ? ' · pinned' : ''}\n${r.text}`;
-          })
-          .join('\n\n')
-      : '(L1 is empty)';
-    return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
-  });
+  server.registerResource(
+    'l1',
+    L1_URI,
+    {
+      title: 'L1 (active context)',
+      description: 'Text of the pages resident in this session, least recently used first',
+      mimeType: 'text/markdown',
+    },
+    async (uri) => {
+      const residents = session.l1.list();
+      const text = residents.length
+        ? residents
+            .map((r) => {
+              const e = pager.table.get(r.pageId)!;
+              return `## ${r.pageId} · ${e.source} #${e.ordinal} · ${r.tokens} tokens${r.resolution === 'summary' ? ' · summary' : ''}${r.pinned ? ' · pinned' : ''}\n${r.text}`;
+            })
+            .join('\n\n')
+        : '(L1 is empty)';
+      return { contents: [{ uri: uri.href, mimeType: 'text/markdown', text }] };
+    },
+  );
 
   server.registerResource(
     'page',
     new ResourceTemplate('vmem://pages/{pageId}', { list: undefined }),
-    { title: 'Page', description: 'One page\'s text, read without loading it into L1', mimeType: 'text/plain' },
+    { title: 'Page', description: "One page's text, read without loading it into L1", mimeType: 'text/plain' },
     async (uri, { pageId }) => {
       const page = await pager.readPage(String(pageId));
-      if (!page) throw new McpError(ErrorCode.InvalidParams, `unknown page ${String(pageId)}; take ids from page_fault results or vmem://documents/{id}`);
+      if (!page)
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `unknown page ${String(pageId)}; take ids from page_fault results or vmem://documents/{id}`,
+        );
       return { contents: [{ uri: uri.href, mimeType: 'text/plain', text: page.text }] };
     },
   );
@@ -111,7 +173,9 @@ export function registerResources({ server, pager, session, events }: ToolContex
     'snapshot',
     new ResourceTemplate('vmem://snapshots/{snapshotId}', {
       list: async () => ({
-        resources: (await pager.listSnapshots()).slice(0, SNAPSHOTS_LISTED).map((id) => ({ uri: `vmem://snapshots/${id}`, name: id, mimeType: 'application/json' })),
+        resources: (await pager.listSnapshots())
+          .slice(0, SNAPSHOTS_LISTED)
+          .map((id) => ({ uri: `vmem://snapshots/${id}`, name: id, mimeType: 'application/json' })),
       }),
     }),
     { title: 'Snapshot', description: 'A stored context snapshot (pointers and hashes)', mimeType: 'application/json' },

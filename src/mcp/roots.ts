@@ -36,8 +36,15 @@ export function ingestRoots(server: McpServer, configured: string[], fromClient:
   const readClientRoots = () => {
     reading = server.server
       .listRoots()
-      .then(({ roots }) => void (client = roots.filter((r) => r.uri.startsWith('file://')).map((r) => fileURLToPath(r.uri))))
-      .catch((err: unknown) => console.error(`vmem: reading the client's roots failed (${(err as Error).message}); only VMEM_INGEST_ROOTS apply`));
+      .then(
+        ({ roots }) =>
+          void (client = roots.filter((r) => r.uri.startsWith('file://')).map((r) => fileURLToPath(r.uri))),
+      )
+      .catch((err: unknown) =>
+        console.error(
+          `vmem: reading the client's roots failed (${(err as Error).message}); only VMEM_INGEST_ROOTS apply`,
+        ),
+      );
   };
   if (fromClient) server.server.setNotificationHandler(RootsListChangedNotificationSchema, () => readClientRoots());
 
@@ -46,8 +53,13 @@ export function ingestRoots(server: McpServer, configured: string[], fromClient:
       if (fromClient && server.server.getClientCapabilities()?.roots) readClientRoots();
     },
     async check(path) {
-      if (!path.trim()) throw new InputError('path', 'is empty; pass a file or directory, or the document itself as text');
-      if (path.includes('\0')) throw new InputError('path', 'contains a NUL byte, which no file name can hold; pass the path as it is on disk');
+      if (!path.trim())
+        throw new InputError('path', 'is empty; pass a file or directory, or the document itself as text');
+      if (path.includes('\0'))
+        throw new InputError(
+          'path',
+          'contains a NUL byte, which no file name can hold; pass the path as it is on disk',
+        );
       await reading;
       const roots = await realRoots([...configured, ...client]);
       if (!roots.length) {
@@ -58,12 +70,17 @@ export function ingestRoots(server: McpServer, configured: string[], fromClient:
             : 'reading files over HTTP is off unless the server sets VMEM_INGEST_ROOTS; pass the document as text',
         );
       }
-      const refuse = () => new InputError('path', `${path} is outside the ingest roots (${roots.join(', ')}); pass a path inside one of them, or the document as text`);
+      const refuse = () =>
+        new InputError(
+          'path',
+          `${path} is outside the ingest roots (${roots.join(', ')}); pass a path inside one of them, or the document as text`,
+        );
       // A relative path is taken from the first root; nothing is looked up outside the roots.
       const asked = resolve(roots[0]!, path);
       if (!roots.some((r) => inside(r, asked))) throw refuse();
       const real = await realpath(asked).catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') throw new InputError('path', `${path} does not exist; pass an existing file or directory`);
+        if (err.code === 'ENOENT')
+          throw new InputError('path', `${path} does not exist; pass an existing file or directory`);
         if (err.code === 'EACCES') throw new InputError('path', `${path} is not readable (permission denied)`);
         throw err;
       });

@@ -4,10 +4,10 @@ import type { Health, Pager } from '../pager.js';
 import type { Session } from '../session.js';
 import { guardToolCalls } from './boundary.js';
 import type { ToolContext } from './context.js';
-import { ingestRoots } from './roots.js';
-import { listToolsSafely } from './tool-list.js';
 import type { PagerEvents } from './pager-events.js';
 import { registerResources } from './resources.js';
+import { ingestRoots } from './roots.js';
+import { listToolsSafely } from './tool-list.js';
 import { registerEvict } from './tools/evict.js';
 import { registerIngest } from './tools/ingest.js';
 import { registerLoadPage } from './tools/load-page.js';
@@ -19,7 +19,8 @@ export const VERSION = '0.1.0';
 
 /** Kept short: hosts put instructions in the model's context on every turn. */
 export function instructions(resendAfterSeconds: number): string {
-  const window = resendAfterSeconds >= 120 ? `${Math.round(resendAfterSeconds / 60)} minutes` : `${resendAfterSeconds} seconds`;
+  const window =
+    resendAfterSeconds >= 120 ? `${Math.round(resendAfterSeconds / 60)} minutes` : `${resendAfterSeconds} seconds`;
   return `vmem is your virtual memory: documents too large for your context are stored as pages.
 - ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in.
 - Your context (L1) has a token budget; new pages evict the least recently used ones, which leave handles. load_page brings a page back by id; pin what you must keep.
@@ -48,9 +49,17 @@ export interface ServerOptions {
 export function createServer(
   pager: Pager,
   { events, session = pager.newSession(), clientRoots }: ServerOptions,
-): { server: McpServer; session: Session; connect: (transport: Transport) => Promise<void>; close: () => Promise<void> } {
+): {
+  server: McpServer;
+  session: Session;
+  connect: (transport: Transport) => Promise<void>;
+  close: () => Promise<void>;
+} {
   const guide = instructions(pager.config.resendAfterSeconds);
-  const server = new McpServer({ name: 'vmem', version: VERSION }, { instructions: guide, capabilities: { logging: {} } });
+  const server = new McpServer(
+    { name: 'vmem', version: VERSION },
+    { instructions: guide, capabilities: { logging: {} } },
+  );
   const roots = ingestRoots(server, pager.config.ingestRoots, clientRoots);
   const ctx: ToolContext = { server, pager, session, roots, events };
   const tools = {
@@ -65,7 +74,10 @@ export function createServer(
   const detachResources = registerResources(ctx);
   // Outages of a networked level reach the host once, as a logging notification; tool calls keep working.
   const onHealth = (h: Health) => {
-    if (server.isConnected()) void server.sendLoggingMessage({ level: h.up ? 'info' : 'warning', logger: 'vmem', data: h.message }).catch(() => {});
+    if (server.isConnected())
+      void server
+        .sendLoggingMessage({ level: h.up ? 'info' : 'warning', logger: 'vmem', data: h.message })
+        .catch(() => {});
   };
   events.on('health', onHealth);
   server.server.oninitialized = () => {

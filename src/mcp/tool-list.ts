@@ -22,9 +22,13 @@ export function providerSafe(schema: JsonSchema): JsonSchema {
       if (typeof value === 'string') out.enum = [value];
       else Object.assign(out, { minimum: value, maximum: value });
     } else if (key === 'properties') {
-      out.properties = Object.fromEntries(Object.entries(value as Record<string, JsonSchema>).map(([k, v]) => [k, providerSafe(v)]));
+      out.properties = Object.fromEntries(
+        Object.entries(value as Record<string, JsonSchema>).map(([k, v]) => [k, providerSafe(v)]),
+      );
     } else if (key === 'items' || key === 'anyOf') {
-      out[key] = Array.isArray(value) ? value.map((v) => providerSafe(v as JsonSchema)) : providerSafe(value as JsonSchema);
+      out[key] = Array.isArray(value)
+        ? value.map((v) => providerSafe(v as JsonSchema))
+        : providerSafe(value as JsonSchema);
     } else out[key] = value;
   }
   return out;
@@ -35,7 +39,14 @@ const made = { input: new WeakMap<object, Tool['inputSchema']>(), output: new We
 
 function advertised(schema: unknown, io: 'input' | 'output'): Tool['inputSchema'] {
   let json = made[io].get(schema as object);
-  if (!json) made[io].set(schema as object, (json = { ...providerSafe(z.toJSONSchema(schema as z.ZodType, { target: 'draft-7', io }) as JsonSchema), type: 'object' }));
+  if (!json)
+    made[io].set(
+      schema as object,
+      (json = {
+        ...providerSafe(z.toJSONSchema(schema as z.ZodType, { target: 'draft-7', io }) as JsonSchema),
+        type: 'object',
+      }),
+    );
   return json;
 }
 

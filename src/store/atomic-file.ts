@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** This machine's name, as locks record it: a pid means something only on the host that issued it. */
@@ -83,7 +83,14 @@ export async function sweepTemp(tmpDir: string, now: () => number = Date.now): P
     let stale = !!m && m[2] === HOST_TAG && !isAlive(Number(m[1]));
     if (!stale) stale = now() - ((await stat(path).catch(() => undefined))?.mtimeMs ?? now()) > TEMP_MAX_AGE_MS;
     // Another process sweeping at the same time may have removed it first: either way it is gone.
-    if (stale && (await unlink(path).then(() => true, () => false))) removed++;
+    if (
+      stale &&
+      (await unlink(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      removed++;
   }
   return removed;
 }

@@ -37,7 +37,14 @@ const hex = (...parts: (string | number)[]) => createHash('sha256').update(parts
 function parseOwner(raw: string): Owner | undefined {
   try {
     const o = JSON.parse(raw) as Partial<Owner>;
-    if (typeof o.pid === 'number' && typeof o.host === 'string' && typeof o.nonce === 'string' && /^[0-9a-f]{16}$/.test(o.nonce) && typeof o.at === 'number') return o as Owner;
+    if (
+      typeof o.pid === 'number' &&
+      typeof o.host === 'string' &&
+      typeof o.nonce === 'string' &&
+      /^[0-9a-f]{16}$/.test(o.nonce) &&
+      typeof o.at === 'number'
+    )
+      return o as Owner;
   } catch {
     // not a lock this vmem wrote, or torn by a power loss: judged by its age alone
   }
@@ -46,7 +53,12 @@ function parseOwner(raw: string): Owner | undefined {
 
 /** Creates the lock holding a new owner record, or returns undefined when it exists. It never exists without its owner. */
 async function place(path: string, opts: LockOptions): Promise<Owner | undefined> {
-  const owner: Owner = { pid: process.pid, host: HOST, nonce: randomBytes(8).toString('hex'), at: (opts.now ?? Date.now)() };
+  const owner: Owner = {
+    pid: process.pid,
+    host: HOST,
+    nonce: randomBytes(8).toString('hex'),
+    at: (opts.now ?? Date.now)(),
+  };
   const tmp = tempPath(opts.tmpDir);
   await writeNew(tmp, JSON.stringify(owner), false);
   try {

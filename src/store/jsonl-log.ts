@@ -58,23 +58,27 @@ export class JsonlLog<T> {
   async append(records: T[]): Promise<void> {
     if (!records.length) return;
     await mkdir(dirname(this.path), { recursive: true });
-    const body = records.map((r) => JSON.stringify(r)).join('\n') + '\n';
-    await withFileLock(`${this.path}.lock`, async () => {
-      const fh = await open(this.path, 'a+');
-      try {
-        const { size } = await fh.stat();
-        let prefix = '';
-        if (size > 0) {
-          const last = Buffer.alloc(1);
-          await fh.read(last, 0, 1, size - 1);
-          if (last[0] !== 0x0a) prefix = '\n'; // end a torn line so it cannot swallow this record
+    const body = `${records.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    await withFileLock(
+      `${this.path}.lock`,
+      async () => {
+        const fh = await open(this.path, 'a+');
+        try {
+          const { size } = await fh.stat();
+          let prefix = '';
+          if (size > 0) {
+            const last = Buffer.alloc(1);
+            await fh.read(last, 0, 1, size - 1);
+            if (last[0] !== 0x0a) prefix = '\n'; // end a torn line so it cannot swallow this record
+          }
+          await fh.writeFile(prefix + body, 'utf8');
+          await fh.sync();
+        } finally {
+          await fh.close();
         }
-        await fh.writeFile(prefix + body, 'utf8');
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }, { tmpDir: this.tmpDir });
+      },
+      { tmpDir: this.tmpDir },
+    );
   }
 
   /** Calls `onRecords` with other processes' (and this one's) appends as they arrive, polling every `intervalMs`. */

@@ -7,13 +7,14 @@
  * elsewhere, so the caller can skip visibly. The server is killed (its whole process group) by stop(),
  * and with SIGKILL on process exit as a backstop: a leftover one has been seen spinning a CPU for an hour.
  */
-import { fetchEnv, NOT_FETCHED, notFetched } from './fetch.ts';
-import { captureOutput } from './process.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { fetchEnv, NOT_FETCHED, notFetched } from './fetch.ts';
+import { captureOutput } from './process.ts';
 import { freePort, sleep } from './redis.ts';
 
 export interface TestChroma {
@@ -47,7 +48,8 @@ export interface StartChromaOptions {
 
 export async function startChroma(options: StartChromaOptions = {}): Promise<TestChroma | undefined> {
   const external = process.env.VMEM_TEST_CHROMA_URL;
-  if (external && !options.ownServer) return { url: external, external: true, port: Number(new URL(external).port), stop: async () => {} };
+  if (external && !options.ownServer)
+    return { url: external, external: true, port: Number(new URL(external).port), stop: async () => {} };
   let problem: string | undefined;
   if (!existsSync(CLI)) problem = CHROMA_MISSING;
   else {
@@ -57,7 +59,8 @@ export async function startChroma(options: StartChromaOptions = {}): Promise<Tes
       problem = err instanceof NotFetched ? err.message : `the Chroma server did not start: ${(err as Error).message}`;
     }
   }
-  if (process.env.CI === 'true') throw new Error(`CI=true but ${problem}: the Chroma tests cannot run, so this run fails`);
+  if (process.env.CI === 'true')
+    throw new Error(`CI=true but ${problem}: the Chroma tests cannot run, so this run fails`);
   CHROMA_MISSING = problem;
   return undefined;
 }
@@ -65,7 +68,11 @@ export async function startChroma(options: StartChromaOptions = {}): Promise<Tes
 async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> {
   const dir = dataDir ?? mkdtempSync(join(tmpdir(), 'vmem-chroma-'));
   // detached: its own process group, so stop() can kill the script and everything it started at once.
-  const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: fetchEnv() });
+  const child = spawn(SCRIPT, [join(dir, 'data'), String(port)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: fetchEnv(),
+  });
   const { output, exited } = captureOutput(child);
   const killGroup = (signal: NodeJS.Signals) => {
     try {
@@ -112,7 +119,9 @@ async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> 
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`Chroma on port ${port} did not answer its heartbeat within ${START_TIMEOUT_MS / 1000} s:\n${output().slice(-4000)}`);
+      throw new Error(
+        `Chroma on port ${port} did not answer its heartbeat within ${START_TIMEOUT_MS / 1000} s:\n${output().slice(-4000)}`,
+      );
     }
     await sleep(100);
   }
@@ -122,11 +131,18 @@ async function spawnChroma(port: number, dataDir?: string): Promise<TestChroma> 
 class NotFetched extends Error {}
 
 /** SIGTERM, then SIGKILL: the Chroma server has been seen to ignore SIGTERM for seconds. */
-async function killChild(child: ChildProcess, exited: Promise<void>, killGroup: (s: NodeJS.Signals) => void): Promise<void> {
+async function killChild(
+  child: ChildProcess,
+  exited: Promise<void>,
+  killGroup: (s: NodeJS.Signals) => void,
+): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
     killGroup('SIGTERM');
     let timer: NodeJS.Timeout | undefined;
-    const done = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000)))]);
+    await Promise.race([
+      exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 2000))),
+    ]);
     clearTimeout(timer);
   }
   // Also after a clean exit of the leader: anything left in its group goes too.
@@ -139,15 +155,22 @@ async function killChild(child: ChildProcess, exited: Promise<void>, killGroup: 
  * the only importer of chromadb). A missing collection is not an error.
  */
 export async function deleteCollection(url: string, name: string): Promise<void> {
-  const res = await fetch(`${url}/api/v2/tenants/default_tenant/databases/default_database/collections/${encodeURIComponent(name)}`, {
-    method: 'DELETE',
-    signal: AbortSignal.timeout(10_000),
-  });
-  if (!res.ok && res.status !== 404) throw new Error(`deleting Chroma collection ${name}: HTTP ${res.status} ${await res.text()}`);
+  const res = await fetch(
+    `${url}/api/v2/tenants/default_tenant/databases/default_database/collections/${encodeURIComponent(name)}`,
+    {
+      method: 'DELETE',
+      signal: AbortSignal.timeout(10_000),
+    },
+  );
+  if (!res.ok && res.status !== 404)
+    throw new Error(`deleting Chroma collection ${name}: HTTP ${res.status} ${await res.text()}`);
 }
 
 /** Every record of a collection with its document and metadata, over the REST API (test use only). */
-export async function getRecords(url: string, name: string): Promise<{ ids: string[]; documents: (string | null)[]; metadatas: (Record<string, unknown> | null)[] }> {
+export async function getRecords(
+  url: string,
+  name: string,
+): Promise<{ ids: string[]; documents: (string | null)[]; metadatas: (Record<string, unknown> | null)[] }> {
   const base = `${url}/api/v2/tenants/default_tenant/databases/default_database/collections`;
   const col = await fetch(`${base}/${encodeURIComponent(name)}`, { signal: AbortSignal.timeout(10_000) });
   if (!col.ok) throw new Error(`getting Chroma collection ${name}: HTTP ${col.status} ${await col.text()}`);
@@ -159,5 +182,9 @@ export async function getRecords(url: string, name: string): Promise<{ ids: stri
     signal: AbortSignal.timeout(10_000),
   });
   if (!res.ok) throw new Error(`reading Chroma collection ${name}: HTTP ${res.status} ${await res.text()}`);
-  return (await res.json()) as { ids: string[]; documents: (string | null)[]; metadatas: (Record<string, unknown> | null)[] };
+  return (await res.json()) as {
+    ids: string[];
+    documents: (string | null)[];
+    metadatas: (Record<string, unknown> | null)[];
+  };
 }

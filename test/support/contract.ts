@@ -1,5 +1,5 @@
-import type { L2Store } from '../../src/tiers/l2/store.ts';
 import type { TestContext } from 'node:test';
+import type { L2Store } from '../../src/tiers/l2/store.ts';
 
 /**
  * Runs one contract test against a backend: skips visibly when the backend is unavailable here,

@@ -9,6 +9,7 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
+  // biome-ignore lint/suspicious/noExplicitAny: tests read whatever JSON the client sent, field by field
   body: any;
 }
 

@@ -17,7 +17,9 @@ export const HEAVY_BACKENDS = ['chromadb', 'ioredis', 'openai'];
 
 /** Why an npm command failed when the reason is the registry being out of reach, else undefined. */
 export function registryUnreachable(output: string): string | undefined {
-  const line = output.split('\n').find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ENETUNREACH|ETIMEDOUT|ENOTCACHED|network/i.test(l));
+  const line = output
+    .split('\n')
+    .find((l) => /ENOTFOUND|EAI_AGAIN|ECONNREFUSED|ECONNRESET|ENETUNREACH|ETIMEDOUT|ENOTCACHED|network/i.test(l));
   return line?.trim();
 }
 
@@ -32,7 +34,12 @@ export class NpmError extends Error {
 
 /** Runs npm in `cwd`; throws an NpmError with its output when it fails. */
 export function npm(cwd: string, args: string[]): string {
-  const r = spawnSync('npm', args, { cwd, encoding: 'utf8', timeout: 240_000, env: { ...process.env, npm_config_update_notifier: 'false' } });
+  const r = spawnSync('npm', args, {
+    cwd,
+    encoding: 'utf8',
+    timeout: 240_000,
+    env: { ...process.env, npm_config_update_notifier: 'false' },
+  });
   const output = `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`;
   if (r.status !== 0) throw new NpmError(args, output);
   return output;

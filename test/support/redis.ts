@@ -6,12 +6,13 @@
  * free loopback port with persistence off. Without redis-server it throws when CI=true (a missing
  * service is a failure there) and returns undefined elsewhere, so the caller can skip visibly.
  */
-import { captureOutput } from './process.ts';
-import { spawn, type ChildProcess } from 'node:child_process';
+
+import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { captureOutput } from './process.ts';
 
 export interface TestRedis {
   url: string;
@@ -33,7 +34,8 @@ export interface StartRedisOptions {
 }
 
 /** Why startRedis() returned undefined; tests skip with this. */
-export const REDIS_MISSING = 'redis-server not found on PATH (install it, e.g. apt-get install redis-server, or set VMEM_TEST_REDIS_URL)';
+export const REDIS_MISSING =
+  'redis-server not found on PATH (install it, e.g. apt-get install redis-server, or set VMEM_TEST_REDIS_URL)';
 
 export function findRedisServer(): string | undefined {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -168,7 +170,12 @@ export async function command(
     const u = new URL(target);
     host = u.hostname;
     port = Number(u.port || 6379);
-    if (u.password) preamble.push(u.username ? ['AUTH', decodeURIComponent(u.username), decodeURIComponent(u.password)] : ['AUTH', decodeURIComponent(u.password)]);
+    if (u.password)
+      preamble.push(
+        u.username
+          ? ['AUTH', decodeURIComponent(u.username), decodeURIComponent(u.password)]
+          : ['AUTH', decodeURIComponent(u.password)],
+      );
     const db = u.pathname.slice(1);
     if (db) preamble.push(['SELECT', db]);
   } else {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { pathToFileURL } from 'node:url';
 import { REPO } from '../helpers.ts';
 
 export const CLI = join(REPO, 'dist', 'cli.js');
@@ -21,12 +21,28 @@ export interface Spawned {
  * notification handlers, to see what the server says during initialization. With `roots`, the client
  * offers them as its MCP roots (the directories `ingest {path}` may read).
  */
-export async function spawnServer(dataDir: string, extra: string[] = [], beforeConnect?: (client: Client) => void, roots?: string[]): Promise<Spawned> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'serve', '--data-dir', dataDir, ...extra], env: ENV, stderr: 'pipe' });
+export async function spawnServer(
+  dataDir: string,
+  extra: string[] = [],
+  beforeConnect?: (client: Client) => void,
+  roots?: string[],
+): Promise<Spawned> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'serve', '--data-dir', dataDir, ...extra],
+    env: ENV,
+    stderr: 'pipe',
+  });
   let stderr = '';
   transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const client = new Client({ name: 'vmem-stdio-test', version: '1.0.0' }, roots ? { capabilities: { roots: { listChanged: true } } } : {});
-  if (roots) client.setRequestHandler(ListRootsRequestSchema, () => ({ roots: roots.map((r) => ({ uri: pathToFileURL(r).href, name: r })) }));
+  const client = new Client(
+    { name: 'vmem-stdio-test', version: '1.0.0' },
+    roots ? { capabilities: { roots: { listChanged: true } } } : {},
+  );
+  if (roots)
+    client.setRequestHandler(ListRootsRequestSchema, () => ({
+      roots: roots.map((r) => ({ uri: pathToFileURL(r).href, name: r })),
+    }));
   const errors: Error[] = [];
   // A non-JSON-RPC line on stdout fails to parse and surfaces here.
   client.onerror = (e) => void errors.push(e);
@@ -34,4 +50,3 @@ export async function spawnServer(dataDir: string, extra: string[] = [], beforeC
   await client.connect(transport);
   return { client, transport, errors, stderr: () => stderr, close: () => client.close() };
 }
-

@@ -29,7 +29,11 @@ export function registerEvict({ server, pager, session }: ToolContext): Register
         const lines = [`Evicted ${r.evicted.length} page(s).`, ...r.evicted.map(handleText)];
         if (r.notResident.length) lines.push(`Not in L1: ${r.notResident.join(', ')}`);
         lines.push(pressureText(r.l1));
-        return ok(lines.join('\n'), { evicted: r.evicted.map(handleJson), not_resident: r.notResident, l1: pressureJson(r.l1) });
+        return ok(lines.join('\n'), {
+          evicted: r.evicted.map(handleJson),
+          not_resident: r.notResident,
+          l1: pressureJson(r.l1),
+        });
       }),
   );
 }

@@ -11,7 +11,15 @@ const input = z.object({
   path: z.string().optional(),
 });
 const output = z.object({
-  documents: z.array(z.object({ document_id: z.string(), source: z.string(), pages: z.number().int(), new_pages: z.number().int(), tokens: z.number().int() })),
+  documents: z.array(
+    z.object({
+      document_id: z.string(),
+      source: z.string(),
+      pages: z.number().int(),
+      new_pages: z.number().int(),
+      tokens: z.number().int(),
+    }),
+  ),
   total_pages: z.number().int(),
   total_tokens: z.number().int(),
 });
@@ -21,29 +29,47 @@ export function registerIngest({ server, pager, roots }: ToolContext): Registere
     'ingest',
     {
       title: 'Ingest documents',
-      description: 'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots.',
+      description:
+        'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots.',
       inputSchema: input,
       outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
     },
     async ({ text, source, path }, extra) =>
       guard(async () => {
-        if ((text === undefined) === (path === undefined)) throw new InputError('text', 'give exactly one of text or path');
+        if ((text === undefined) === (path === undefined))
+          throw new InputError('text', 'give exactly one of text or path');
         const docs: SourceFile[] =
-          path !== undefined ? await readSources(await roots.check(path), pager.config.maxIngestBytes) : [{ source: source?.trim() || 'text', text: text! }];
+          path !== undefined
+            ? await readSources(await roots.check(path), pager.config.maxIngestBytes)
+            : [{ source: source?.trim() || 'text', text: text! }];
         const token = extra._meta?.progressToken;
         const results = await pager.ingest(docs, async (done, total) => {
           if (token === undefined) return;
-          await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: done, total, message: `${done}/${total} bytes paged` } });
+          await extra.sendNotification({
+            method: 'notifications/progress',
+            params: { progressToken: token, progress: done, total, message: `${done}/${total} bytes paged` },
+          });
         });
         const totalPages = results.reduce((n, r) => n + r.pages, 0);
         const totalTokens = results.reduce((n, r) => n + r.tokens, 0);
-        const lines = results.map((r) => `- ${r.documentId} · ${r.source} · ${r.pages} pages (${r.newPages} new) · ${r.tokens} tokens`);
-        return ok(`Ingested ${results.length} document(s), ${totalPages} pages, ${totalTokens} tokens. Use page_fault to bring pages into context.\n${lines.join('\n')}`, {
-          documents: results.map((r) => ({ document_id: r.documentId, source: r.source, pages: r.pages, new_pages: r.newPages, tokens: r.tokens })),
-          total_pages: totalPages,
-          total_tokens: totalTokens,
-        });
+        const lines = results.map(
+          (r) => `- ${r.documentId} · ${r.source} · ${r.pages} pages (${r.newPages} new) · ${r.tokens} tokens`,
+        );
+        return ok(
+          `Ingested ${results.length} document(s), ${totalPages} pages, ${totalTokens} tokens. Use page_fault to bring pages into context.\n${lines.join('\n')}`,
+          {
+            documents: results.map((r) => ({
+              document_id: r.documentId,
+              source: r.source,
+              pages: r.pages,
+              new_pages: r.newPages,
+              tokens: r.tokens,
+            })),
+            total_pages: totalPages,
+            total_tokens: totalTokens,
+          },
+        );
       }),
   );
 }

@@ -29,7 +29,9 @@ export function registerPageFault({ server, pager, session }: ToolContext): Regi
     async ({ query, max_pages, max_tokens, resolution, resend }) =>
       guard(async () => {
         const r = await pager.fault(session, query, { maxPages: max_pages, maxTokens: max_tokens, resolution, resend });
-        const lead = r.pages.length ? `Page fault for "${query}": ${r.pages.length} page(s).` : `No page matches "${query}". Ingest the document first, or rephrase.`;
+        const lead = r.pages.length
+          ? `Page fault for "${query}": ${r.pages.length} page(s).`
+          : `No page matches "${query}". Ingest the document first, or rephrase.`;
         return ok(pagingText(r, lead), { query, ...pagingJson(r) });
       }),
   );

@@ -22,7 +22,7 @@ export function registerRestoreContext({ server, pager, session }: ToolContext):
     'restore_context',
     {
       title: 'Restore a snapshot',
-      description: 'Replace your context with a snapshot\'s pages, verifying every page hash.',
+      description: "Replace your context with a snapshot's pages, verifying every page hash.",
       inputSchema: input,
       outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -1,4 +1,4 @@
-import { Redis, type ChainableCommander } from 'ioredis';
+import { type ChainableCommander, Redis } from 'ioredis';
 import { waitAtMost } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { L2Store } from './store.js';
@@ -155,13 +155,16 @@ export class RedisL2 implements L2Store {
       for (const id of ids) {
         const key = this.key(id);
         if (ttlMs === undefined) pipeline.getex(key, 'PERSIST');
-        else if (ttlMs <= 0) pipeline.getdel(key); // already expired, as in MemoryL2
+        else if (ttlMs <= 0)
+          pipeline.getdel(key); // already expired, as in MemoryL2
         else pipeline.getex(key, 'PX', ttlMs);
       }
       const results = (await pipeline.exec()) ?? [];
       const failed = results.find(([err]) => err);
       if (failed?.[0]) this.commandFailed('getMany', failed[0]);
-      return ids.map((_, i) => (results[i] && !results[i][0] && typeof results[i][1] === 'string' ? results[i][1] : undefined));
+      return ids.map((_, i) =>
+        results[i] && !results[i][0] && typeof results[i][1] === 'string' ? results[i][1] : undefined,
+      );
     } catch (err) {
       this.commandFailed('getMany', err);
       return misses();
@@ -175,7 +178,8 @@ export class RedisL2 implements L2Store {
     for (const { id, value } of entries) {
       const key = this.key(id);
       if (ttlMs === undefined) pipeline.set(key, value);
-      else if (ttlMs <= 0) pipeline.del(key); // already expired, as in MemoryL2
+      else if (ttlMs <= 0)
+        pipeline.del(key); // already expired, as in MemoryL2
       else pipeline.set(key, value, 'PX', ttlMs);
     }
     await this.runPipeline('setMany', pipeline);

@@ -106,7 +106,12 @@ export class ChromaIndex implements L3Index {
         embeddings: vectors.map((v) => Array.from(v)),
         documents: batch.map((it) => it.text),
         metadatas: batch.map(
-          (it): Metadata => ({ documentId: it.meta.documentId, source: it.meta.source, ordinal: it.meta.ordinal, tokens: it.meta.tokens }),
+          (it): Metadata => ({
+            documentId: it.meta.documentId,
+            source: it.meta.source,
+            ordinal: it.meta.ordinal,
+            tokens: it.meta.tokens,
+          }),
         ),
       });
       for (const it of batch) this.ids.add(it.meta.id);

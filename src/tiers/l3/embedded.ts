@@ -98,7 +98,11 @@ export class EmbeddedIndex implements L3Index {
    * Follows the file afterwards, so pages indexed by other processes on the same data dir are found.
    * `tmpDir` (the data dir's, by default a `tmp` directory beside the file) takes the lock's temp files.
    */
-  static async open(file: string, embedder: Embedder, { weights = DEFAULT_WEIGHTS, tmpDir = tempDirOf(dirname(file)) }: { weights?: FusionWeights; tmpDir?: string } = {}): Promise<EmbeddedIndex> {
+  static async open(
+    file: string,
+    embedder: Embedder,
+    { weights = DEFAULT_WEIGHTS, tmpDir = tempDirOf(dirname(file)) }: { weights?: FusionWeights; tmpDir?: string } = {},
+  ): Promise<EmbeddedIndex> {
     const log = new JsonlLog<IndexLine>(file, tmpDir);
     const idx = new EmbeddedIndex(log, embedder, weights);
     let lines = await log.read();
@@ -109,7 +113,9 @@ export class EmbeddedIndex implements L3Index {
     const header = lines.find((l): l is IndexHeader => 'format' in l);
     if (header?.format !== FORMAT) {
       // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
-      throw new EmbedderMismatchError(`the L3 index at ${file} has format ${header?.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`);
+      throw new EmbedderMismatchError(
+        `the L3 index at ${file} has format ${header?.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`,
+      );
     }
     if (header.embedder !== embedder.name) {
       throw new EmbedderMismatchError(
@@ -125,7 +131,11 @@ export class EmbeddedIndex implements L3Index {
     for (const rec of lines) {
       if (!('id' in rec) || this.index.has(rec.id)) continue;
       const buf = Buffer.from(rec.v, 'base64');
-      this.insert(rec.id, rec.s.map((s) => (s ? s.split(' ') : [])), new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4));
+      this.insert(
+        rec.id,
+        rec.s.map((s) => (s ? s.split(' ') : [])),
+        new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4),
+      );
     }
   }
 
@@ -143,12 +153,19 @@ export class EmbeddedIndex implements L3Index {
     const seen = new Set<string>();
     const fresh = items.filter((it) => !this.index.has(it.meta.id) && !seen.has(it.meta.id) && seen.add(it.meta.id));
     if (!fresh.length) return;
-    const vectors = this.weights.vector > 0 ? await this.embedder.embed(fresh.map((it) => it.text)) : fresh.map(() => new Float32Array(0));
+    const vectors =
+      this.weights.vector > 0
+        ? await this.embedder.embed(fresh.map((it) => it.text))
+        : fresh.map(() => new Float32Array(0));
     fresh.forEach((it, i) => {
       const sentences = splitSentences(it.text).map(analyze);
       const v = vectors[i]!;
       this.insert(it.meta.id, sentences, v);
-      const rec: IndexRecord = { id: it.meta.id, s: sentences.map((s) => s.join(' ')), v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+      const rec: IndexRecord = {
+        id: it.meta.id,
+        s: sentences.map((s) => s.join(' ')),
+        v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'),
+      };
       this.pending.push(rec);
     });
   }
@@ -169,19 +186,38 @@ export class EmbeddedIndex implements L3Index {
     }
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
-    const candidates = [...new Set([...topIndices(pageScores, PASSAGE_CANDIDATES), ...(cosine ? topIndices(cosine, PASSAGE_CANDIDATES) : [])])];
+    const candidates = [
+      ...new Set([
+        ...topIndices(pageScores, PASSAGE_CANDIDATES),
+        ...(cosine ? topIndices(cosine, PASSAGE_CANDIDATES) : []),
+      ]),
+    ];
     const rows = new Int32Array(n);
     candidates.forEach((page, r) => (rows[page] = r + 1));
     const m = candidates.length;
     const perWindow = WINDOWS.map(() => new Float64Array(m));
-    this.passages.scorePages(terms, WINDOWS.map((w) => w.half), rows, perWindow);
+    this.passages.scorePages(
+      terms,
+      WINDOWS.map((w) => w.half),
+      rows,
+      perWindow,
+    );
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
     const passageScores = new Float64Array(m);
     WINDOWS.forEach((w, h) => addNormalised(passageScores, perWindow[h]!, w.weight));
     const fused = new Float64Array(m);
-    addNormalised(fused, Float64Array.from(candidates, (i) => pageScores[i]!), this.weights.page);
+    addNormalised(
+      fused,
+      Float64Array.from(candidates, (i) => pageScores[i]!),
+      this.weights.page,
+    );
     addNormalised(fused, passageScores, this.weights.passage);
-    if (cosine) addNormalised(fused, Float64Array.from(candidates, (i) => cosine[i]!), this.weights.vector);
+    if (cosine)
+      addNormalised(
+        fused,
+        Float64Array.from(candidates, (i) => cosine[i]!),
+        this.weights.vector,
+      );
     return topIndices(fused, k).map((r) => ({ pageId: this.ids[candidates[r]!]!, score: fused[r]! }));
   }
 

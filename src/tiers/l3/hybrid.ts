@@ -1,7 +1,7 @@
 import { withDeadline } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
-import { EmbedderMismatchError, type EmbeddedIndex } from './embedded.js';
+import { type EmbeddedIndex, EmbedderMismatchError } from './embedded.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
 
 export interface HybridOptions {
@@ -101,7 +101,12 @@ export class HybridIndex implements L3Index {
     const vectors = this.vectors;
     // Chroma's request goes out first (one turn of the event loop sends it), then the lexical side ranks
     // on this thread while Chroma works in its own process.
-    const pending = vectors ? withDeadline(vectors.query(query, n), this.timeoutMs).catch((err: unknown) => (this.lost(err), [] as Hit[])) : [];
+    const pending = vectors
+      ? withDeadline(vectors.query(query, n), this.timeoutMs).catch((err: unknown): Hit[] => {
+          this.lost(err);
+          return [];
+        })
+      : [];
     if (vectors) await new Promise((r) => setImmediate(r));
     const lexical = await this.opts.lexical.query(query, n);
     const cosine = await pending;

@@ -186,7 +186,12 @@ export class SentenceWindows {
    * For each half-width in `halves`, the best window score of each page `rows` selects, into the
    * matching array of `out` at the page's row (`rows[page]` is 1 + its row, 0 for a page not scored).
    */
-  scorePages(queryTerms: readonly number[], halves: readonly number[], rows: Int32Array, out: readonly Float64Array[]): void {
+  scorePages(
+    queryTerms: readonly number[],
+    halves: readonly number[],
+    rows: Int32Array,
+    out: readonly Float64Array[],
+  ): void {
     const n = this.owner.length;
     const terms = [...new Set(queryTerms)].filter((t) => this.postings.has(t));
     const T = terms.length;

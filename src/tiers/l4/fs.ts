@@ -1,8 +1,8 @@
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
+import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
@@ -54,7 +54,10 @@ export class FsL4 implements L4Store {
 
   async putPages(pages: Page[]): Promise<void> {
     for (const p of pages) {
-      if (!addresses(p, p.id)) throw new Error(`refusing to store page ${p.id}: its text is not what its id addresses (ingest makes texts well-formed and hashes them)`);
+      if (!addresses(p, p.id))
+        throw new Error(
+          `refusing to store page ${p.id}: its text is not what its id addresses (ingest makes texts well-formed and hashes them)`,
+        );
     }
     // A few writers at a time: enough to overlap the fsyncs, few enough that a batch of any size stays far
     // below the open-file limit (one writer per page made a 10,000-page batch fail with EMFILE under 256).
@@ -77,7 +80,9 @@ export class FsL4 implements L4Store {
         // The source of truth checks itself: the id is the content's address, so a page whose text
         // changed on disk (even with its recorded hash rewritten to match) is never served.
         if (!addresses(page, id)) {
-          throw new CorruptPageError(`page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`);
+          throw new CorruptPageError(
+            `page ${id} in ${this.pagePath(id)} does not match its hash; restore it from a backup or re-ingest its source`,
+          );
         }
         return page;
       }),
