@@ -18,6 +18,7 @@ import { HashingEmbedder } from './embed/hashing.js';
 import { InputError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
+import { intactPages, ReadPath } from './paging/read-path.js';
 import { Session } from './session.js';
 import { tempDirOf } from './store/atomic-file.js';
 import { Summarizer } from './summarizer.js';
@@ -125,11 +126,11 @@ async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
     connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
     texts: async (ids) => [
       ...(
-        await readIntact(
+        await intactPages(
           l4,
           ids.filter((id) => !id.endsWith(SUMMARY_KEY)),
         )
-      ).map((p) => ({ meta: p, text: p.text })),
+      ).pages.map((p) => ({ meta: p, text: p.text })),
       ...(await readSummaries(l4, ids.filter((id) => id.endsWith(SUMMARY_KEY)).map(pageOfKey))),
     ],
   });
@@ -140,7 +141,7 @@ async function readSummaries(l4: L4Store, pageIds: string[]): Promise<IndexItem[
   const items: IndexItem[] = [];
   for (const id of pageIds) {
     const raw = await l4.getRecord('summaries', id);
-    const [page] = raw === undefined ? [] : await readIntact(l4, [id]);
+    const [page] = raw === undefined ? [] : (await intactPages(l4, [id])).pages;
     if (raw !== undefined && page) items.push(summaryItem(page, JSON.parse(raw) as PageSummary));
   }
   return items;
@@ -164,23 +165,6 @@ function summaryItem(meta: Omit<PageEntry, 'text'> | Page, summary: PageSummary)
     },
     text: summary.text,
   };
-}
-
-/** The pages of `ids` that L4 holds intact; a corrupt or missing page is left out (reindex names them). */
-async function readIntact(l4: L4Store, ids: string[]): Promise<Page[]> {
-  try {
-    return (await l4.getPages(ids)).filter((p): p is Page => !!p);
-  } catch {
-    const one = await Promise.all(
-      ids.map((id) =>
-        l4.getPages([id]).then(
-          ([p]) => p,
-          () => undefined,
-        ),
-      ),
-    );
-    return one.filter((p): p is Page => !!p);
-  }
 }
 
 /**
@@ -227,6 +211,8 @@ export class Pager extends EventEmitter {
   readonly summarizer: Summarizer;
   /** Set when summaries come from the host's model: each MCP session attaches its server to it. */
   readonly sampling?: SamplingCompressor;
+  /** Page text from L2, else L4 (which then warms L2). */
+  readonly read: ReadPath;
 
   private constructor(
     readonly config: Config,
@@ -240,10 +226,11 @@ export class Pager extends EventEmitter {
   ) {
     super();
     this.table = catalog.table;
+    this.read = new ReadPath(l2, l4, config.l2TtlSeconds);
     this.sampling = compressors.sampling;
     this.summarizer = new Summarizer(
       {
-        text: async (id) => (this.table.has(id) ? (await this.l4.getPages([id]))[0]?.text : undefined),
+        text: async (id) => (this.table.has(id) ? (await this.read.texts([id]))[0]?.text : undefined),
         summarized: async (id) =>
           !!this.table.get(id)?.summary || (await this.l4.getRecord('summaries', id)) !== undefined,
         save: (id, summary) => this.saveSummary(id, summary),
@@ -641,7 +628,7 @@ export class Pager extends EventEmitter {
     });
     // Full pages are read and hashed again: the snapshot restores exactly the bytes it points at.
     const full = snapshot.pages.filter((p) => p.resolution !== 'summary');
-    const fetched = await this.fetch(
+    const fetched = await this.read.require(
       full.map((p) => p.id),
       'snapshot.pages',
     );
@@ -720,7 +707,7 @@ export class Pager extends EventEmitter {
   async readPage(pageId: string): Promise<{ entry: PageEntry; text: string; level: Level } | undefined> {
     const entry = this.table.get(pageId);
     if (!entry) return undefined;
-    const [got] = await this.fetch([pageId], 'page_id');
+    const [got] = await this.read.require([pageId], 'page_id');
     return { entry, text: got!.text, level: got!.level };
   }
 
@@ -747,39 +734,6 @@ export class Pager extends EventEmitter {
       if (!seen.has(id)) out.push(e);
       seen.add(id);
     });
-    return out;
-  }
-
-  /**
-   * Page texts from the highest level below L1 that holds them: one L2 round trip, then L4 for the
-   * misses, which then warm L2. The L2 read also resets its hits' TTL.
-   */
-  private async fetch(ids: string[], field: string): Promise<{ text: string; level: Level }[]> {
-    if (!ids.length) return [];
-    const cached = await this.l2.getMany(ids, this.config.l2TtlSeconds);
-    const misses = ids.filter((_, i) => cached[i] === undefined);
-    const fromL4 = misses.length ? await this.l4.getPages(misses) : [];
-    const byId = new Map<string, string>();
-    fromL4.forEach((p, i) => {
-      if (p) byId.set(misses[i]!, p.text);
-    });
-    const out = ids.map((id, i) => {
-      const c = cached[i];
-      if (c !== undefined) return { text: c, level: 'L2' as Level };
-      const t = byId.get(id);
-      if (t === undefined)
-        throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
-      return { text: t, level: 'L4' as Level };
-    });
-    // Warming L2 is off the hot path: the caller has its pages after one L2 round trip (plus L4 for misses). Commands on one connection stay in order, so this process's
-    // next read sees them; a cache write that fails loses nothing.
-    if (byId.size)
-      void this.l2
-        .setMany(
-          [...byId].map(([id, value]) => ({ id, value })),
-          this.config.l2TtlSeconds,
-        )
-        .catch(() => {});
     return out;
   }
 
@@ -835,7 +789,7 @@ export class Pager extends EventEmitter {
       pinnedOrKept += tokens;
     }
     const full = [...chosen].filter(([, r]) => r === 'full').map(([id]) => id);
-    const fetched = await this.fetch(full, 'page_ids');
+    const fetched = await this.read.require(full, 'page_ids');
     const fetchedById = new Map(full.map((id, i) => [id, fetched[i]!]));
 
     const evictedResidents: Resident[] = [];

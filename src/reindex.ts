@@ -7,7 +7,7 @@ import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import { loadOptional } from './optional.js';
 import { Pager } from './pager.js';
-import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
+import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
 /** Files derived from L4, rebuilt by reindex. */
@@ -152,22 +152,17 @@ export async function reindex(
   }
   const pages = new Map<string, Page>();
   const corrupt: string[] = [];
-  for (let i = 0; i < ids.length; i += BATCH) {
-    const batch = ids.slice(i, i + BATCH);
-    for (const id of batch) {
-      try {
-        const [p] = await l4.getPages([id]);
-        if (p) pages.set(id, p);
-      } catch (err) {
-        if (!(err instanceof CorruptPageError)) throw err;
-        corrupt.push(id);
-      }
-    }
-    onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
-  }
-  const { documents, notes } = await documentsOf(l4, pages);
   const pager = await Pager.open(config);
+  let documents: Rebuilt['documents'];
+  let notes: string[];
   try {
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = await pager.read.pages(ids.slice(i, i + BATCH), { strict: true });
+      for (const p of batch.pages) pages.set(p.id, p);
+      corrupt.push(...batch.corrupt);
+      onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
+    }
+    ({ documents, notes } = await documentsOf(l4, pages));
     await pager.index(documents);
     // Summaries are L4 records beside the pages: they come back into the page table and L3 too.
     for (const id of await l4.listRecords('summaries')) {
