@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chunkText } from '../src/core/chunker.js';
-import { pageIdOf, sha256 } from '../src/core/hash.js';
-import type { PageMeta } from '../src/core/page.js';
+import { pageOf } from '../src/core/page.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { analyze } from '../src/embed/analyzer.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
@@ -89,22 +88,10 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
     for (const [a, article] of articles.entries()) {
       const chunks = chunkText(article.text, opts.pageTokens ?? 2000, enc);
       const items = chunks.map((c) => {
-        const sha = sha256(c.text);
-        const meta: PageMeta = {
-          id: pageIdOf(sha),
-          sha256: sha,
-          tokens: c.tokens,
-          documentId: `squad-${a}`,
-          source: article.title,
-          ordinal: c.ordinal,
-          charStart: c.charStart,
-          charEnd: c.charEnd,
-          lineStart: c.lineStart,
-          lineEnd: c.lineEnd,
-        };
+        const { text, ...meta } = pageOf(c, { documentId: `squad-${a}`, source: article.title });
         pageIds.push(meta.id);
-        pageTexts.push(c.text);
-        return { meta, text: c.text };
+        pageTexts.push(text);
+        return { meta, text };
       });
       if (!opts.rank) await index.upsert(items);
       for (const q of article.questions) {

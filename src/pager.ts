@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Catalog } from './catalog.js';
@@ -6,20 +5,20 @@ import { EXTRACTIVE } from './compress/extractive.js';
 import { type Compressors, openCompressors } from './compress/index.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import { type Config, settingName } from './config.js';
-import { chunkText } from './core/chunker.js';
-import { CONTROL_CHARACTER, documentIdOf, pageIdOf, sha256 } from './core/hash.js';
+import { sha256 } from './core/hash.js';
 import type { ResendPolicy, Resident } from './core/l1.js';
-import { type Manifest, manifestId } from './core/manifest.js';
-import { gistOf, type Handle, handleOf, type Level, type Page, type Resolution } from './core/page.js';
-import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
+import { type Handle, handleOf, type Level, type Page, type Resolution } from './core/page.js';
+import type { PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { InputError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
+import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
 import { intactPages, ReadPath } from './paging/read-path.js';
 import { Session } from './session.js';
+
 import { tempDirOf } from './store/atomic-file.js';
 import { Summarizer } from './summarizer.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
@@ -29,6 +28,8 @@ import type { IndexItem, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 import type { Networked } from './tiers/status.js';
+
+export type { IngestResult } from './paging/ingest.js';
 
 /**
  * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
@@ -63,14 +64,6 @@ export interface PagingResult {
   /** Pages that were asked for (or ranked) but did not fit; each handle says how to get it. */
   skipped: Handle[];
   l1: Pressure;
-}
-
-export interface IngestResult {
-  documentId: string;
-  source: string;
-  pages: number;
-  newPages: number;
-  tokens: number;
 }
 
 /** A change in a networked level's reachability. */
@@ -190,14 +183,6 @@ export interface PagerParts {
 /** L3 indexes a page's summary under the page id plus this, so a fault can match a page through its summary. */
 const SUMMARY_KEY = '~summary';
 const pageOfKey = (key: string) => (key.endsWith(SUMMARY_KEY) ? key.slice(0, -SUMMARY_KEY.length) : key);
-/** Bytes of documents chunked before their pages are written together. */
-const INGEST_BATCH_BYTES = 1 << 20;
-
-/** A page's entry in the page table, as ingest creates it. */
-function entryOf({ text, ...meta }: Page): PageEntry {
-  return { ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 };
-}
-
 /**
  * The one place that moves pages between levels. Shared by every session of a process:
  * L2–L4 and the page table are shared, each Session brings its own L1.
@@ -216,12 +201,12 @@ export class Pager extends EventEmitter {
 
   private constructor(
     readonly config: Config,
-    private readonly catalog: Catalog,
+    readonly catalog: Catalog,
     readonly l2: L2Store,
     readonly l3: L3Index,
     readonly l4: L4Store,
     compressors: Compressors & { retryMs?: number },
-    private readonly now: () => number,
+    readonly now: () => number,
     private readonly resend: ResendPolicy,
   ) {
     super();
@@ -302,110 +287,14 @@ export class Pager extends EventEmitter {
     input: SourceFile[],
     onProgress?: (doneBytes: number, totalBytes: number) => void | Promise<void>,
   ): Promise<IngestResult[]> {
-    // A lone surrogate has no UTF-8 form: hashing would see U+FFFD while the page file kept the surrogate,
-    // so two different texts would share a page id. Made well-formed here, what is hashed is what is stored.
-    const docs = input.map((d) => ({ source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
-    for (const [i, d] of docs.entries()) {
-      const field = docs.length > 1 ? `text (${d.source})` : 'text';
-      if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');
-      const bytes = Buffer.byteLength(d.text);
-      if (bytes > this.config.maxIngestBytes) {
-        throw new InputError(
-          field,
-          `is ${bytes} bytes, over the ${this.config.maxIngestBytes}-byte limit (VMEM_MAX_INGEST_BYTES); split it into several documents`,
-        );
-      }
-      const sourceField = `source${docs.length > 1 ? ` #${i}` : ''}`;
-      if (!d.source.trim()) throw new InputError(sourceField, 'must name the document');
-      if (CONTROL_CHARACTER.test(d.source)) {
-        throw new InputError(
-          sourceField,
-          `${JSON.stringify(d.source)} holds a control character (U+0000–U+001F or U+007F: a tab, newline, NUL…); name the document without one (rename the file, or pass another source)`,
-        );
-      }
-    }
-    const total = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
-    const enc = tokenizer(this.config.encoding);
-    const results: IngestResult[] = [];
-    let done = 0;
-    // Pages are written in batches, each L4 first, then L3, then the catalog, while the next batch is
-    // being chunked: the disk's fsyncs overlap the tokenizer's work instead of adding to it.
-    let batch: { doc: DocumentEntry; pages: Page[] }[] = [];
-    let batchBytes = 0;
-    let writing = Promise.resolve();
-    let failure: unknown;
-    const claimed = new Set<string>();
-    const write = (b: typeof batch) => {
-      writing = writing
-        .then(async () => {
-          if (failure !== undefined) return;
-          await this.l4.putPages(b.flatMap((x) => x.pages));
-          // Which documents hold which pages, in L4 too: pages are shared, so their own origins cannot say.
-          const manifest: Manifest = { version: 1, documents: b.map((x) => x.doc) };
-          await this.l4.putRecord(
-            'manifests',
-            manifestId(this.now(), randomBytes(4).toString('hex')),
-            JSON.stringify(manifest),
-          );
-          await this.index(b);
-          for (const x of b) {
-            done += x.doc.bytes;
-            await onProgress?.(done, total);
-          }
-        })
-        .catch((err: unknown) => void (failure ??= err));
-    };
-    for (const d of docs) {
-      if (failure !== undefined) break;
-      const documentId = documentIdOf(d.source, d.text);
-      const bytes = Buffer.byteLength(d.text);
-      const known = this.table.document(documentId);
-      if (known) {
-        // Same source, same bytes: already paged; nothing to write.
-        results.push({ documentId, source: d.source, pages: known.pageIds.length, newPages: 0, tokens: known.tokens });
-        done += bytes;
-        await onProgress?.(done, total);
-        continue;
-      }
-      const pages: Page[] = chunkText(d.text, this.config.pageTokens, enc).map((c) => {
-        const hash = sha256(c.text);
-        return { id: pageIdOf(hash), sha256: hash, documentId, source: d.source, ...c };
-      });
-      const fresh = pages.filter((p) => !this.table.has(p.id) && !claimed.has(p.id) && claimed.add(p.id));
-      const tokens = pages.reduce((n, p) => n + p.tokens, 0);
-      batch.push({
-        doc: {
-          id: documentId,
-          source: d.source,
-          tokens,
-          bytes,
-          pageIds: pages.map((p) => p.id),
-          ingestedAt: this.now(),
-        },
-        pages: fresh,
-      });
-      results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
-      batchBytes += bytes;
-      if (batchBytes >= INGEST_BATCH_BYTES) {
-        write(batch);
-        batch = [];
-        batchBytes = 0;
-      }
-      await new Promise((r) => setImmediate(r)); // let the writes and other requests progress
-    }
-    if (batch.length) write(batch);
-    await writing;
-    if (failure !== undefined) throw failure;
+    const results = await ingest(this, input, onProgress);
     this.emit('pages');
     return results;
   }
 
   /** Makes documents whose pages L4 already holds findable: L3 first, then the page table. */
-  async index(docs: { doc: DocumentEntry; pages: Page[] }[]): Promise<void> {
-    const pages = docs.flatMap((x) => x.pages);
-    await this.l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
-    await this.l3.flush();
-    await this.catalog.addDocuments(docs.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
+  index(docs: DocumentPages[]): Promise<void> {
+    return indexDocuments(this, docs);
   }
 
   /**

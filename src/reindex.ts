@@ -7,6 +7,7 @@ import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import { loadOptional } from './optional.js';
 import { Pager } from './pager.js';
+import type { DocumentPages } from './paging/ingest.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
@@ -47,7 +48,7 @@ async function retireChroma(config: Config, stamp: string): Promise<string[]> {
 
 /** Documents rebuilt from L4, in the order the page table recorded them, each with the pages it brought first. */
 interface Rebuilt {
-  documents: { doc: DocumentEntry; pages: Page[] }[];
+  documents: DocumentPages[];
   notes: string[];
 }
 

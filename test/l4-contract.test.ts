@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { pageIdOf, sha256 } from '../src/core/hash.ts';
+import { sha256 } from '../src/core/hash.ts';
 import { manifestId } from '../src/core/manifest.ts';
-import type { Page } from '../src/core/page.ts';
+import { type Page, pageOf } from '../src/core/page.ts';
 import { tempPath } from '../src/store/atomic-file.ts';
 import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
 import { type L4Store, RECORD_KINDS } from '../src/tiers/l4/store.ts';
@@ -32,20 +32,8 @@ interface Harness {
 }
 
 function page(text: string, ordinal = 0): Page {
-  const hash = sha256(text);
-  return {
-    id: pageIdOf(hash),
-    sha256: hash,
-    tokens: text.length,
-    text,
-    documentId: 'd1',
-    source: 'doc.md',
-    ordinal,
-    charStart: 0,
-    charEnd: text.length,
-    lineStart: 1,
-    lineEnd: 1,
-  };
+  const chunk = { ordinal, text, tokens: text.length, charStart: 0, charEnd: text.length, lineStart: 1, lineEnd: 1 };
+  return pageOf(chunk, { documentId: 'd1', source: 'doc.md' });
 }
 
 const TEXTS = [

@@ -1,3 +1,6 @@
+import type { Chunk } from './chunker.js';
+import { pageIdOf, sha256 } from './hash.js';
+
 /** Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents keeps the first. */
 export interface PageOrigin {
   documentId: string;
@@ -15,6 +18,12 @@ export interface Page extends PageOrigin {
   sha256: string;
   tokens: number;
   text: string;
+}
+
+/** The page a chunk of a document becomes: its id and hash are those of its text. */
+export function pageOf(chunk: Chunk, origin: { documentId: string; source: string }): Page {
+  const hash = sha256(chunk.text);
+  return { id: pageIdOf(hash), sha256: hash, documentId: origin.documentId, source: origin.source, ...chunk };
 }
 
 /** A page in full, or its summary (about a tenth of its tokens). */
