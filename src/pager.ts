@@ -6,8 +6,8 @@ import { type Compressors, openCompressors } from './compress/index.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import { type Config, settingName } from './config.js';
 import { sha256 } from './core/hash.js';
-import type { ResendPolicy, Resident } from './core/l1.js';
-import { type Handle, handleOf, type Level, type Page, type Resolution } from './core/page.js';
+import type { ResendPolicy } from './core/l1.js';
+import type { Handle, Level, Page, Resolution } from './core/page.js';
 import type { PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
@@ -15,8 +15,20 @@ import { HashingEmbedder } from './embed/hashing.js';
 import { InputError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
+import { planAdmission } from './paging/admission.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
+import { Paging } from './paging/paging.js';
 import { intactPages, ReadPath } from './paging/read-path.js';
+import { pageOfKey, SUMMARY_KEY } from './paging/summaries.js';
+import {
+  handleIn,
+  levelsOf,
+  type PagingResult,
+  type Pressure,
+  pressureOf,
+  type ServedPage,
+  servedPage,
+} from './paging/views.js';
 import { Session } from './session.js';
 
 import { tempDirOf } from './store/atomic-file.js';
@@ -30,41 +42,7 @@ import type { L4Store } from './tiers/l4/store.js';
 import type { Networked } from './tiers/status.js';
 
 export type { IngestResult } from './paging/ingest.js';
-
-/**
- * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
- * recently enough that the model should still see it (`sentSecondsAgo` says when).
- */
-export interface ServedPage {
-  pageId: string;
-  source: string;
-  ordinal: number;
-  tokens: number;
-  level: Level;
-  pinned: boolean;
-  lines: [number, number];
-  /** The page in full, or its summary; `tokens` counts what was served. */
-  resolution: Resolution;
-  score?: number;
-  text?: string;
-  sentSecondsAgo?: number;
-}
-
-/** L1 pressure, carried by every tool result. */
-export interface Pressure {
-  used: number;
-  budget: number;
-  pages: number;
-}
-
-export interface PagingResult {
-  pages: ServedPage[];
-  /** Pages pushed out of L1 to make room. */
-  evicted: Handle[];
-  /** Pages that were asked for (or ranked) but did not fit; each handle says how to get it. */
-  skipped: Handle[];
-  l1: Pressure;
-}
+export type { PagingResult, Pressure, ServedPage } from './paging/views.js';
 
 /** A change in a networked level's reachability. */
 export interface Health {
@@ -180,9 +158,6 @@ export interface PagerParts {
   resend?: ResendPolicy;
 }
 
-/** L3 indexes a page's summary under the page id plus this, so a fault can match a page through its summary. */
-const SUMMARY_KEY = '~summary';
-const pageOfKey = (key: string) => (key.endsWith(SUMMARY_KEY) ? key.slice(0, -SUMMARY_KEY.length) : key);
 /**
  * The one place that moves pages between levels. Shared by every session of a process:
  * L2–L4 and the page table are shared, each Session brings its own L1.
@@ -198,6 +173,7 @@ export class Pager extends EventEmitter {
   readonly sampling?: SamplingCompressor;
   /** Page text from L2, else L4 (which then warms L2). */
   readonly read: ReadPath;
+  private readonly paging: Paging;
 
   private constructor(
     readonly config: Config,
@@ -212,6 +188,16 @@ export class Pager extends EventEmitter {
     super();
     this.table = catalog.table;
     this.read = new ReadPath(l2, l4, config.l2TtlSeconds);
+    this.paging = new Paging({
+      config,
+      table: this.table,
+      catalog,
+      read: this.read,
+      l3,
+      now,
+      resend,
+      evicted: (ids) => this.evicted(ids),
+    });
     this.sampling = compressors.sampling;
     this.summarizer = new Summarizer(
       {
@@ -323,84 +309,24 @@ export class Pager extends EventEmitter {
 
   // ---------------------------------------------------------------- paging
 
-  /**
-   * Ranks pages for `query` and brings the best into the session's L1, evicting LRU pages as needed.
-   * A resident page's text is left out only while the model can be assumed to still see it (the resend
-   * policy) and `resend` is not set; its entry then says how to get the text back.
-   */
-  async fault(
+  fault(
     session: Session,
     query: string,
     opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution; resend?: boolean } = {},
   ): Promise<PagingResult & { query: string }> {
-    if (!query.trim())
-      throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
-    const maxPages = opts.maxPages ?? 3;
-    const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
-    // A page matched through its summary counts once, with its better score. Asking for twice as many
-    // hits leaves room for both keys of a page.
-    const scores = new Map<string, number>();
-    for (const h of await this.l3.query(query, 2 * maxPages)) {
-      const id = pageOfKey(h.pageId);
-      if (this.table.has(id) && !scores.has(id)) scores.set(id, h.score);
-    }
-    const ranked = [...scores.keys()].slice(0, maxPages).map((id) => this.table.get(id)!);
-    const best = ranked[0];
-    const smallest =
-      best && Math.min(best.tokens, opts.resolution !== 'full' && best.summary ? best.summary.tokens : Infinity);
-    if (best && !session.l1.has(best.id) && smallest! > maxTokens) {
-      throw new InputError(
-        'max_tokens',
-        `is ${maxTokens}, smaller than the best matching page (${smallest} tokens, ${best.id}); raise max_tokens to at least ${smallest}`,
-      );
-    }
-    const result = await this.bringIn(session, ranked, {
-      maxTokens,
-      pin: false,
-      resend: opts.resend ?? false,
-      resolution: opts.resolution ?? 'auto',
-    });
-    for (const p of result.pages) p.score = scores.get(p.pageId);
-    return { query, ...result };
+    return this.paging.fault(session, query, opts);
   }
 
-  /**
-   * Loads pages by id (e.g. from a handle); always returns their text: in full, or with `resolution`
-   * 'summary' the summary of each page that has one (the full text of those that do not yet).
-   */
-  async load(
+  load(
     session: Session,
     pageIds: string[],
     opts: { pin?: boolean; maxTokens?: number; resolution?: Resolution } = {},
   ): Promise<PagingResult> {
-    const entries = this.entriesFor(pageIds, 'page_ids');
-    const maxTokens = opts.maxTokens ?? this.config.l1Tokens;
-    const resolution = opts.resolution ?? 'full';
-    const size = (e: PageEntry) => (resolution === 'summary' && e.summary ? e.summary.tokens : e.tokens);
-    const tooBig = entries.find((e) => !session.l1.has(e.id) && size(e) > maxTokens);
-    if (tooBig)
-      throw new InputError(
-        'max_tokens',
-        `is ${maxTokens}, smaller than page ${tooBig.id} (${size(tooBig)} tokens); raise max_tokens to at least ${size(tooBig)}`,
-      );
-    return this.bringIn(session, entries, { maxTokens, pin: opts.pin ?? false, resend: true, resolution });
+    return this.paging.load(session, pageIds, opts);
   }
 
-  /** Removes pages from the session's L1 (all of them if `pageIds` is 'all'); returns their handles. */
   evict(session: Session, pageIds: string[] | 'all'): { evicted: Handle[]; notResident: string[]; l1: Pressure } {
-    const ids =
-      pageIds === 'all'
-        ? session.l1.list().map((r) => r.pageId)
-        : this.entriesFor(pageIds, 'page_ids').map((e) => e.id);
-    const evicted: Handle[] = [];
-    const notResident: string[] = [];
-    for (const id of ids) {
-      if (session.l1.remove(id)) evicted.push(this.handle(id));
-      else notResident.push(id);
-    }
-    this.evicted(evicted.map((h) => h.pageId));
-    if (evicted.length) session.changed();
-    return { evicted, notResident, l1: this.pressure(session) };
+    return this.paging.evict(session, pageIds);
   }
 
   /** Stores a snapshot of the session's L1 (pointers and hashes, least recently used first) under a content id. */
@@ -532,35 +458,46 @@ export class Pager extends EventEmitter {
       }
     });
 
-    // Choose from the most recently used end, then admit oldest first so the LRU order is the snapshot's.
-    const chosen = new Set<number>();
-    let room = session.l1.budget;
-    for (let i = snapshot.pages.length - 1; i >= 0; i--) {
-      const p = snapshot.pages[i]!;
-      if (p.tokens <= room) {
-        chosen.add(i);
-        room -= p.tokens;
-      }
-    }
+    // L1 is replaced: every resident leaves, pinned or not.
     const evicted = session.l1.list().map((r) => {
       session.l1.remove(r.pageId);
       return this.handle(r.pageId);
     });
     this.evicted(evicted.map((h) => h.pageId));
-    const pages: ServedPage[] = [];
-    const skipped: Handle[] = [];
-    snapshot.pages.forEach((p, i) => {
-      if (!chosen.has(i)) {
-        skipped.push(this.handle(p.id));
-        return;
-      }
-      const resolution = p.resolution ?? 'full';
-      const got = texts.get(p.id) ?? { text: this.table.get(p.id)!.summary!.text, level: 'L4' as Level };
-      session.l1.admit({ pageId: p.id, tokens: p.tokens, pinned: p.pinned ?? false, resolution, text: got.text });
-      session.l1.markSent(p.id, this.now());
-      pages.push(this.served(p.id, got.level, p.pinned ?? false, got.text, resolution));
-      this.catalog.recordAccess(p.id, this.now(), true);
+    // The most recently used pages that fit, each at its snapshot resolution (a page listed twice counts where it
+    // was used last), admitted oldest first so the LRU order is the snapshot's.
+    const latest = new Map<string, Snapshot['pages'][number]>();
+    for (const p of [...snapshot.pages].reverse()) if (!latest.has(p.id)) latest.set(p.id, p);
+    const plan = planAdmission({
+      residents: [],
+      entries: [...latest.values()].map((p) => ({
+        id: p.id,
+        tokens: p.tokens,
+        summaryTokens: p.tokens,
+        fixed: p.resolution ?? 'full',
+      })),
+      budget: session.l1.budget,
+      maxTokens: session.l1.budget,
+      resolution: 'full',
+      resend: true,
     });
+    const pages: ServedPage[] = [];
+    for (const step of plan.steps) {
+      if (step.kind !== 'admit') continue;
+      const p = latest.get(step.id)!;
+      const got = texts.get(p.id) ?? { text: this.table.get(p.id)!.summary!.text, level: 'L4' as Level };
+      session.l1.admit({
+        pageId: p.id,
+        tokens: p.tokens,
+        pinned: p.pinned ?? false,
+        resolution: step.resolution,
+        text: got.text,
+      });
+      session.l1.markSent(p.id, this.now());
+      pages.push(servedPage(this.table, p.id, got.level, p.pinned ?? false, got.text, step.resolution));
+      this.catalog.recordAccess(p.id, this.now(), true);
+    }
+    const skipped = plan.skip.reverse().map((id) => this.handle(id));
     session.changed();
     return { snapshotId: from.snapshotId, pages, evicted, skipped, l1: this.pressure(session) };
   }
@@ -568,28 +505,17 @@ export class Pager extends EventEmitter {
   // ---------------------------------------------------------------- views
 
   pressure(session: Session): Pressure {
-    return { used: session.l1.usedTokens, budget: session.l1.budget, pages: session.l1.list().length };
+    return pressureOf(session);
   }
 
   /** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
   handle(pageId: string): Handle {
-    const e = this.table.get(pageId)!;
-    return handleOf(e, e.gist, e.summary);
+    return handleIn(this.table, pageId);
   }
 
   /** Levels that hold each page right now, as seen from a session; one L2 round trip for all of them. */
-  async levels(session: Session | undefined, pageIds: string[]): Promise<Level[][]> {
-    const inL2 = await this.l2.hasMany(pageIds);
-    return pageIds.map((id, i) => {
-      const e = this.table.get(id);
-      if (!e) return [];
-      const levels: Level[] = [];
-      if (session?.l1.has(id)) levels.push('L1');
-      if (inL2[i]) levels.push('L2');
-      if (e.indexed) levels.push('L3');
-      if (e.stored) levels.push('L4');
-      return levels;
-    });
+  levels(session: Session | undefined, pageIds: string[]): Promise<Level[][]> {
+    return levelsOf(this.table, this.l2, session, pageIds);
   }
 
   /** A page's entry and text, from the highest level below L1 that holds it, without touching any L1. */
@@ -605,154 +531,5 @@ export class Pager extends EventEmitter {
     await this.catalog.close();
     await this.l3.close();
     await this.l2.close();
-  }
-
-  // ---------------------------------------------------------------- internals
-
-  private entriesFor(pageIds: string[], field: string): PageEntry[] {
-    if (!pageIds.length) throw new InputError(field, 'is empty; pass at least one page id');
-    const out: PageEntry[] = [];
-    const seen = new Set<string>();
-    pageIds.forEach((id, i) => {
-      const e = this.table.get(id);
-      if (!e)
-        throw new InputError(
-          `${field}[${i}]`,
-          `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`,
-        );
-      if (!seen.has(id)) out.push(e);
-      seen.add(id);
-    });
-    return out;
-  }
-
-  /**
-   * Admits `entries` (best first) into the session's L1 within `maxTokens` for this call and the L1
-   * budget, never evicting pages of this same call. The best ends most recently used.
-   * Resolution 'full' admits pages in full; 'summary' admits the summary of each page that has one;
-   * 'auto' (faults) admits a page in full when it fits and otherwise its summary when that fits.
-   * A page resident as a summary is replaced by the full page only when 'full' is asked for.
-   * A resident page's text goes out again when `resend` is set or the model may no longer see it,
-   * within `maxTokens`; otherwise its entry carries no text, and says how to get it.
-   */
-  private async bringIn(
-    session: Session,
-    entries: PageEntry[],
-    opts: { maxTokens: number; pin: boolean; resend: boolean; resolution: Resolution | 'auto' },
-  ): Promise<PagingResult> {
-    const l1 = session.l1;
-    const at = this.now();
-    const keep = new Set(entries.map((e) => e.id));
-    const chosen = new Map<string, Resolution>();
-    const resent = new Set<string>();
-    const skipped: Handle[] = [];
-    let room = opts.maxTokens;
-    let pinnedOrKept = 0;
-    for (const r of l1.list()) if (r.pinned || keep.has(r.pageId)) pinnedOrKept += r.tokens;
-    const fits = (tokens: number) => tokens <= room && pinnedOrKept + tokens <= l1.budget;
-    for (const e of entries) {
-      const resident = l1.get(e.id);
-      const upgrade = resident?.resolution === 'summary' && opts.resolution === 'full';
-      if (resident && !upgrade) {
-        // Already counted in L1; sending its text again only costs this call's room.
-        if ((opts.resend || !l1.seen(e.id, at, this.resend)) && resident.tokens <= room) {
-          resent.add(e.id);
-          room -= resident.tokens;
-        }
-        continue;
-      }
-      const summaryFirst = opts.resolution === 'summary' && e.summary;
-      const resolution: Resolution | undefined =
-        !summaryFirst && fits(e.tokens)
-          ? 'full'
-          : e.summary && opts.resolution !== 'full' && fits(e.summary.tokens)
-            ? 'summary'
-            : undefined;
-      if (!resolution) {
-        skipped.push(this.handle(e.id));
-        continue;
-      }
-      const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
-      chosen.set(e.id, resolution);
-      room -= tokens;
-      pinnedOrKept += tokens;
-    }
-    const full = [...chosen].filter(([, r]) => r === 'full').map(([id]) => id);
-    const fetched = await this.read.require(full, 'page_ids');
-    const fetchedById = new Map(full.map((id, i) => [id, fetched[i]!]));
-
-    const evictedResidents: Resident[] = [];
-    const served = new Map<string, ServedPage>();
-    // Admit worst first so the best page ends up most recently used.
-    for (const e of [...entries].reverse()) {
-      const resolution = chosen.get(e.id);
-      const resident = l1.get(e.id);
-      if (resident && !resolution) {
-        if (opts.pin) l1.setPinned(e.id, true);
-        l1.touch(e.id);
-        const sentAt = resident.sent?.at;
-        if (resent.has(e.id)) l1.markSent(e.id, at);
-        else l1.markOmitted(e.id);
-        served.set(e.id, {
-          ...this.served(
-            e.id,
-            'L1',
-            resident.pinned,
-            resent.has(e.id) ? resident.text : undefined,
-            resident.resolution,
-          ),
-          ...(resent.has(e.id)
-            ? {}
-            : { sentSecondsAgo: sentAt === undefined ? undefined : Math.round((at - sentAt) / 1000) }),
-        });
-        this.catalog.recordAccess(e.id, at, false);
-        continue;
-      }
-      if (!resolution) continue;
-      const got = resolution === 'full' ? fetchedById.get(e.id)! : { text: e.summary!.text, level: 'L4' as Level };
-      const tokens = resolution === 'full' ? e.tokens : e.summary!.tokens;
-      const pinned = opts.pin || !!resident?.pinned;
-      if (resident) l1.remove(e.id); // a summary making way for its page: not an eviction
-      const evicted = l1.admit({ pageId: e.id, tokens, pinned, resolution, text: got.text }, keep);
-      if (!evicted) {
-        if (resident) l1.admit(resident, keep); // put the summary back where it was
-        skipped.push(this.handle(e.id));
-        continue;
-      }
-      l1.markSent(e.id, at);
-      evictedResidents.push(...evicted);
-      served.set(e.id, this.served(e.id, got.level, pinned, got.text, resolution));
-      this.catalog.recordAccess(e.id, at, true);
-    }
-    this.evicted(evictedResidents.map((r) => r.pageId));
-    session.changed();
-    return {
-      pages: entries.map((e) => served.get(e.id)).filter((p): p is ServedPage => !!p),
-      evicted: evictedResidents.map((r) => this.handle(r.pageId)),
-      skipped,
-      l1: this.pressure(session),
-    };
-  }
-
-  private served(
-    pageId: string,
-    level: Level,
-    pinned: boolean,
-    text: string | undefined,
-    resolution: Resolution,
-  ): ServedPage {
-    const e = this.table.get(pageId)!;
-    const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
-    return {
-      pageId,
-      source: e.source,
-      ordinal: e.ordinal,
-      tokens,
-      level,
-      pinned,
-      lines: [e.lineStart, e.lineEnd],
-      resolution,
-      ...(text !== undefined ? { text } : {}),
-    };
   }
 }
