@@ -5,30 +5,20 @@ import { EXTRACTIVE } from './compress/extractive.js';
 import { type Compressors, openCompressors } from './compress/index.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import { type Config, settingName } from './config.js';
-import { sha256 } from './core/hash.js';
 import type { ResendPolicy } from './core/l1.js';
 import type { Handle, Level, Page, Resolution } from './core/page.js';
 import type { PageEntry, PageSummary, PageTable } from './core/page-table.js';
-import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
+import type { Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
 import { HashingEmbedder } from './embed/hashing.js';
-import { InputError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
-import { planAdmission } from './paging/admission.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
 import { Paging } from './paging/paging.js';
 import { intactPages, ReadPath } from './paging/read-path.js';
+import { Snapshots } from './paging/snapshots.js';
 import { pageOfKey, SUMMARY_KEY } from './paging/summaries.js';
-import {
-  handleIn,
-  levelsOf,
-  type PagingResult,
-  type Pressure,
-  pressureOf,
-  type ServedPage,
-  servedPage,
-} from './paging/views.js';
+import { handleIn, levelsOf, type PagingResult, type Pressure, pressureOf } from './paging/views.js';
 import { Session } from './session.js';
 
 import { tempDirOf } from './store/atomic-file.js';
@@ -174,6 +164,7 @@ export class Pager extends EventEmitter {
   /** Page text from L2, else L4 (which then warms L2). */
   readonly read: ReadPath;
   private readonly paging: Paging;
+  private readonly snapshots: Snapshots;
 
   private constructor(
     readonly config: Config,
@@ -196,6 +187,15 @@ export class Pager extends EventEmitter {
       l3,
       now,
       resend,
+      evicted: (ids) => this.evicted(ids),
+    });
+    this.snapshots = new Snapshots({
+      config,
+      table: this.table,
+      catalog,
+      read: this.read,
+      l4,
+      now,
       evicted: (ids) => this.evicted(ids),
     });
     this.sampling = compressors.sampling;
@@ -335,171 +335,25 @@ export class Pager extends EventEmitter {
     note?: string,
     expiresInSeconds?: number,
   ): Promise<{ snapshotId: string; snapshot: Snapshot; pageTokens: number }> {
-    const snapshot: Snapshot = {
-      version: SNAPSHOT_VERSION,
-      created_at: new Date(this.now()).toISOString(),
-      namespace: this.config.namespace,
-      session: session.id,
-      ...(note ? { note } : {}),
-      ...(expiresInSeconds ? { expires_at: new Date(this.now() + expiresInSeconds * 1000).toISOString() } : {}),
-      pages: session.l1.list().map((r) => ({
-        id: r.pageId,
-        sha256: this.table.get(r.pageId)!.sha256,
-        tokens: r.tokens,
-        ...(r.resolution === 'summary' ? { resolution: 'summary' as const } : {}),
-        ...(r.pinned ? { pinned: true } : {}),
-      })),
-    };
-    const parsed = snapshotSchema.safeParse(snapshot);
-    if (!parsed.success) throw new InputError('note', parsed.error.issues[0]!.message);
-    const json = JSON.stringify(snapshot);
-    const snapshotId = `s${sha256(json).slice(0, 20)}`;
-    await this.l4.putRecord('snapshots', snapshotId, json);
+    const result = await this.snapshots.serialize(session, note, expiresInSeconds);
     this.emit('snapshots');
-    return { snapshotId, snapshot, pageTokens: snapshot.pages.reduce((n, p) => n + p.tokens, 0) };
+    return result;
   }
 
   /** A stored snapshot, or undefined. */
-  async getSnapshot(snapshotId: string): Promise<Snapshot | undefined> {
-    if (!/^s[0-9a-f]{20}$/.test(snapshotId)) return undefined;
-    const raw = await this.l4.getRecord('snapshots', snapshotId);
-    return raw === undefined ? undefined : snapshotSchema.parse(JSON.parse(raw));
+  getSnapshot(snapshotId: string): Promise<Snapshot | undefined> {
+    return this.snapshots.get(snapshotId);
   }
 
-  async listSnapshots(): Promise<string[]> {
-    return this.l4.listRecords('snapshots');
+  listSnapshots(): Promise<string[]> {
+    return this.snapshots.list();
   }
 
-  /**
-   * Replaces the session's L1 with the snapshot's pages, verifying every hash first: a snapshot
-   * that does not verify changes nothing. If the budget is smaller than the snapshot, the most
-   * recently used pages are restored and the rest come back as handles.
-   */
-  async restore(
+  restore(
     session: Session,
     from: { snapshotId?: string; snapshot?: unknown },
   ): Promise<PagingResult & { snapshotId?: string }> {
-    let snapshot: Snapshot;
-    if (from.snapshotId !== undefined) {
-      const found = await this.getSnapshot(from.snapshotId);
-      if (!found)
-        throw new InputError(
-          'snapshot_id',
-          `no snapshot ${JSON.stringify(from.snapshotId)}; use an id returned by serialize_context or listed under vmem://snapshots/`,
-        );
-      snapshot = found;
-    } else if (from.snapshot !== undefined) {
-      let candidate = from.snapshot;
-      if (typeof candidate === 'string') {
-        try {
-          candidate = JSON.parse(candidate);
-        } catch {
-          throw new InputError('snapshot', 'is not valid JSON; pass the snapshot object serialize_context returned');
-        }
-      }
-      const parsed = snapshotSchema.safeParse(candidate);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        const at = issue.path.map((k) => (typeof k === 'number' ? `[${k}]` : `.${String(k)}`)).join('');
-        throw new InputError(`snapshot${at}`, `${issue.message}; pass the snapshot object serialize_context returned`);
-      }
-      snapshot = parsed.data;
-    } else {
-      throw new InputError('snapshot_id', 'give snapshot_id or snapshot');
-    }
-    if (snapshot.expires_at && Date.parse(snapshot.expires_at) <= this.now()) {
-      throw new InputError(
-        from.snapshotId !== undefined ? 'snapshot_id' : 'snapshot.expires_at',
-        `the snapshot expired at ${snapshot.expires_at}; nothing was restored`,
-      );
-    }
-
-    snapshot.pages.forEach((p, i) => {
-      const e = this.table.get(p.id);
-      if (!e)
-        throw new InputError(
-          `snapshot.pages[${i}].id`,
-          `unknown page ${p.id}: this store never ingested it; restore into a vmem that shares the snapshot's store`,
-        );
-      if (p.resolution === 'summary' && !e.summary) {
-        throw new InputError(
-          `snapshot.pages[${i}].resolution`,
-          `is summary, but page ${p.id} has no summary in this store; nothing was restored`,
-        );
-      }
-      // Sizes come from the page table, never from the snapshot: a forged size must not overfill L1.
-      const tokens = p.resolution === 'summary' ? e.summary!.tokens : e.tokens;
-      if (tokens !== p.tokens)
-        throw new InputError(
-          `snapshot.pages[${i}].tokens`,
-          `is ${p.tokens}, but page ${p.id} has ${tokens} tokens at this resolution; the snapshot was altered; nothing was restored`,
-        );
-      if (e.sha256 !== p.sha256) {
-        throw new InputError(
-          `snapshot.pages[${i}].sha256`,
-          `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`,
-        );
-      }
-    });
-    // Full pages are read and hashed again: the snapshot restores exactly the bytes it points at.
-    const full = snapshot.pages.filter((p) => p.resolution !== 'summary');
-    const fetched = await this.read.require(
-      full.map((p) => p.id),
-      'snapshot.pages',
-    );
-    const texts = new Map(full.map((p, i) => [p.id, fetched[i]!]));
-    snapshot.pages.forEach((p, i) => {
-      const got = texts.get(p.id);
-      if (got && sha256(got.text) !== p.sha256) {
-        throw new InputError(
-          `snapshot.pages[${i}].sha256`,
-          `does not match page ${p.id}: the snapshot was altered or points at other content; nothing was restored`,
-        );
-      }
-    });
-
-    // L1 is replaced: every resident leaves, pinned or not.
-    const evicted = session.l1.list().map((r) => {
-      session.l1.remove(r.pageId);
-      return this.handle(r.pageId);
-    });
-    this.evicted(evicted.map((h) => h.pageId));
-    // The most recently used pages that fit, each at its snapshot resolution (a page listed twice counts where it
-    // was used last), admitted oldest first so the LRU order is the snapshot's.
-    const latest = new Map<string, Snapshot['pages'][number]>();
-    for (const p of [...snapshot.pages].reverse()) if (!latest.has(p.id)) latest.set(p.id, p);
-    const plan = planAdmission({
-      residents: [],
-      entries: [...latest.values()].map((p) => ({
-        id: p.id,
-        tokens: p.tokens,
-        summaryTokens: p.tokens,
-        fixed: p.resolution ?? 'full',
-      })),
-      budget: session.l1.budget,
-      maxTokens: session.l1.budget,
-      resolution: 'full',
-      resend: true,
-    });
-    const pages: ServedPage[] = [];
-    for (const step of plan.steps) {
-      if (step.kind !== 'admit') continue;
-      const p = latest.get(step.id)!;
-      const got = texts.get(p.id) ?? { text: this.table.get(p.id)!.summary!.text, level: 'L4' as Level };
-      session.l1.admit({
-        pageId: p.id,
-        tokens: p.tokens,
-        pinned: p.pinned ?? false,
-        resolution: step.resolution,
-        text: got.text,
-      });
-      session.l1.markSent(p.id, this.now());
-      pages.push(servedPage(this.table, p.id, got.level, p.pinned ?? false, got.text, step.resolution));
-      this.catalog.recordAccess(p.id, this.now(), true);
-    }
-    const skipped = plan.skip.reverse().map((id) => this.handle(id));
-    session.changed();
-    return { snapshotId: from.snapshotId, pages, evicted, skipped, l1: this.pressure(session) };
+    return this.snapshots.restore(session, from);
   }
 
   // ---------------------------------------------------------------- views
