@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { Catalog } from './catalog.js';
-import { EXTRACTIVE } from './compress/extractive.js';
 import { type Compressors, openCompressors } from './compress/index.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import { type Config, settingName } from './config.js';
 import type { ResendPolicy } from './core/l1.js';
-import type { Handle, Level, Page, Resolution } from './core/page.js';
+import type { Handle, Level, Resolution } from './core/page.js';
 import type { PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import type { Snapshot } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
@@ -15,18 +14,18 @@ import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
 import { Paging } from './paging/paging.js';
-import { intactPages, ReadPath } from './paging/read-path.js';
+import { ReadPath } from './paging/read-path.js';
 import { Snapshots } from './paging/snapshots.js';
-import { pageOfKey, SUMMARY_KEY } from './paging/summaries.js';
+import { indexItemsIn, Summaries } from './paging/summaries.js';
 import { handleIn, levelsOf, type PagingResult, type Pressure, pressureOf } from './paging/views.js';
 import { Session } from './session.js';
 
 import { tempDirOf } from './store/atomic-file.js';
-import { Summarizer } from './summarizer.js';
+import type { Summarizer } from './summarizer.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
 import type { L2Store } from './tiers/l2/store.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
-import type { IndexItem, L3Index } from './tiers/l3/index.js';
+import type { L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 import type { Networked } from './tiers/status.js';
@@ -85,47 +84,8 @@ async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   return HybridIndex.open({
     lexical,
     connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
-    texts: async (ids) => [
-      ...(
-        await intactPages(
-          l4,
-          ids.filter((id) => !id.endsWith(SUMMARY_KEY)),
-        )
-      ).pages.map((p) => ({ meta: p, text: p.text })),
-      ...(await readSummaries(l4, ids.filter((id) => id.endsWith(SUMMARY_KEY)).map(pageOfKey))),
-    ],
+    texts: (items) => indexItemsIn(l4, items),
   });
-}
-
-/** The L3 items of stored summaries (for catching Chroma up). */
-async function readSummaries(l4: L4Store, pageIds: string[]): Promise<IndexItem[]> {
-  const items: IndexItem[] = [];
-  for (const id of pageIds) {
-    const raw = await l4.getRecord('summaries', id);
-    const [page] = raw === undefined ? [] : (await intactPages(l4, [id])).pages;
-    if (raw !== undefined && page) items.push(summaryItem(page, JSON.parse(raw) as PageSummary));
-  }
-  return items;
-}
-
-/** A summary as L3 indexes it: the page's metadata under the summary's key. */
-function summaryItem(meta: Omit<PageEntry, 'text'> | Page, summary: PageSummary): IndexItem {
-  const { id, sha256, tokens: _tokens, documentId, source, ordinal, charStart, charEnd, lineStart, lineEnd } = meta;
-  return {
-    meta: {
-      id: `${id}${SUMMARY_KEY}`,
-      sha256,
-      tokens: summary.tokens,
-      documentId,
-      source,
-      ordinal,
-      charStart,
-      charEnd,
-      lineStart,
-      lineEnd,
-    },
-    text: summary.text,
-  };
 }
 
 /**
@@ -165,6 +125,7 @@ export class Pager extends EventEmitter {
   readonly read: ReadPath;
   private readonly paging: Paging;
   private readonly snapshots: Snapshots;
+  private readonly summaries: Summaries;
 
   private constructor(
     readonly config: Config,
@@ -199,25 +160,11 @@ export class Pager extends EventEmitter {
       evicted: (ids) => this.evicted(ids),
     });
     this.sampling = compressors.sampling;
-    this.summarizer = new Summarizer(
-      {
-        text: async (id) => (this.table.has(id) ? (await this.read.texts([id]))[0]?.text : undefined),
-        summarized: async (id) =>
-          !!this.table.get(id)?.summary || (await this.l4.getRecord('summaries', id)) !== undefined,
-        save: (id, summary) => this.saveSummary(id, summary),
-      },
-      {
-        ...compressors,
-        tokenizer: tokenizer(config.encoding),
-        ratio: config.compressRatio,
-        concurrency: config.compressConcurrency,
-        claimsDir: join(config.dataDir, 'claims'),
-        tmpDir: tempDirOf(config.dataDir),
-      },
+    this.summaries = new Summaries(
+      { config, catalog, read: this.read, l3, l4, onSaved: () => this.emit('pages') },
+      compressors,
     );
-    this.summarizer.on('failed', (id: string, err: Error) =>
-      console.error(`vmem: summarizing page ${id} failed (${err.message}); it stays uncompressed and is retried later`),
-    );
+    this.summarizer = this.summaries.summarizer;
   }
 
   static async open(config: Config, parts: PagerParts = {}): Promise<Pager> {
@@ -289,22 +236,13 @@ export class Pager extends EventEmitter {
    * outrank whole pages (SQuAD recall@1 88.7% → 88.1% with every page's summary indexed), so only
    * abstractive summaries, whose wording may match a query the page's does not, go to L3.
    */
-  async saveSummary(pageId: string, summary: PageSummary): Promise<void> {
-    const entry = this.table.get(pageId);
-    if (!entry) return;
-    await this.l4.putRecord('summaries', pageId, JSON.stringify(summary));
-    if (summary.by !== EXTRACTIVE) {
-      await this.l3.upsert([summaryItem(entry, summary)]);
-      await this.l3.flush();
-    }
-    await this.catalog.addSummary(pageId, summary);
-    this.emit('pages');
+  saveSummary(pageId: string, summary: PageSummary): Promise<void> {
+    return this.summaries.save(pageId, summary);
   }
 
   /** Pages leaving an L1: those without a summary yet get one, in the background. */
   private evicted(pageIds: string[]): void {
-    const fresh = pageIds.filter((id) => !this.table.get(id)?.summary);
-    if (fresh.length) this.summarizer.enqueue(fresh);
+    this.summaries.evicted(pageIds);
   }
 
   // ---------------------------------------------------------------- paging
@@ -381,7 +319,7 @@ export class Pager extends EventEmitter {
   }
 
   async close(): Promise<void> {
-    await this.summarizer.close();
+    await this.summaries.close();
     await this.catalog.close();
     await this.l3.close();
     await this.l2.close();

@@ -238,7 +238,7 @@ describe('L3 chroma only', () => {
 
 /** Page texts by id, as L4 would give them. */
 const byId = new Map(ALL.map((it) => [it.meta.id, it]));
-const texts = async (ids: string[]) => ids.map((id) => byId.get(id)!).filter(Boolean);
+const texts = async (items: { pageId: string }[]) => items.map((it) => byId.get(it.pageId)!).filter(Boolean);
 
 interface HybridHarness extends Harness {
   collection: string;

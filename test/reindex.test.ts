@@ -170,7 +170,7 @@ test('reindex reproduces the page table exactly: documents sharing pages, their 
   defer(() => pager.close());
   const abstractive = before.pages.find((p) => p.summary?.by === 'openai:test')!.id;
   assert.equal(pager.l3.size(), before.pages.length + 1);
-  assert.ok(pager.l3.has(`${abstractive}~summary`));
+  assert.ok(pager.l3.has(abstractive, 'summary'));
 });
 
 test('reindex of a store written before ingest manifests rebuilds from first origins and says what it could not restore', async (t) => {

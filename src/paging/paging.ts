@@ -8,7 +8,6 @@ import type { Session } from '../session.js';
 import type { L3Index } from '../tiers/l3/index.js';
 import { planAdmission } from './admission.js';
 import type { ReadPath } from './read-path.js';
-import { pageOfKey } from './summaries.js';
 import { handleIn, type PagingResult, type Pressure, pressureOf, type ServedPage, servedPage } from './views.js';
 
 /** What paging reads and records. */
@@ -48,8 +47,7 @@ export class Paging {
     // hits leaves room for both keys of a page.
     const scores = new Map<string, number>();
     for (const h of await l3.query(query, 2 * maxPages)) {
-      const id = pageOfKey(h.pageId);
-      if (table.has(id) && !scores.has(id)) scores.set(id, h.score);
+      if (table.has(h.pageId) && !scores.has(h.pageId)) scores.set(h.pageId, h.score);
     }
     const ranked = [...scores.keys()].slice(0, maxPages).map((id) => table.get(id)!);
     const best = ranked[0];

@@ -10,7 +10,7 @@
 import { ChromaClient, ChromaNotFoundError, type Collection, type Metadata } from 'chromadb';
 import type { Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from './embedded.js';
-import type { Hit, IndexItem, L3Index } from './index.js';
+import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 
 /** Collection metadata keys recording what built the vectors. */
 const EMBEDDER_KEY = 'vmem:embedder';
@@ -96,13 +96,14 @@ export class ChromaIndex implements L3Index {
   async upsert(items: IndexItem[]): Promise<void> {
     // Pages are immutable and content-addressed: one already stored needs no write (and no embedding).
     const seen = new Set<string>();
-    const fresh = items.filter((it) => !this.ids.has(it.meta.id) && !seen.has(it.meta.id) && seen.add(it.meta.id));
+    const keyed = items.map((it) => ({ ...it, key: keyOf(it.meta.id, it.kind) }));
+    const fresh = keyed.filter((it) => !this.ids.has(it.key) && !seen.has(it.key) && seen.add(it.key));
     for (let i = 0; i < fresh.length; i += BATCH) {
       const batch = fresh.slice(i, i + BATCH);
       const vectors = await this.embedder.embed(batch.map((it) => it.text));
       // Chroma's upsert is itself idempotent, so a page another process stored meanwhile is harmless.
       await this.collection.upsert({
-        ids: batch.map((it) => it.meta.id),
+        ids: batch.map((it) => it.key),
         embeddings: vectors.map((v) => Array.from(v)),
         documents: batch.map((it) => it.text),
         metadatas: batch.map(
@@ -114,7 +115,7 @@ export class ChromaIndex implements L3Index {
           }),
         ),
       });
-      for (const it of batch) this.ids.add(it.meta.id);
+      for (const it of batch) this.ids.add(it.key);
     }
   }
 
@@ -125,11 +126,11 @@ export class ChromaIndex implements L3Index {
     const ids = res.ids[0] ?? [];
     const distances = res.distances[0] ?? [];
     // Cosine space: distance = 1 - cosine similarity, so the score is the similarity, best first.
-    return ids.map((pageId, i) => ({ pageId, score: 1 - (distances[i] ?? 1) }));
+    return ids.map((key, i) => ({ ...itemOfKey(key), score: 1 - (distances[i] ?? 1) }));
   }
 
-  has(pageId: string): boolean {
-    return this.ids.has(pageId);
+  has(pageId: string, kind?: ItemKind): boolean {
+    return this.ids.has(keyOf(pageId, kind));
   }
 
   size(): number {

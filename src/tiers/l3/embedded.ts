@@ -4,7 +4,7 @@ import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import { tempDirOf } from '../../store/atomic-file.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
-import type { Hit, IndexItem, L3Index } from './index.js';
+import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 import { Bm25, SentenceWindows, topIndices, Vocabulary, withBigrams } from './lexical.js';
 
 /**
@@ -151,7 +151,8 @@ export class EmbeddedIndex implements L3Index {
 
   async upsert(items: IndexItem[]): Promise<void> {
     const seen = new Set<string>();
-    const fresh = items.filter((it) => !this.index.has(it.meta.id) && !seen.has(it.meta.id) && seen.add(it.meta.id));
+    const keyed = items.map((it) => ({ key: keyOf(it.meta.id, it.kind), text: it.text }));
+    const fresh = keyed.filter((it) => !this.index.has(it.key) && !seen.has(it.key) && seen.add(it.key));
     if (!fresh.length) return;
     const vectors =
       this.weights.vector > 0
@@ -160,9 +161,9 @@ export class EmbeddedIndex implements L3Index {
     fresh.forEach((it, i) => {
       const sentences = splitSentences(it.text).map(analyze);
       const v = vectors[i]!;
-      this.insert(it.meta.id, sentences, v);
+      this.insert(it.key, sentences, v);
       const rec: IndexRecord = {
-        id: it.meta.id,
+        id: it.key,
         s: sentences.map((s) => s.join(' ')),
         v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'),
       };
@@ -218,15 +219,16 @@ export class EmbeddedIndex implements L3Index {
         Float64Array.from(candidates, (i) => cosine[i]!),
         this.weights.vector,
       );
-    return topIndices(fused, k).map((r) => ({ pageId: this.ids[candidates[r]!]!, score: fused[r]! }));
+    return topIndices(fused, k).map((r) => ({ ...itemOfKey(this.ids[candidates[r]!]!), score: fused[r]! }));
   }
 
-  has(pageId: string): boolean {
-    return this.index.has(pageId);
+  has(pageId: string, kind?: ItemKind): boolean {
+    return this.index.has(keyOf(pageId, kind));
   }
 
-  pageIds(): string[] {
-    return [...this.ids];
+  /** Every item indexed, in the order it was added. */
+  items(): { pageId: string; kind: ItemKind }[] {
+    return this.ids.map(itemOfKey);
   }
 
   size(): number {

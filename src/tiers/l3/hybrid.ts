@@ -2,15 +2,15 @@ import { withDeadline } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
 import { type EmbeddedIndex, EmbedderMismatchError } from './embedded.js';
-import type { Hit, IndexItem, L3Index } from './index.js';
+import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 
 export interface HybridOptions {
   /** The lexical ranker, in the data dir: always there, so a fault never depends on the network. */
   lexical: EmbeddedIndex;
   /** Opens the vector side (the Chroma collection); called again after every failure until it works. */
   connect: () => Promise<ChromaIndex>;
-  /** Page texts by id (from L4), to add the pages indexed while Chroma was away. */
-  texts: (ids: string[]) => Promise<IndexItem[]>;
+  /** Items by page id and kind (from L4), to add the pages and summaries indexed while Chroma was away. */
+  texts: (items: { pageId: string; kind: ItemKind }[]) => Promise<IndexItem[]>;
   /** Weight of the cosine signal, normalised to the best candidate, added to the lexical score. Default VECTOR_WEIGHT. */
   vectorWeight?: number;
   /** Delay between reconnect attempts. Default 2000 ms. */
@@ -111,23 +111,24 @@ export class HybridIndex implements L3Index {
     const lexical = await this.opts.lexical.query(query, n);
     const cosine = await pending;
     // Pages only the lexical index knows (not yet caught up in Chroma) keep their lexical score.
-    const fused = new Map<string, number>(lexical.map((h) => [h.pageId, h.score]));
+    const fused = new Map<string, number>(lexical.map((h) => [keyOf(h.pageId, h.kind), h.score]));
     const best = cosine.reduce((m, h) => Math.max(m, h.score), 0);
     if (best > 0 && this.vectorWeight > 0) {
       for (const h of cosine) {
         // Chroma may know pages of other data dirs on the same namespace: only this store's pages rank.
-        if (h.score <= 0 || !this.opts.lexical.has(h.pageId)) continue;
-        fused.set(h.pageId, (fused.get(h.pageId) ?? 0) + (this.vectorWeight * h.score) / best);
+        if (h.score <= 0 || !this.opts.lexical.has(h.pageId, h.kind)) continue;
+        const key = keyOf(h.pageId, h.kind);
+        fused.set(key, (fused.get(key) ?? 0) + (this.vectorWeight * h.score) / best);
       }
     }
     return [...fused]
-      .map(([pageId, score]) => ({ pageId, score }))
+      .map(([key, score]) => ({ ...itemOfKey(key), score }))
       .sort((a, b) => b.score - a.score)
       .slice(0, k);
   }
 
-  has(pageId: string): boolean {
-    return this.opts.lexical.has(pageId);
+  has(pageId: string, kind?: ItemKind): boolean {
+    return this.opts.lexical.has(pageId, kind);
   }
 
   size(): number {
@@ -162,7 +163,7 @@ export class HybridIndex implements L3Index {
   }
 
   private async catchUp(vectors: ChromaIndex): Promise<void> {
-    const missing = this.opts.lexical.pageIds().filter((id) => !vectors.has(id));
+    const missing = this.opts.lexical.items().filter((it) => !vectors.has(it.pageId, it.kind));
     for (let i = 0; i < missing.length && this.vectors === vectors; i += CATCH_UP_BATCH) {
       const items = await this.opts.texts(missing.slice(i, i + CATCH_UP_BATCH));
       await withDeadline(vectors.upsert(items), this.timeoutMs);

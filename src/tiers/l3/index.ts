@@ -1,15 +1,37 @@
 import type { PageMeta } from '../../core/page.js';
 import type { Networked } from '../status.js';
 
-/** A page as L3 indexes it. */
+/** What an item of L3 holds: a page's text, or its summary's (so a fault can match a page through its summary). */
+export type ItemKind = 'page' | 'summary';
+
+/** A page (or its summary) as L3 indexes it. */
 export interface IndexItem {
   meta: PageMeta;
   text: string;
+  /** Absent: 'page'. */
+  kind?: ItemKind;
 }
 
 export interface Hit {
   pageId: string;
+  kind: ItemKind;
   score: number;
+}
+
+/**
+ * How the L3 stores name an item on disk (the embedded index's log, Chroma's ids): the page id, plus this suffix
+ * for a summary. Only the L3 backends encode and decode it.
+ */
+const SUMMARY_SUFFIX = '~summary';
+
+export function keyOf(pageId: string, kind: ItemKind = 'page'): string {
+  return kind === 'summary' ? `${pageId}${SUMMARY_SUFFIX}` : pageId;
+}
+
+export function itemOfKey(key: string): { pageId: string; kind: ItemKind } {
+  return key.endsWith(SUMMARY_SUFFIX)
+    ? { pageId: key.slice(0, -SUMMARY_SUFFIX.length), kind: 'summary' }
+    : { pageId: key, kind: 'page' };
 }
 
 /**
@@ -18,9 +40,10 @@ export interface Hit {
  */
 export interface L3Index extends Networked {
   upsert(items: IndexItem[]): Promise<void>;
-  /** Best pages for `query`, best first. */
+  /** Best items for `query`, best first: a page may come twice, once through its summary. */
   query(query: string, k: number): Promise<Hit[]>;
-  has(pageId: string): boolean;
+  /** Whether the page (or, with kind 'summary', its summary) is indexed. */
+  has(pageId: string, kind?: ItemKind): boolean;
   size(): number;
   /** Makes every upsert so far durable. */
   flush(): Promise<void>;
