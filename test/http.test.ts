@@ -435,8 +435,8 @@ describe('HTTP limits', () => {
       clients.push({ ...c, got, arrived });
     }
     assert.equal(server.sessions(), N);
-    for (const event of ['pages', 'snapshots', 'health'])
-      assert.equal(pager.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
+    for (const event of ['pages', 'snapshots', 'health'] as const)
+      assert.equal(pager.events.listenerCount(event), 1, `one '${event}' listener for ${N} sessions`);
 
     const first = clients[0]!.client;
     await call(first, 'ingest', { text: 'Pump station Kestrel was serviced in spring.', source: 'note.md' });

@@ -1,6 +1,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import type { Health, Pager } from '../pager.js';
+import type { Health } from '../health.js';
+import type { Pager } from '../pager.js';
 import type { Session } from '../session.js';
 import { guardToolCalls } from './boundary.js';
 import type { ToolContext } from './context.js';

@@ -1,0 +1,44 @@
+import type { Level } from './core/page.js';
+import type { Networked } from './tiers/status.js';
+
+/** A change in a networked level's reachability. */
+export interface Health {
+  level: Level;
+  up: boolean;
+  message: string;
+}
+
+/** What vmem does without each networked level. */
+const MEANWHILE: Partial<Record<Level, string>> = {
+  L2: 'pages are served from L4',
+  L3: 'page_fault ranks with the local lexical index alone, and pages indexed meanwhile are added once it is back',
+};
+
+/** The message for a networked level going down (with its error) or coming back. */
+export function healthOf(level: Level, backend: string, up: boolean, err?: Error): Health {
+  const message = up
+    ? `${level} (${backend}) is reachable again; serving from it`
+    : `${level} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; ${MEANWHILE[level] ?? 'serving from the levels below it'} while vmem reconnects`;
+  return { level, up, message };
+}
+
+/** Networked levels unreachable right now. */
+export function outagesOf(levels: Partial<Record<Level, Networked>>): Health[] {
+  const down: Health[] = [];
+  for (const [level, store] of Object.entries(levels) as [Level, Networked][]) {
+    if (store.available && !store.available()) down.push(healthOf(level, store.name, false));
+  }
+  return down;
+}
+
+/** Reports each outage and recovery of a networked level once, to `report` and on stderr (an outage at start too). */
+export function watchHealth(level: Level, store: Networked, report: (health: Health) => void): void {
+  if (!store.onStatus) return;
+  const changed = (up: boolean, err?: Error) => {
+    const health = healthOf(level, store.name, up, err);
+    console.error(`vmem: ${health.message}`);
+    report(health);
+  };
+  store.onStatus(changed);
+  if (store.available && !store.available()) changed(false);
+}

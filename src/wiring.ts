@@ -1,0 +1,122 @@
+import { join } from 'node:path';
+import { Catalog } from './catalog.js';
+import { type Compressors, openCompressors } from './compress/index.js';
+import { type Config, settingName } from './config.js';
+import type { ResendPolicy } from './core/l1.js';
+import { tokenizer } from './core/tokenizer.js';
+import type { Embedder } from './embed/embedder.js';
+import { HashingEmbedder } from './embed/hashing.js';
+import { EventBus } from './events.js';
+import { watchHealth } from './health.js';
+import { loadOptional } from './optional.js';
+import { indexItemsIn } from './paging/summaries.js';
+import { tempDirOf } from './store/atomic-file.js';
+import { MemoryL2 } from './tiers/l2/memory.js';
+import type { L2Store } from './tiers/l2/store.js';
+import { EmbeddedIndex } from './tiers/l3/embedded.js';
+import type { L3Index } from './tiers/l3/index.js';
+import { FsL4 } from './tiers/l4/fs.js';
+import type { L4Store } from './tiers/l4/store.js';
+
+/** The embedder a configuration gives L3: the offline hashing embedder (no model, no network). */
+export function embedderFor(_config: Config): Embedder {
+  return new HashingEmbedder();
+}
+
+/** L2 from the configuration: Redis when a URL is set (loaded only then), else the in-process map. */
+export async function openL2(config: Config): Promise<L2Store> {
+  if (!config.redisUrl) return new MemoryL2(config.l2MaxPages);
+  const { RedisL2 } = await loadOptional(
+    'ioredis',
+    `${settingName('redisUrl')} is set`,
+    () => import('./tiers/l2/redis.js'),
+  );
+  return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
+}
+
+/**
+ * L3 from the configuration: the embedded index, fused with vectors on Chroma when a URL is set
+ * (the Chroma client is loaded only then). Chroma catches up from L4.
+ */
+export async function openL3(config: Config, l4: L4Store, embedder: Embedder = embedderFor(config)): Promise<L3Index> {
+  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, {
+    tmpDir: tempDirOf(config.dataDir),
+  });
+  if (!config.chromaUrl) return lexical;
+  const { ChromaIndex, collectionName } = await loadOptional(
+    'chromadb',
+    `${settingName('chromaUrl')} is set`,
+    () => import('./tiers/l3/chroma.js'),
+  );
+  const { HybridIndex } = await import('./tiers/l3/hybrid.js');
+  const url = config.chromaUrl;
+  return HybridIndex.open({
+    lexical,
+    connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
+    texts: (items) => indexItemsIn(l4, items),
+  });
+}
+
+/**
+ * A page counts as seen for VMEM_RESEND_AFTER seconds, until an L1 budget of other text was sent after
+ * it, and for one re-fault: the next one sends it again. Chosen on the scripted-host figures in BENCHMARKS.md.
+ */
+export function defaultResendPolicy(config: Pick<Config, 'resendAfterSeconds' | 'l1Tokens'>): ResendPolicy {
+  return { maxAgeMs: config.resendAfterSeconds * 1000, maxTokensSince: config.l1Tokens, maxOmissions: 1 };
+}
+
+/** Levels and policies to use instead of those the configuration gives (tests, benchmarks). */
+export interface StoreParts {
+  /** The compressor (and, for tests, how soon a failed summary is retried). */
+  compressors?: Compressors & { retryMs?: number };
+  l2?: L2Store;
+  l3?: L3Index;
+  l4?: L4Store;
+  /** Epoch milliseconds; injectable for tests. */
+  now?: () => number;
+  /** When resident pages are sent again (default: from the configuration). */
+  resend?: ResendPolicy;
+}
+
+/** Everything a configuration opens, shared by every session of the process. */
+export interface Store {
+  config: Config;
+  /** The page table, shared with the other processes through its append-only log. */
+  catalog: Catalog;
+  l2: L2Store;
+  l3: L3Index;
+  l4: L4Store;
+  compressors: Compressors & { retryMs?: number };
+  now: () => number;
+  resend: ResendPolicy;
+  events: EventBus;
+}
+
+/**
+ * The composition root: opens the levels a configuration gives (or the `parts` given instead) and the event bus,
+ * which hears of the page table's changes (this process's and the others') and of each networked level's outages.
+ */
+export async function openStore(config: Config, parts: StoreParts = {}): Promise<Store> {
+  // First, so that a compressor's configuration error stops vmem before anything is opened.
+  const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
+  const catalog = await Catalog.open(config.dataDir);
+  const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
+  const l3 = parts.l3 ?? (await openL3(config, l4));
+  const l2 = parts.l2 ?? (await openL2(config));
+  const events = new EventBus();
+  catalog.on('changed', () => events.emit('pages'));
+  const store: Store = {
+    config,
+    catalog,
+    l2,
+    l3,
+    l4,
+    compressors,
+    now: parts.now ?? Date.now,
+    resend: parts.resend ?? defaultResendPolicy(config),
+    events,
+  };
+  watchHealth('L2', l2, (h) => events.emit('health', h));
+  watchHealth('L3', l3, (h) => events.emit('health', h));
+  return store;
+}
