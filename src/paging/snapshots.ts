@@ -1,27 +1,20 @@
-import type { Catalog } from '../catalog.js';
 import type { Config } from '../config.js';
 import { sha256 } from '../core/hash.js';
 import type { Level } from '../core/page.js';
-import type { PageTable } from '../core/page-table.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from '../core/snapshot.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L4Store } from '../tiers/l4/store.js';
 import { planAdmission } from './admission.js';
-import type { PageText, ReadPath } from './read-path.js';
+import type { PagingLevels } from './paging.js';
+import type { PageText } from './read-path.js';
 import { handleIn, type PagingResult, pressureOf, type ServedPage, servedPage } from './views.js';
 
-/** What snapshots read and record. */
-export interface SnapshotLevels {
+/** What snapshots read and record: what paging does, and L4, where snapshots are stored. */
+export type SnapshotLevels = Omit<PagingLevels, 'config' | 'l3' | 'resend'> & {
   config: Pick<Config, 'namespace'>;
-  table: PageTable;
-  catalog: Pick<Catalog, 'recordAccess'>;
-  read: ReadPath;
   l4: L4Store;
-  now: () => number;
-  /** Pages leaving an L1: summaries are made of them. */
-  evicted(pageIds: string[]): void;
-}
+};
 
 /** Snapshots of a session's L1: serialized as pointers and hashes, stored in L4, verified before a restore. */
 export class Snapshots {
