@@ -8,7 +8,7 @@ import { type Health, outagesOf } from './health.js';
 import type { SourceFile } from './ingest/sources.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
 import { Paging } from './paging/paging.js';
-import { ReadPath } from './paging/read-path.js';
+import type { ReadPath } from './paging/read-path.js';
 import { Snapshots } from './paging/snapshots.js';
 import { Summaries } from './paging/summaries.js';
 import { levelsOf, pressureOf } from './paging/views.js';
@@ -48,7 +48,7 @@ export class Pager {
   private readonly summaries: Summaries;
 
   private constructor(private readonly store: Store) {
-    const { config, catalog, l2, l3, l4, events } = store;
+    const { config, catalog, l2, l3, l4, events, read } = store;
     this.config = config;
     this.table = catalog.table;
     this.l2 = l2;
@@ -56,12 +56,12 @@ export class Pager {
     this.l4 = l4;
     this.events = events;
     this.sampling = store.compressors.sampling;
-    this.read = new ReadPath(l2, l4, config.l2TtlSeconds);
+    this.read = read;
     const onSaved = () => events.emit('pages');
-    this.summaries = new Summaries({ config, catalog, read: this.read, l3, l4, onSaved }, store.compressors);
+    this.summaries = new Summaries({ config, catalog, read, l3, l4, onSaved }, store.compressors);
     this.summarizer = this.summaries.summarizer;
     const evicted = (ids: string[]) => this.summaries.evicted(ids);
-    const levels = { ...store, table: this.table, read: this.read, evicted };
+    const levels = { ...store, table: this.table, evicted };
     this.paging = new Paging(levels);
     this.snapshots = new Snapshots(levels);
   }

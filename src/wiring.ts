@@ -9,6 +9,7 @@ import { HashingEmbedder } from './embed/hashing.js';
 import { EventBus } from './events.js';
 import { watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
+import { ReadPath } from './paging/read-path.js';
 import { indexItemsIn } from './paging/summaries.js';
 import { tempDirOf } from './store/atomic-file.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
@@ -86,6 +87,8 @@ export interface Store {
   l2: L2Store;
   l3: L3Index;
   l4: L4Store;
+  /** Page text from L2, else L4 (which then warms L2). */
+  read: ReadPath;
   compressors: Compressors & { retryMs?: number };
   now: () => number;
   resend: ResendPolicy;
@@ -93,7 +96,8 @@ export interface Store {
 }
 
 /**
- * The composition root: opens the levels a configuration gives (or the `parts` given instead) and the event bus,
+ * The composition root: opens the levels a configuration gives (or the `parts` given instead), the read path over
+ * them and the event bus,
  * which hears of the page table's changes (this process's and the others') and of each networked level's outages.
  */
 export async function openStore(config: Config, parts: StoreParts = {}): Promise<Store> {
@@ -111,6 +115,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     l2,
     l3,
     l4,
+    read: new ReadPath(l2, l4, config.l2TtlSeconds),
     compressors,
     now: parts.now ?? Date.now,
     resend: parts.resend ?? defaultResendPolicy(config),
