@@ -6,7 +6,7 @@ import {
   type PlanRequest,
   type PlanResident,
   planAdmission,
-} from '../src/paging/admission.ts';
+} from '../src/core/admission.ts';
 
 /** A resident: `id:tokens`, with `p` pinned, `s` a summary, `v` still seen by the model. */
 function resident(spec: string): PlanResident {

@@ -1,3 +1,4 @@
+import { planAdmission } from './admission.js';
 import type { Resolution } from './page.js';
 
 /** A page resident in one session's L1. */
@@ -122,15 +123,17 @@ export class L1 {
       this.touch(page.pageId);
       return [];
     }
-    if (!this.canFit(page.tokens, keep)) return undefined;
-    const evicted: Resident[] = [];
-    for (const r of this.pages.values()) {
-      if (this.used + page.tokens <= this.budget) break;
-      if (r.pinned || keep.has(r.pageId)) continue;
-      this.pages.delete(r.pageId);
-      this.used -= r.tokens;
-      evicted.push(r);
-    }
+    // The one admission policy: the planner's, with the pages in `keep` held like pinned ones.
+    const plan = planAdmission({
+      residents: this.list().map((r) => ({ ...r, pinned: r.pinned || keep.has(r.pageId), seen: true })),
+      entries: [{ id: page.pageId, tokens: page.tokens, fixed: 'full' }],
+      budget: this.budget,
+      maxTokens: Infinity,
+      resolution: 'full',
+      resend: false,
+    });
+    if (plan.skip.length) return undefined;
+    const evicted = plan.evict.map((id) => this.remove(id)!);
     this.pages.set(page.pageId, { ...page });
     this.used += page.tokens;
     return evicted;

@@ -1,12 +1,12 @@
 import type { Catalog } from '../catalog.js';
 import type { Config } from '../config.js';
+import { planAdmission } from '../core/admission.js';
 import type { ResendPolicy } from '../core/l1.js';
 import type { Handle, Level, Resolution } from '../core/page.js';
 import type { PageEntry, PageTable } from '../core/page-table.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L3Index } from '../tiers/l3/index.js';
-import { planAdmission } from './admission.js';
 import type { ReadPath } from './read-path.js';
 import { handleIn, type PagingResult, type Pressure, pressureOf, type ServedPage, servedPage } from './views.js';
 

@@ -1,11 +1,11 @@
 import type { Config } from '../config.js';
+import { planAdmission } from '../core/admission.js';
 import { sha256 } from '../core/hash.js';
 import type { Level } from '../core/page.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from '../core/snapshot.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L4Store } from '../tiers/l4/store.js';
-import { planAdmission } from './admission.js';
 import type { PagingLevels } from './paging.js';
 import type { PageText } from './read-path.js';
 import { handleIn, type PagingResult, pressureOf, type ServedPage, servedPage } from './views.js';

@@ -1,4 +1,4 @@
-import type { Resolution } from '../core/page.js';
+import type { Resolution } from './page.js';
 
 /** A page resident in L1, as the planner sees it. */
 export interface PlanResident {
