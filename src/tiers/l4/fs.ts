@@ -1,8 +1,8 @@
 import { access, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
-import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
+import { readFileIfExists, sweepTemp, syncDir, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
@@ -62,13 +62,20 @@ export class FsL4 implements L4Store {
     // A few writers at a time: enough to overlap the fsyncs, few enough that a batch of any size stays far
     // below the open-file limit (one writer per page made a 10,000-page batch fail with EMFILE under 256).
     let next = 0;
+    const dirs = new Set<string>();
     const writer = async () => {
       for (let i = next++; i < pages.length; i = next++) {
         const p = pages[i]!;
-        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p), this.tmpDir);
+        if (await this.hasPage(p.id)) continue;
+        const path = this.pagePath(p.id);
+        await writeFileAtomic(path, JSON.stringify(p), this.tmpDir, { syncDir: false });
+        dirs.add(dirname(path));
       }
     };
     await Promise.all(Array.from({ length: Math.min(WRITERS, pages.length) }, writer));
+    // Each shard written to once, and their parent (a shard may be new), rather than once per page.
+    if (dirs.size) dirs.add(join(this.root, 'pages'));
+    for (const dir of dirs) await syncDir(dir);
   }
 
   async getPages(ids: string[]): Promise<(Page | undefined)[]> {
