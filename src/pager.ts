@@ -15,7 +15,7 @@ import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/pa
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
 import { HashingEmbedder } from './embed/hashing.js';
-import { InputError } from './errors.js';
+import { InputError, InternalError, MissingPageError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
 import { loadOptional } from './optional.js';
 import { Session } from './session.js';
@@ -549,7 +549,8 @@ export class Pager extends EventEmitter {
       })),
     };
     const parsed = snapshotSchema.safeParse(snapshot);
-    if (!parsed.success) throw new InputError('note', parsed.error.issues[0]!.message);
+    if (!parsed.success)
+      throw new InternalError(`serialize built a snapshot its schema refuses: ${parsed.error.message}`);
     const json = JSON.stringify(snapshot);
     const snapshotId = `s${sha256(json).slice(0, 20)}`;
     await this.l4.putRecord('snapshots', snapshotId, json);
@@ -768,7 +769,7 @@ export class Pager extends EventEmitter {
       if (c !== undefined) return { text: c, level: 'L2' as Level };
       const t = byId.get(id);
       if (t === undefined)
-        throw new InputError(`${field}[${i}]`, `page ${id} is not stored in L4; re-ingest its source`);
+        throw new MissingPageError(`page ${id} (${field}[${i}]) is not stored in L4; re-ingest its source`);
       return { text: t, level: 'L4' as Level };
     });
     // Warming L2 is off the hot path: the caller has its pages after one L2 round trip (plus L4 for misses). Commands on one connection stay in order, so this process's

@@ -1,13 +1,14 @@
 import { rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CATALOG_FILE, Catalog, statsIn } from './catalog.js';
-import { type Config, ConfigError, settingName } from './config.js';
+import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
 import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
+import { ConfigError, CorruptPageError } from './errors.js';
 import { loadOptional } from './optional.js';
 import { Pager } from './pager.js';
-import { CorruptPageError, FsL4 } from './tiers/l4/fs.js';
+import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
 /** Files derived from L4, rebuilt by reindex. */

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CompressionError, type Compressor } from './compress/compressor.js';
+import type { Compressor } from './compress/compressor.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
 import { waitAtMost } from './deadline.js';
+import { CompressionError } from './errors.js';
 import { tryLock } from './store/file-lock.js';
 
 /** What the summarizer needs from the store; the pager provides it. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type CallToolResult, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CompressionError, type Compressor } from '../src/compress/compressor.ts';
+import type { Compressor } from '../src/compress/compressor.ts';
 import { ExtractiveCompressor } from '../src/compress/extractive.ts';
 import { openCompressors } from '../src/compress/index.ts';
 import { OpenAICompressor } from '../src/compress/openai.ts';
@@ -18,6 +18,7 @@ import { SamplingCompressor } from '../src/compress/sampling.ts';
 import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
+import { CompressionError } from '../src/errors.ts';
 import type { Pager } from '../src/pager.ts';
 import {
   allPages,

@@ -1,7 +1,8 @@
 import { withDeadline } from '../../deadline.js';
+import { EmbedderMismatchError } from '../../errors.js';
 import { Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
-import { type EmbeddedIndex, EmbedderMismatchError } from './embedded.js';
+import type { EmbeddedIndex } from './embedded.js';
 import type { Hit, IndexItem, L3Index } from './index.js';
 
 export interface HybridOptions {

@@ -2,6 +2,7 @@ import { access, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
+import { CorruptPageError } from '../../errors.js';
 import { readFileIfExists, sweepTemp, syncDir, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
 import type { L4Store, RecordKind } from './store.js';
 
@@ -17,10 +18,6 @@ function addresses(page: Page, id: string): boolean {
   if (page.id !== id || typeof page.text !== 'string' || !page.text.isWellFormed()) return false;
   const hash = sha256(page.text);
   return hash === page.sha256 && pageIdOf(hash) === id;
-}
-
-export class CorruptPageError extends Error {
-  override name = 'CorruptPageError';
 }
 
 /** L4 on the local filesystem: one JSON file per page, fanned out by id prefix, written atomically. */
