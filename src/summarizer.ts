@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Retries, type Timers } from './backoff.js';
 import type { Compressor } from './compress/compressor.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
@@ -35,6 +36,8 @@ export interface SummarizerOptions {
   maxQueued?: number;
   /** First retry delay after a failure; doubles per failure of the same page, up to an hour. */
   retryMs?: number;
+  /** When retries run: the system's timers unless a test brings its own clock. */
+  timers?: Timers;
 }
 
 /**
@@ -53,9 +56,8 @@ const STALE_CLAIM_MS = 10 * 60_000;
 export class Summarizer extends EventEmitter {
   private readonly queue: string[] = [];
   private readonly pending = new Set<string>();
-  private readonly failures = new Map<string, number>();
-  /** Pages waiting for their retry: an eviction meanwhile does not bring it forward. */
-  private readonly retries = new Map<string, NodeJS.Timeout>();
+  /** Pages waiting for their retry (an eviction meanwhile does not bring it forward), with their backoff. */
+  private readonly retries: Retries;
   private running = 0;
   /** No new requests once closing; no new work once closed. */
   private closing = false;
@@ -67,6 +69,7 @@ export class Summarizer extends EventEmitter {
     private readonly opts: SummarizerOptions,
   ) {
     super();
+    this.retries = new Retries({ initialMs: opts.retryMs ?? 60_000, maxMs: 3_600_000 }, opts.timers);
   }
 
   /** Asks for summaries of pages; returns at once. Pages already summarized, queued or in work are skipped. */
@@ -75,7 +78,7 @@ export class Summarizer extends EventEmitter {
       if (
         this.closing ||
         this.pending.has(id) ||
-        this.retries.has(id) ||
+        this.retries.pending(id) ||
         this.queue.length >= (this.opts.maxQueued ?? 1000)
       )
         continue;
@@ -97,8 +100,7 @@ export class Summarizer extends EventEmitter {
    */
   async close(drainMs = 5000): Promise<void> {
     this.closing = true;
-    for (const t of this.retries.values()) clearTimeout(t);
-    this.retries.clear();
+    this.retries.cancel();
     await waitAtMost(this.idle(), drainMs);
     this.closed = true;
     for (const id of this.queue.splice(0)) this.pending.delete(id);
@@ -129,7 +131,7 @@ export class Summarizer extends EventEmitter {
         if (text === undefined) return;
         const summary = await this.summarize(text);
         await this.store.save(id, summary);
-        this.failures.delete(id);
+        this.retries.succeeded(id);
         this.emit('summarized', id);
       } finally {
         await release();
@@ -157,16 +159,7 @@ export class Summarizer extends EventEmitter {
   }
 
   private retryLater(id: string): void {
-    if (this.closing) return;
-    const n = (this.failures.get(id) ?? 0) + 1;
-    this.failures.set(id, n);
-    const delay = Math.min(3_600_000, (this.opts.retryMs ?? 60_000) * 2 ** (n - 1));
-    const timer = setTimeout(() => {
-      this.retries.delete(id);
-      this.enqueue([id]);
-    }, delay);
-    timer.unref();
-    this.retries.set(id, timer);
+    if (!this.closing) this.retries.failed(id, () => this.enqueue([id]));
   }
 
   /** Claims the page for this process (a lock held for the compression, tried without waiting); undefined when another holds it. */

@@ -29,6 +29,7 @@ import {
   deferrals,
   demoDoc,
   factRe,
+  manualTimers,
   openPager,
   tempDir,
   testConfig,
@@ -218,17 +219,23 @@ describe('summaries in the background', () => {
     const words = 'Zanzibar quokka telemetry ledger for the pump stations.';
     s.answer(() => (healthy ? completion(words) : { status: 500, body: { error: { message: 'down' } } }));
     const compressor = new OpenAICompressor({ baseURL: s.url, model: 'm', apiKey: 'k', tokenizer: enc, maxRetries: 0 });
-    const pager = await openPager(dir, FLAGS, { compressors: { compressor, retryMs: 50 } });
+    // Retries run on a clock the test advances, not after a real delay.
+    const timers = manualTimers();
+    const compressors = { compressor, retryMs: 60_000, timers };
+    const pager = await openPager(dir, FLAGS, { compressors });
     defer(() => pager.close());
     const [id] = await evictSome(pager);
     await until(() => s.requests.length >= 1, 'the first attempt');
+    await pager.summarizer.idle();
     assert.equal(pager.table.get(id!)!.summary, undefined, 'no summary while the server fails');
     assert.equal(
       (await pager.load(pager.newSession(), [id!])).pages[0]!.resolution,
       'full',
       'the page itself is intact',
     );
+    assert.ok(timers.pending().includes(60_000), 'the failed page waits for its retry');
     healthy = true;
+    timers.advance(60_000);
     await until(() => !!pager.table.get(id!)!.summary, 'the retried summary');
     const summary = pager.table.get(id!)!.summary!;
     assert.equal(summary.text, words);
