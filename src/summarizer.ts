@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import PQueue from 'p-queue';
 import { Retries, type Timers } from './backoff.js';
 import type { Compressor } from './compress/compressor.js';
 import type { PageSummary } from './core/page-table.js';
@@ -48,27 +49,26 @@ const STALE_CLAIM_MS = 10 * 60_000;
 
 /**
  * Compresses pages in the background, off the hot path: `enqueue` returns at once; a bounded queue
- * feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
+ * (p-queue) feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
  * processes (a claim file per page in the data dir, and the stored summary). A failure leaves the page
  * uncompressed and schedules a retry with exponential backoff; nothing is lost either way.
  * Emits 'summarized' (pageId) and 'failed' (pageId, error).
  */
 export class Summarizer extends EventEmitter {
-  private readonly queue: string[] = [];
+  private readonly queue: PQueue;
+  /** Pages queued or in work. */
   private readonly pending = new Set<string>();
   /** Pages waiting for their retry (an eviction meanwhile does not bring it forward), with their backoff. */
   private readonly retries: Retries;
-  private running = 0;
-  /** No new requests once closing; no new work once closed. */
+  /** No new requests once closing. */
   private closing = false;
-  private closed = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: SummaryStore,
     private readonly opts: SummarizerOptions,
   ) {
     super();
+    this.queue = new PQueue({ concurrency: opts.concurrency });
     this.retries = new Retries({ initialMs: opts.retryMs ?? 60_000, maxMs: 3_600_000 }, opts.timers);
   }
 
@@ -79,19 +79,17 @@ export class Summarizer extends EventEmitter {
         this.closing ||
         this.pending.has(id) ||
         this.retries.pending(id) ||
-        this.queue.length >= (this.opts.maxQueued ?? 1000)
+        this.queue.size >= (this.opts.maxQueued ?? 1000)
       )
         continue;
       this.pending.add(id);
-      this.queue.push(id);
+      void this.queue.add(() => this.work(id).finally(() => this.pending.delete(id)));
     }
-    this.pump();
   }
 
   /** Resolves when nothing is queued or in work (retries scheduled for later do not count). */
   idle(): Promise<void> {
-    if (!this.running && !this.queue.length) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.onIdle();
   }
 
   /**
@@ -102,22 +100,10 @@ export class Summarizer extends EventEmitter {
     this.closing = true;
     this.retries.cancel();
     await waitAtMost(this.idle(), drainMs);
-    this.closed = true;
-    for (const id of this.queue.splice(0)) this.pending.delete(id);
+    // What is still queued is dropped (its add() never settles); what is in work is waited for.
+    this.queue.clear();
+    this.pending.clear();
     await this.idle();
-  }
-
-  private pump(): void {
-    while (!this.closed && this.running < this.opts.concurrency && this.queue.length) {
-      const id = this.queue.shift()!;
-      this.running++;
-      void this.work(id).finally(() => {
-        this.running--;
-        this.pending.delete(id);
-        this.pump();
-        if (!this.running && !this.queue.length) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    }
   }
 
   private async work(id: string): Promise<void> {
