@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { type DocumentEntry, type PageEntry, type PageSummary, PageTable } from './core/page-table.js';
+import { dataDirLayout } from './data-dir.js';
 import { tempDirOf } from './store/atomic-file.js';
 import { JsonlLog } from './store/jsonl-log.js';
 
@@ -39,8 +40,6 @@ export async function statsIn(path: string): Promise<StatsRow[] | undefined> {
 }
 
 const STATS_FLUSH_MS = 2000;
-/** The log's file name in the data dir. */
-export const CATALOG_FILE = 'catalog.jsonl';
 
 /**
  * The page table, shared by every process on one data dir through an append-only log
@@ -63,7 +62,7 @@ export class Catalog extends EventEmitter {
   /** `log`: the data dir's catalog log unless given (tests pass one whose appends fail). */
   static async open(
     dataDir: string,
-    log = new JsonlLog<CatalogRecord>(join(dataDir, CATALOG_FILE), tempDirOf(dataDir)),
+    log = new JsonlLog<CatalogRecord>(dataDirLayout(dataDir).catalog, tempDirOf(dataDir)),
   ): Promise<Catalog> {
     const catalog = new Catalog(log);
     catalog.apply(await catalog.log.read(), true);

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { join } from 'node:path';
 import { Catalog } from './catalog.js';
 import { EXTRACTIVE } from './compress/extractive.js';
 import { type Compressors, openCompressors } from './compress/index.js';
@@ -14,6 +13,7 @@ import { gistOf, type Handle, handleOf, type Level, type Page, type Resolution }
 import type { DocumentEntry, PageEntry, PageSummary, PageTable } from './core/page-table.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from './core/snapshot.js';
 import { tokenizer } from './core/tokenizer.js';
+import { dataDirLayout } from './data-dir.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { InputError, InternalError, MissingPageError } from './errors.js';
 import type { SourceFile } from './ingest/sources.js';
@@ -109,7 +109,7 @@ async function openL2(config: Config): Promise<L2Store> {
  */
 async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const embedder = new HashingEmbedder();
-  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, {
+  const lexical = await EmbeddedIndex.open(dataDirLayout(config.dataDir).lexicalIndex, embedder, {
     tmpDir: tempDirOf(config.dataDir),
   });
   if (!config.chromaUrl) return lexical;
@@ -253,7 +253,7 @@ export class Pager extends EventEmitter {
         tokenizer: tokenizer(config.encoding),
         ratio: config.compressRatio,
         concurrency: config.compressConcurrency,
-        claimsDir: join(config.dataDir, 'claims'),
+        claimsDir: dataDirLayout(config.dataDir).claims,
         tmpDir: tempDirOf(config.dataDir),
       },
     );

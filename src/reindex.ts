@@ -1,18 +1,16 @@
 import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CATALOG_FILE, Catalog, statsIn } from './catalog.js';
+import { Catalog, statsIn } from './catalog.js';
 import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
 import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
+import { CATALOG_FILE, dataDirLayout } from './data-dir.js';
 import { ConfigError, CorruptPageError } from './errors.js';
 import { loadOptional } from './optional.js';
-import { Pager } from './pager.js';
+import { Pager, type PagerParts } from './pager.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
-/** Files derived from L4, rebuilt by reindex. */
-const DERIVED = [CATALOG_FILE, join('l3', 'embedded.jsonl')];
 const BATCH = 256;
 
 export interface ReindexResult {
@@ -135,14 +133,16 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
 export async function reindex(
   config: Config,
   onProgress?: (done: number, total: number) => void,
+  parts: PagerParts = {},
 ): Promise<ReindexResult> {
-  const l4 = await FsL4.open(config.dataDir);
+  // The L4 the pager is given (the configured one unless a caller brings its own): read here, written by the pager.
+  const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
+  const layout = dataDirLayout(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];
   if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
-  for (const f of DERIVED) {
-    const from = join(config.dataDir, f);
+  for (const from of layout.derived) {
     const to = `${from}.bak-${stamp}`;
     try {
       await rename(from, to);
@@ -167,7 +167,7 @@ export async function reindex(
     onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
   }
   const { documents, notes } = await documentsOf(l4, pages);
-  const pager = await Pager.open(config);
+  const pager = await Pager.open(config, { ...parts, l4 });
   try {
     await pager.index(documents);
     // Summaries are L4 records beside the pages: they come back into the page table and L3 too.
@@ -178,7 +178,7 @@ export async function reindex(
   } finally {
     await pager.close();
   }
-  const stats = await statsIn(`${join(config.dataDir, CATALOG_FILE)}.bak-${stamp}`);
+  const stats = await statsIn(`${layout.catalog}.bak-${stamp}`);
   if (stats) {
     const catalog = await Catalog.open(config.dataDir);
     try {
@@ -188,7 +188,7 @@ export async function reindex(
     }
   } else
     notes.push(
-      'access statistics start from zero: there was no previous page table (catalog.jsonl) to carry them over from',
+      `access statistics start from zero: there was no previous page table (${CATALOG_FILE}) to carry them over from`,
     );
   return { pages: pages.size, documents: documents.length, corrupt, backups, notes };
 }

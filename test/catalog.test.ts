@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { CATALOG_FILE, Catalog, type CatalogRecord } from '../src/catalog.ts';
+import { Catalog, type CatalogRecord } from '../src/catalog.ts';
 import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
+import { CATALOG_FILE } from '../src/data-dir.ts';
 import { tempDirOf } from '../src/store/atomic-file.ts';
 import { JsonlLog } from '../src/store/jsonl-log.ts';
 import { deferrals, tempDir } from './helpers.ts';

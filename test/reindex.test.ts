@@ -209,6 +209,34 @@ test('reindex of a store written before ingest manifests rebuilds from first ori
   );
 });
 
+test('reindex reads and writes through the L4 it is given, the one the pager gets', async (t) => {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const pager = await openPager(dir, FLAGS);
+  await pager.ingest([{ source: 'chapters.md', text: chapters(2) }]);
+  const pages = pager.table.listPages().length;
+  await pager.close();
+  fs.rmSync(join(dir, 'catalog.jsonl'));
+
+  const l4 = await FsL4.open(dir);
+  const used = { listPageIds: 0, getPages: 0, listRecords: 0 };
+  const counting =
+    <A extends unknown[], R>(name: keyof typeof used, fn: (...args: A) => R) =>
+    (...args: A): R => {
+      used[name]++;
+      return fn(...args);
+    };
+  const counted: L4Store = Object.assign(Object.create(l4) as FsL4, {
+    listPageIds: counting('listPageIds', () => l4.listPageIds()),
+    getPages: counting('getPages', (ids: string[]) => l4.getPages(ids)),
+    listRecords: counting('listRecords', (kind: RecordKind) => l4.listRecords(kind)),
+  });
+  const r = await reindex(testConfig(dir, FLAGS), undefined, { l4: counted });
+  assert.equal(r.pages, pages);
+  assert.ok(used.listPageIds >= 1 && used.getPages >= pages && used.listRecords >= 2, JSON.stringify(used));
+});
+
 test('ingest records a batch in a manifest before the page table: a manifest that cannot be written fails the ingest, and nothing is recorded', async (t) => {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { dataDirLayout } from '../data-dir.js';
 
 /** This machine's name, as locks record it: a pid means something only on the host that issued it. */
 export const HOST = hostname();
@@ -13,7 +14,7 @@ const TEMP_NAME = /^(\d+)\.([0-9a-f]{8})\.[0-9a-f]+\.tmp$/;
 
 /** The data dir's directory for temp files: on the store's filesystem, so a rename or link out of it is atomic. */
 export function tempDirOf(dataDir: string): string {
-  return join(dataDir, 'tmp');
+  return dataDirLayout(dataDir).tmp;
 }
 
 /** Whether a process of this host is running (a zombie counts as running until it is reaped). */

@@ -2,8 +2,9 @@ import { access, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
+import { dataDirLayout } from '../../data-dir.js';
 import { CorruptPageError } from '../../errors.js';
-import { readFileIfExists, sweepTemp, syncDir, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
+import { readFileIfExists, sweepTemp, syncDir, writeFileAtomic } from '../../store/atomic-file.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
@@ -24,9 +25,11 @@ function addresses(page: Page, id: string): boolean {
 export class FsL4 implements L4Store {
   readonly name = 'fs';
   private readonly tmpDir: string;
+  private readonly layout: ReturnType<typeof dataDirLayout>;
 
   constructor(readonly root: string) {
-    this.tmpDir = tempDirOf(root);
+    this.layout = dataDirLayout(root);
+    this.tmpDir = this.layout.tmp;
   }
 
   /**
@@ -41,12 +44,12 @@ export class FsL4 implements L4Store {
 
   private pagePath(id: string): string {
     if (!ID.test(id)) throw new Error(`invalid page id ${JSON.stringify(id)}`);
-    return join(this.root, 'pages', id.slice(1, 3), `${id}.json`);
+    return this.layout.page(id);
   }
 
   private recordPath(kind: RecordKind, id: string): string {
     if (!ID.test(id)) throw new Error(`invalid ${kind} id ${JSON.stringify(id)}`);
-    return join(this.root, kind, `${id}.json`);
+    return this.layout.record(kind, id);
   }
 
   async putPages(pages: Page[]): Promise<void> {
@@ -71,7 +74,7 @@ export class FsL4 implements L4Store {
     };
     await Promise.all(Array.from({ length: Math.min(WRITERS, pages.length) }, writer));
     // Each shard written to once, and their parent (a shard may be new), rather than once per page.
-    if (dirs.size) dirs.add(join(this.root, 'pages'));
+    if (dirs.size) dirs.add(this.layout.pages);
     for (const dir of dirs) await syncDir(dir);
   }
 
@@ -101,7 +104,7 @@ export class FsL4 implements L4Store {
   }
 
   async listPageIds(): Promise<string[]> {
-    const dir = join(this.root, 'pages');
+    const dir = this.layout.pages;
     const shards = await readdir(dir).catch(() => [] as string[]);
     const ids: string[] = [];
     for (const s of shards) {
@@ -119,7 +122,7 @@ export class FsL4 implements L4Store {
   }
 
   async listRecords(kind: RecordKind): Promise<string[]> {
-    const files = await readdir(join(this.root, kind)).catch(() => [] as string[]);
+    const files = await readdir(this.layout.records(kind)).catch(() => [] as string[]);
     return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
   }
 }
