@@ -36,19 +36,11 @@ import {
   textOf,
 } from './helpers.ts';
 import { completion, type FakeOpenAI, startFakeOpenAI } from './support/openai.ts';
+import { waitFor } from './support/wait.ts';
 
 const enc = tokenizer('o200k_base');
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '1500' };
 const flat = (s: string) => s.replace(/\s+/g, ' ').trim();
-
-/** Polls until `fn` holds (bounded): summaries arrive in the background. */
-async function until(fn: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('extractive compressor', () => {
   const pages = chunkText(chapters(8), 2000, enc).filter((c) => c.tokens > 1000);
@@ -225,7 +217,7 @@ describe('summaries in the background', () => {
     const pager = await openPager(dir, FLAGS, { compressors });
     defer(() => pager.close());
     const [id] = await evictSome(pager);
-    await until(() => s.requests.length >= 1, 'the first attempt');
+    await waitFor(() => s.requests.length >= 1, 'the first attempt');
     await pager.summarizer.idle();
     assert.equal(pager.table.get(id!)!.summary, undefined, 'no summary while the server fails');
     assert.equal(
@@ -236,7 +228,7 @@ describe('summaries in the background', () => {
     assert.ok(timers.pending().includes(60_000), 'the failed page waits for its retry');
     healthy = true;
     timers.advance(60_000);
-    await until(() => !!pager.table.get(id!)!.summary, 'the retried summary');
+    await waitFor(() => !!pager.table.get(id!)!.summary, 'the retried summary');
     const summary = pager.table.get(id!)!.summary!;
     assert.equal(summary.text, words);
     assert.equal(summary.by, 'openai:m');
@@ -295,7 +287,7 @@ describe('summaries in the background', () => {
     for (const id of four) await b.load(sb, [id]);
     b.evict(sb, 'all');
     await Promise.all([a.summarizer.idle(), b.summarizer.idle()]);
-    await until(
+    await waitFor(
       () => four.every((id) => !!a.table.get(id)?.summary && !!b.table.get(id)?.summary),
       'every summary in both page tables',
     );
@@ -328,7 +320,7 @@ describe('sampling compressor through a real MCP client', () => {
     const c = await connect(pager, 'host', undefined, client);
     defer(() => c.close());
     const [id] = await evictSome(pager, c.session);
-    await until(() => !!pager.table.get(id!)?.summary, 'a summary');
+    await waitFor(() => !!pager.table.get(id!)?.summary, 'a summary');
     return pager.table.get(id!)!.summary!;
   };
 

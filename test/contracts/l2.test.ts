@@ -11,11 +11,12 @@ import { join, relative } from 'node:path';
  * Redis tests are skipped with a visible reason (and fail when CI=true).
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { RedisL2 } from '../src/tiers/l2/redis.ts';
-import type { L2Store } from '../src/tiers/l2/store.ts';
-import { holds, withHarness } from './support/contract.ts';
-import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from './support/redis.ts';
+import { MemoryL2 } from '../../src/tiers/l2/memory.ts';
+import { RedisL2 } from '../../src/tiers/l2/redis.ts';
+import type { L2Store } from '../../src/tiers/l2/store.ts';
+import { holds, withHarness } from '../support/contract.ts';
+import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from '../support/redis.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Harness {
   store: L2Store;
@@ -166,15 +167,6 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** Polls `cond` every 25 ms until true or `timeoutMs` passed. */
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 describe('RedisL2', () => {
   let server: TestRedis | undefined;
   let startError: unknown;
@@ -309,7 +301,7 @@ describe('RedisL2', () => {
 
         late = await startRedis({ ownServer: true, port });
         if (!late) return; // no redis-server binary (external server only): the part above still ran
-        await until(() => store.available(), 10_000, 'RedisL2 to connect to the late server');
+        await waitFor(() => store.available(), 'RedisL2 to connect to the late server', { timeoutMs: 10_000 });
         assert.deepEqual(
           events.map((e) => e.up),
           [false, true],
@@ -339,7 +331,7 @@ describe('RedisL2', () => {
         await own.stop();
         // Whether or not the client has noticed yet, nothing throws and reads are misses.
         assert.deepEqual(await within(3_000, store.getMany(['a', 'b']), 'getMany'), [undefined, undefined]);
-        await until(() => !store.available(), 5_000, 'RedisL2 to notice the server is gone');
+        await waitFor(() => !store.available(), 'RedisL2 to notice the server is gone', { timeoutMs: 5_000 });
         assert.deepEqual(await store.getMany(['a']), [undefined]);
         await store.setMany([{ id: 'a', value: 'during' }], 60);
         assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
@@ -350,7 +342,7 @@ describe('RedisL2', () => {
         restarted = await startRedis({ ownServer: true, port: own.port });
         assert.ok(restarted);
         // Backoff is capped at 2 s, so this takes at most about that long.
-        await until(() => store.available(), 10_000, 'RedisL2 to reconnect');
+        await waitFor(() => store.available(), 'RedisL2 to reconnect', { timeoutMs: 10_000 });
         assert.deepEqual(events, [true, false, true]);
         assert.deepEqual(await store.getMany(['a']), [undefined], 'the restarted server is empty (no persistence)');
         await store.setMany([{ id: 'a', value: 'after' }], 60);
@@ -393,7 +385,7 @@ describe('RedisL2', () => {
         );
         process.kill(own.pid, 'SIGCONT');
         paused = false;
-        await until(() => store.available(), 10_000, 'RedisL2 to be available again');
+        await waitFor(() => store.available(), 'RedisL2 to be available again', { timeoutMs: 10_000 });
         assert.deepEqual(await store.getMany(['a']), ['x']);
       } finally {
         if (paused) process.kill(own.pid, 'SIGCONT');
@@ -408,7 +400,7 @@ describe('RedisL2', () => {
 
 describe('ioredis stays optional', () => {
   it('only src/tiers/l2/redis.ts imports ioredis, and nothing imports redis.ts statically', () => {
-    const root = join(import.meta.dirname, '..', 'src');
+    const root = join(import.meta.dirname, '..', '..', 'src');
     const files: string[] = [];
     const walk = (dir: string) => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {
