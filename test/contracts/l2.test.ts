@@ -15,7 +15,7 @@ import { MemoryL2 } from '../../src/tiers/l2/memory.ts';
 import { RedisL2 } from '../../src/tiers/l2/redis.ts';
 import type { L2Store } from '../../src/tiers/l2/store.ts';
 import { holds, withHarness } from '../support/contract.ts';
-import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from '../support/redis.ts';
+import { command, deleteKeys, REDIS_MISSING, sleep, startRedis, type TestRedis } from '../support/redis.ts';
 import { waitFor } from '../support/wait.ts';
 
 interface Harness {
@@ -275,85 +275,7 @@ describe('RedisL2', () => {
       }
     });
 
-    test('a server that is down at start: misses, no throw, one down event; connects once it appears', async () => {
-      const port = await freePort();
-      const events: { up: boolean; err?: Error }[] = [];
-      const started = Date.now();
-      const store = await RedisL2.open(`redis://127.0.0.1:${port}`, {
-        prefix: testPrefix(),
-        onStatus: (up, err) => events.push({ up, err }),
-      });
-      let late: TestRedis | undefined;
-      try {
-        assert.ok(Date.now() - started < 3_000, 'open() returns promptly when Redis is down');
-        assert.equal(store.available(), false);
-        assert.deepEqual(await store.getMany(['a', 'b']), [undefined, undefined]);
-        await store.setMany([{ id: 'a', value: 'x' }], 60);
-        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
-        assert.equal(await holds(store, 'a'), false);
-        await sleep(400); // several reconnect attempts
-        assert.deepEqual(
-          events.map((e) => e.up),
-          [false],
-          'reported once, not per retry',
-        );
-        assert.ok(events[0]?.err instanceof Error, 'the down event carries the connection error');
-
-        late = await startRedis({ ownServer: true, port });
-        if (!late) return; // no redis-server binary (external server only): the part above still ran
-        await waitFor(() => store.available(), 'RedisL2 to connect to the late server', { timeoutMs: 10_000 });
-        assert.deepEqual(
-          events.map((e) => e.up),
-          [false, true],
-        );
-        await store.setMany([{ id: 'a', value: 'x' }], 60);
-        assert.deepEqual(await store.getMany(['a']), ['x']);
-      } finally {
-        await store.close();
-        await late?.stop();
-      }
-    });
-
-    test('the server stops mid-test: misses and dropped writes, then the same store reconnects by itself', async (t) => {
-      const own = await startRedis({ ownServer: true });
-      if (!own) {
-        t.skip(`${REDIS_MISSING} (this test stops and restarts its own server)`);
-        return;
-      }
-      let restarted: TestRedis | undefined;
-      const events: boolean[] = [];
-      const store = await RedisL2.open(own.url, { prefix: testPrefix(), onStatus: (up) => events.push(up) });
-      try {
-        assert.equal(store.available(), true);
-        await store.setMany([{ id: 'a', value: 'before' }], 60);
-        assert.deepEqual(await store.getMany(['a', 'b']), ['before', undefined]);
-
-        await own.stop();
-        // Whether or not the client has noticed yet, nothing throws and reads are misses.
-        assert.deepEqual(await within(3_000, store.getMany(['a', 'b']), 'getMany'), [undefined, undefined]);
-        await waitFor(() => !store.available(), 'RedisL2 to notice the server is gone', { timeoutMs: 5_000 });
-        assert.deepEqual(await store.getMany(['a']), [undefined]);
-        await store.setMany([{ id: 'a', value: 'during' }], 60);
-        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
-        assert.equal(await holds(store, 'a'), false);
-        await sleep(500); // several reconnect attempts
-        assert.deepEqual(events, [true, false], 'one down event, not one per retry');
-
-        restarted = await startRedis({ ownServer: true, port: own.port });
-        assert.ok(restarted);
-        // Backoff is capped at 2 s, so this takes at most about that long.
-        await waitFor(() => store.available(), 'RedisL2 to reconnect', { timeoutMs: 10_000 });
-        assert.deepEqual(events, [true, false, true]);
-        assert.deepEqual(await store.getMany(['a']), [undefined], 'the restarted server is empty (no persistence)');
-        await store.setMany([{ id: 'a', value: 'after' }], 60);
-        assert.deepEqual(await store.getMany(['a']), ['after']);
-        assert.equal(await holds(store, 'a'), true);
-      } finally {
-        await store.close();
-        await own.stop();
-        await restarted?.stop();
-      }
-    });
+    // Down at start, lost mid-run and back: the networked-level contract (networked.test.ts).
 
     test('a hung server: commands time out into misses instead of blocking', async (t) => {
       const own = await startRedis({ ownServer: true });

@@ -33,7 +33,7 @@ interface NetworkedHarness {
   start(port: number): Promise<{ stop(): Promise<void> } | undefined>;
   /** Why the server cannot run here, once `start` returned undefined. */
   missing(): string;
-  open(port: number, onStatus: (up: boolean) => void): Promise<Level>;
+  open(port: number, onStatus: (up: boolean, err?: Error) => void): Promise<Level>;
   cleanup?(): Promise<void>;
 }
 
@@ -48,7 +48,11 @@ function networkedContract(name: string, make: () => NetworkedHarness): void {
       t.after(() => h.cleanup?.());
       const port = await freePort();
       const statuses: boolean[] = [];
-      const level = await h.open(port, (up) => statuses.push(up));
+      const downErrors: unknown[] = [];
+      const level = await h.open(port, (up, err) => {
+        statuses.push(up);
+        if (!up) downErrors.push(err);
+      });
       let server: { stop(): Promise<void> } | undefined;
       t.after(async () => {
         await level.close();
@@ -84,6 +88,7 @@ function networkedContract(name: string, make: () => NetworkedHarness): void {
       await waitFor(() => level.available(), `${name} to reconnect by itself`, { timeoutMs: RECONNECT_MS });
       await level.exercise();
       assert.deepEqual(statuses, [false, true, false, true], 'the recovery is reported once');
+      assert.ok(downErrors[0] instanceof Error, 'down at start: the event carries the error that caused it');
     });
   });
 }
