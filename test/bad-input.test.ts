@@ -313,7 +313,7 @@ describe('bad input via the MCP client', () => {
     await assert.rejects(fx.client.readResource({ uri: `vmem://pages/${victim}` }), /does not match its hash/);
     // (The background summary of the evicted victim fails too, and says so in its own line.)
     const operator = logged.mock.calls.filter((c) => String(c.arguments[0]).startsWith('vmem: needs its operator'));
-    assert.equal(operator.length, 2, 'each failed tool call logged one line for the operator');
+    assert.equal(operator.length, 3, 'each failed tool call and resource read logged one line for the operator');
     assert.match(String(operator[0]!.arguments[0]), /CorruptPageError/);
     assert.match(msg, /needs its operator \(not caused by your input\)/);
   });
@@ -329,6 +329,10 @@ describe('bad input via the MCP client', () => {
     assert.match(msg, /^vmem's store needs its operator \(not caused by your input\): .*page_ids\[0\]/);
     assert.doesNotMatch(msg, /Invalid input/);
     assert.ok(logged.mock.calls.some((c) => /needs its operator: MissingPageError/.test(String(c.arguments[0]))));
+    await assert.rejects(
+      fx.client.readResource({ uri: `vmem://pages/${victim}` }),
+      /needs its operator \(not caused by your input\): .*not stored in L4/,
+    );
   });
 
   test('a page file rewritten on disk with a matching sha256 field is still never served', async (t) => {

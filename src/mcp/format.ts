@@ -1,4 +1,4 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Handle, reloadCall } from '../core/page.js';
 import { audienceOf } from '../errors.js';
 import type { PagingResult, Pressure, ServedPage } from '../pager.js';
@@ -75,6 +75,26 @@ export function pagingText(r: PagingResult, lead: string): string {
 /** A successful tool result with both forms. */
 export function ok(text: string, structured: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text }], structuredContent: structured };
+}
+
+/**
+ * A failure of a resource read, for its audience (see errors.ts): the caller's as invalid params, the
+ * operator's as an internal error that says so (and is logged), vmem's own as it is (an internal error).
+ */
+export function resourceError(err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  switch (audienceOf(err)) {
+    case 'caller':
+      return new McpError(ErrorCode.InvalidParams, message);
+    case 'operator':
+      console.error(`vmem: needs its operator: ${(err as Error).name}: ${message}`);
+      return new McpError(
+        ErrorCode.InternalError,
+        `vmem's store needs its operator (not caused by your input): ${message}`,
+      );
+    case 'vmem':
+      return err;
+  }
 }
 
 /**
