@@ -11,6 +11,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { getEncoding } from 'js-tiktoken';
 import { type Config, loadConfig } from '../src/config.js';
+import { splitSentences } from '../src/core/sentences.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
@@ -41,8 +42,7 @@ function sentencePool(articles: SquadArticle[]): string[] {
     .filter((f) => f.endsWith('.txt'))
     .map((f) => readFileSync(join(dir, f), 'utf8'));
   return [...articles.map((a) => a.text), ...essays]
-    .join('\n')
-    .split(/(?<=[.!?])\s+/)
+    .flatMap((text) => splitSentences(text))
     .map((s) => s.replace(/\s+/g, ' ').trim())
     .filter((s) => s.length > 20 && s.length < 400);
 }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { access } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { type DocumentEntry, type PageEntry, type PageSummary, PageTable } from './core/page-table.js';
+import { dataDirLayout } from './data-dir.js';
 import { tempDirOf } from './store/atomic-file.js';
 import { JsonlLog } from './store/jsonl-log.js';
 
@@ -10,7 +11,7 @@ import { JsonlLog } from './store/jsonl-log.js';
 export type StatsRow = [id: string, accesses: number, faults: number, lastAccess: number];
 
 /** Shared facts as they are logged; stats are deltas, so concurrent processes add up instead of overwriting. */
-type CatalogRecord =
+export type CatalogRecord =
   | { t: 'doc'; w: string; doc: DocumentEntry; pages: PageEntry[] }
   | { t: 'stats'; w: string; s: StatsRow[] }
   | { t: 'summary'; w: string; id: string; summary: PageSummary };
@@ -39,8 +40,6 @@ export async function statsIn(path: string): Promise<StatsRow[] | undefined> {
 }
 
 const STATS_FLUSH_MS = 2000;
-/** The log's file name in the data dir. */
-export const CATALOG_FILE = 'catalog.jsonl';
 
 /**
  * The page table, shared by every process on one data dir through an append-only log
@@ -60,8 +59,12 @@ export class Catalog extends EventEmitter {
     super();
   }
 
-  static async open(dataDir: string): Promise<Catalog> {
-    const catalog = new Catalog(new JsonlLog<CatalogRecord>(join(dataDir, CATALOG_FILE), tempDirOf(dataDir)));
+  /** `log`: the data dir's catalog log unless given (tests pass one whose appends fail). */
+  static async open(
+    dataDir: string,
+    log = new JsonlLog<CatalogRecord>(dataDirLayout(dataDir).catalog, tempDirOf(dataDir)),
+  ): Promise<Catalog> {
+    const catalog = new Catalog(log);
     catalog.apply(await catalog.log.read(), true);
     catalog.log.follow((records) => catalog.apply(records, false));
     return catalog;
@@ -84,29 +87,39 @@ export class Catalog extends EventEmitter {
     if (pages && !initial) this.emit('changed');
   }
 
-  /** Records documents and their new pages, durably, before returning. */
+  /**
+   * Records documents and their new pages, durably, before returning. The table gains them only once their
+   * append is durable: after a failed append (a full disk) they are unknown, and a retry writes them again.
+   */
   async addDocuments(docs: { doc: DocumentEntry; pages: PageEntry[] }[]): Promise<void> {
-    const records: CatalogRecord[] = docs.map(({ doc, pages }) => {
+    // Copies, taken now: the live entries gain statistics, which the log keeps in 'stats' records.
+    const records: CatalogRecord[] = docs.map(({ doc, pages }) => ({
+      t: 'doc',
+      w: this.writer,
+      doc: { ...doc },
+      pages: pages.map((p) => ({ ...p, accessCount: 0, faultCount: 0, lastAccess: 0 })),
+    }));
+    await this.write(records);
+    for (const { doc, pages } of docs) {
       for (const p of pages) this.table.addPage(p);
       this.table.addDocument(doc);
-      // Copies, taken now: the live entries gain statistics, which the log keeps in 'stats' records.
-      const logged = pages.map((p) => ({ ...p, accessCount: 0, faultCount: 0, lastAccess: 0 }));
-      return { t: 'doc', w: this.writer, doc: { ...doc }, pages: logged };
-    });
-    await this.write(records);
+    }
   }
 
-  /** Records a page's summary, durably, before returning. */
+  /** Records a page's summary, durably, before returning (and in the table once it is durable). */
   async addSummary(pageId: string, summary: PageSummary): Promise<void> {
-    if (!this.table.setSummary(pageId, summary)) return;
+    const entry = this.table.get(pageId);
+    if (!entry || entry.summary) return;
     await this.write([{ t: 'summary', w: this.writer, id: pageId, summary }]);
+    this.table.setSummary(pageId, summary);
   }
 
   /** Adds access statistics gathered elsewhere (reindex carrying them over), durably, before returning. */
   async addStats(rows: StatsRow[]): Promise<void> {
     const known = rows.filter(([id]) => this.table.has(id));
+    if (!known.length) return;
+    await this.write([{ t: 'stats', w: this.writer, s: known }]);
     for (const [id, accesses, faults, at] of known) this.table.addStats(id, accesses, faults, at);
-    if (known.length) await this.write([{ t: 'stats', w: this.writer, s: known }]);
   }
 
   /** Counts an access now; access statistics reach the log in batches, not one write per fault. */
@@ -128,7 +141,8 @@ export class Catalog extends EventEmitter {
   async flush(): Promise<void> {
     if (this.statsTimer) clearTimeout(this.statsTimer);
     this.statsTimer = undefined;
-    if (!this.pendingStats.size) return this.writing;
+    // Waits for writes in flight; a failed one has already failed its own caller.
+    if (!this.pendingStats.size) return this.writing.catch(() => {});
     const s = [...this.pendingStats].map(([id, [a, f, at]]): StatsRow => [id, a, f, at]);
     this.pendingStats.clear();
     await this.write([{ t: 'stats', w: this.writer, s }]);

@@ -1,13 +1,12 @@
 #!/usr/bin/env node
 import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { type Config, ConfigError, loadConfig, settingName } from './config.js';
-import { InputError } from './errors.js';
+import { type Config, loadConfig, settingName } from './config.js';
+import { audienceOf, ConfigError, InputError } from './errors.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
 import { checkDataDir, listenError } from './preflight.js';
-import { EmbedderMismatchError } from './tiers/l3/embedded.js';
 import { parseCommandLine, usage } from './usage.js';
 
 // What `serve` over stdio does not need is imported by the command that does (the HTTP server, file
@@ -47,13 +46,9 @@ async function authToken(config: Config): Promise<string | undefined> {
 }
 
 async function serveOverHttp(config: Config): Promise<void> {
-  const { isLoopback, serveHttp } = await import('./http.js');
+  const { checkExposure, serveHttp } = await import('./http.js');
   const token = await authToken(config);
-  if (!isLoopback(config.httpHost) && !token) {
-    throw new ConfigError(
-      `listening on ${config.httpHost} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`,
-    );
-  }
+  checkExposure(config.httpHost, token);
   const pager = await Pager.open(config);
   let server: Awaited<ReturnType<typeof serveHttp>>;
   try {
@@ -168,9 +163,9 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  // The user's to fix: one line that says how (exit 2); a stack trace would only hide it.
-  const theirs = err instanceof ConfigError || err instanceof InputError || err instanceof EmbedderMismatchError;
-  if (theirs) console.error(`vmem: ${err.message}`);
+  // The user's to fix (as the caller or the operator): one line that says how (exit 2); a stack trace would only hide it.
+  const theirs = audienceOf(err) !== 'vmem';
+  if (theirs) console.error(`vmem: ${(err as Error).message}`);
   // Ours: the whole error, its stack and its cause, for a bug report (exit 1).
   else console.error('vmem: internal error:', err);
   process.exit(theirs ? 2 : 1);

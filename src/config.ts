@@ -1,6 +1,7 @@
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { ConfigError } from './errors.js';
 
 /** Tokenizer encodings vmem can count with. */
 export const ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
@@ -263,14 +264,6 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     default: () => '',
   },
 };
-
-/**
- * A problem the user fixes (a bad setting, flag or command line, an unusable data dir or port): the
- * CLI prints its message as one line, without a stack, and exits 2.
- */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** How a setting is named in messages: its env var and its flag. */
 export const settingName = (key: keyof Config): string => `${SETTINGS[key].env} / ${SETTINGS[key].flag}`;

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { sha256 } from './core/hash.js';
+import { ConfigError } from './errors.js';
 import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
@@ -29,6 +30,14 @@ export interface HttpServer {
 
 const LOOPBACK = ['localhost', '127.0.0.1', '::1', '[::1]'];
 export const isLoopback = (host: string) => LOOPBACK.includes(host);
+
+/** Refuses to serve beyond loopback without a bearer token: the CLI checks it before opening the store, `serveHttp` again. */
+export function checkExposure(host: string, authToken: string | undefined): void {
+  if (!isLoopback(host) && !authToken)
+    throw new ConfigError(
+      `listening on ${host} needs a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE (or use --host 127.0.0.1)`,
+    );
+}
 
 interface Open {
   transport: StreamableHTTPServerTransport;
@@ -75,11 +84,7 @@ const rpcError = (code: number, message: string) => ({ jsonrpc: '2.0', error: { 
  * `WWW-Authenticate` otherwise); a body over `bodyLimit` gets 413. `GET /healthz` answers orchestrators.
  */
 export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpServer> {
-  if (!isLoopback(opts.host) && !opts.authToken) {
-    throw new Error(
-      `refusing to listen on ${opts.host} without a bearer token: set VMEM_AUTH_TOKEN or VMEM_AUTH_TOKEN_FILE, or bind to 127.0.0.1`,
-    );
-  }
+  checkExposure(opts.host, opts.authToken);
   const allowed = new Set([
     ...LOOPBACK,
     opts.host.toLowerCase(),

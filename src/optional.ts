@@ -1,4 +1,4 @@
-import { ConfigError } from './config.js';
+import { ConfigError } from './errors.js';
 
 /**
  * The optional peer dependencies: the clients of the networked backends, installed by those who use

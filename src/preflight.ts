@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Config, ConfigError, settingName } from './config.js';
+import { type Config, settingName } from './config.js';
+import { ConfigError } from './errors.js';
 
 /** What an OS error means for a path the user chose, and what to do about it. */
 const PATH_PROBLEMS: Record<string, string> = {

@@ -1,18 +1,17 @@
 import { rename } from 'node:fs/promises';
-import { join } from 'node:path';
-import { CATALOG_FILE, Catalog, statsIn } from './catalog.js';
-import { type Config, ConfigError, settingName } from './config.js';
+import { Catalog, statsIn } from './catalog.js';
+import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
 import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
+import { CATALOG_FILE, dataDirLayout } from './data-dir.js';
+import { ConfigError, CorruptPageError } from './errors.js';
 import { loadOptional } from './optional.js';
-import { Pager } from './pager.js';
+import { Pager, type PagerParts } from './pager.js';
 import type { DocumentPages } from './paging/ingest.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
-/** Files derived from L4, rebuilt by reindex. */
-const DERIVED = [CATALOG_FILE, join('l3', 'embedded.jsonl')];
 const BATCH = 256;
 
 export interface ReindexResult {
@@ -135,14 +134,16 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
 export async function reindex(
   config: Config,
   onProgress?: (done: number, total: number) => void,
+  parts: PagerParts = {},
 ): Promise<ReindexResult> {
-  const l4 = await FsL4.open(config.dataDir);
+  // The L4 the pager is given (the configured one unless a caller brings its own): read here, written by the pager.
+  const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
+  const layout = dataDirLayout(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];
   if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
-  for (const f of DERIVED) {
-    const from = join(config.dataDir, f);
+  for (const from of layout.derived) {
     const to = `${from}.bak-${stamp}`;
     try {
       await rename(from, to);
@@ -153,7 +154,7 @@ export async function reindex(
   }
   const pages = new Map<string, Page>();
   const corrupt: string[] = [];
-  const pager = await Pager.open(config);
+  const pager = await Pager.open(config, { ...parts, l4 });
   let documents: Rebuilt['documents'];
   let notes: string[];
   try {
@@ -173,7 +174,7 @@ export async function reindex(
   } finally {
     await pager.close();
   }
-  const stats = await statsIn(`${join(config.dataDir, CATALOG_FILE)}.bak-${stamp}`);
+  const stats = await statsIn(`${layout.catalog}.bak-${stamp}`);
   if (stats) {
     const catalog = await Catalog.open(config.dataDir);
     try {
@@ -183,7 +184,7 @@ export async function reindex(
     }
   } else
     notes.push(
-      'access statistics start from zero: there was no previous page table (catalog.jsonl) to carry them over from',
+      `access statistics start from zero: there was no previous page table (${CATALOG_FILE}) to carry them over from`,
     );
   return { pages: pages.size, documents: documents.length, corrupt, backups, notes };
 }

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CompressionError, type Compressor } from './compress/compressor.js';
+import PQueue from 'p-queue';
+import { Retries, type Timers } from './backoff.js';
+import type { Compressor } from './compress/compressor.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
 import { waitAtMost } from './deadline.js';
+import { CompressionError } from './errors.js';
 import { tryLock } from './store/file-lock.js';
 
 /** What the summarizer needs from the store; the pager provides it. */
@@ -34,6 +37,8 @@ export interface SummarizerOptions {
   maxQueued?: number;
   /** First retry delay after a failure; doubles per failure of the same page, up to an hour. */
   retryMs?: number;
+  /** When retries run: the system's timers unless a test brings its own clock. */
+  timers?: Timers;
 }
 
 /**
@@ -44,28 +49,27 @@ const STALE_CLAIM_MS = 10 * 60_000;
 
 /**
  * Compresses pages in the background, off the hot path: `enqueue` returns at once; a bounded queue
- * feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
+ * (p-queue) feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
  * processes (a claim file per page in the data dir, and the stored summary). A failure leaves the page
  * uncompressed and schedules a retry with exponential backoff; nothing is lost either way.
  * Emits 'summarized' (pageId) and 'failed' (pageId, error).
  */
 export class Summarizer extends EventEmitter {
-  private readonly queue: string[] = [];
+  private readonly queue: PQueue;
+  /** Pages queued or in work. */
   private readonly pending = new Set<string>();
-  private readonly failures = new Map<string, number>();
-  /** Pages waiting for their retry: an eviction meanwhile does not bring it forward. */
-  private readonly retries = new Map<string, NodeJS.Timeout>();
-  private running = 0;
-  /** No new requests once closing; no new work once closed. */
+  /** Pages waiting for their retry (an eviction meanwhile does not bring it forward), with their backoff. */
+  private readonly retries: Retries;
+  /** No new requests once closing. */
   private closing = false;
-  private closed = false;
-  private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly store: SummaryStore,
     private readonly opts: SummarizerOptions,
   ) {
     super();
+    this.queue = new PQueue({ concurrency: opts.concurrency });
+    this.retries = new Retries({ initialMs: opts.retryMs ?? 60_000, maxMs: 3_600_000 }, opts.timers);
   }
 
   /** Asks for summaries of pages; returns at once. Pages already summarized, queued or in work are skipped. */
@@ -74,20 +78,18 @@ export class Summarizer extends EventEmitter {
       if (
         this.closing ||
         this.pending.has(id) ||
-        this.retries.has(id) ||
-        this.queue.length >= (this.opts.maxQueued ?? 1000)
+        this.retries.pending(id) ||
+        this.queue.size >= (this.opts.maxQueued ?? 1000)
       )
         continue;
       this.pending.add(id);
-      this.queue.push(id);
+      void this.queue.add(() => this.work(id).finally(() => this.pending.delete(id)));
     }
-    this.pump();
   }
 
   /** Resolves when nothing is queued or in work (retries scheduled for later do not count). */
   idle(): Promise<void> {
-    if (!this.running && !this.queue.length) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.queue.onIdle();
   }
 
   /**
@@ -96,25 +98,12 @@ export class Summarizer extends EventEmitter {
    */
   async close(drainMs = 5000): Promise<void> {
     this.closing = true;
-    for (const t of this.retries.values()) clearTimeout(t);
-    this.retries.clear();
+    this.retries.cancel();
     await waitAtMost(this.idle(), drainMs);
-    this.closed = true;
-    for (const id of this.queue.splice(0)) this.pending.delete(id);
+    // What is still queued is dropped (its add() never settles); what is in work is waited for.
+    this.queue.clear();
+    this.pending.clear();
     await this.idle();
-  }
-
-  private pump(): void {
-    while (!this.closed && this.running < this.opts.concurrency && this.queue.length) {
-      const id = this.queue.shift()!;
-      this.running++;
-      void this.work(id).finally(() => {
-        this.running--;
-        this.pending.delete(id);
-        this.pump();
-        if (!this.running && !this.queue.length) for (const w of this.idleWaiters.splice(0)) w();
-      });
-    }
   }
 
   private async work(id: string): Promise<void> {
@@ -128,7 +117,7 @@ export class Summarizer extends EventEmitter {
         if (text === undefined) return;
         const summary = await this.summarize(text);
         await this.store.save(id, summary);
-        this.failures.delete(id);
+        this.retries.succeeded(id);
         this.emit('summarized', id);
       } finally {
         await release();
@@ -156,16 +145,7 @@ export class Summarizer extends EventEmitter {
   }
 
   private retryLater(id: string): void {
-    if (this.closing) return;
-    const n = (this.failures.get(id) ?? 0) + 1;
-    this.failures.set(id, n);
-    const delay = Math.min(3_600_000, (this.opts.retryMs ?? 60_000) * 2 ** (n - 1));
-    const timer = setTimeout(() => {
-      this.retries.delete(id);
-      this.enqueue([id]);
-    }, delay);
-    timer.unref();
-    this.retries.set(id, timer);
+    if (!this.closing) this.retries.failed(id, () => this.enqueue([id]));
   }
 
   /** Claims the page for this process (a lock held for the compression, tried without waiting); undefined when another holds it. */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
-import { ConfigError, SETTINGS } from './config.js';
+import { SETTINGS } from './config.js';
+import { ConfigError } from './errors.js';
 import { VERSION } from './mcp/server.js';
 
 /** The commands: how each is called, what it does, and whether it reads the store's settings. */

@@ -1,9 +1,9 @@
-import { join } from 'node:path';
 import { Catalog } from './catalog.js';
 import { type Compressors, openCompressors } from './compress/index.js';
 import { type Config, settingName } from './config.js';
 import type { ResendPolicy } from './core/l1.js';
 import { tokenizer } from './core/tokenizer.js';
+import { dataDirLayout } from './data-dir.js';
 import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { EventBus } from './events.js';
@@ -40,7 +40,7 @@ export async function openL2(config: Config): Promise<L2Store> {
  * (the Chroma client is loaded only then). Chroma catches up from L4.
  */
 export async function openL3(config: Config, l4: L4Store, embedder: Embedder = embedderFor(config)): Promise<L3Index> {
-  const lexical = await EmbeddedIndex.open(join(config.dataDir, 'l3', 'embedded.jsonl'), embedder, {
+  const lexical = await EmbeddedIndex.open(dataDirLayout(config.dataDir).lexicalIndex, embedder, {
     tmpDir: tempDirOf(config.dataDir),
   });
   if (!config.chromaUrl) return lexical;

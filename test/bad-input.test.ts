@@ -297,7 +297,7 @@ describe('bad input via the MCP client', () => {
 
   test('a page file altered on disk is never served', async (t) => {
     const fx = await fixture(t);
-    // Internal errors are logged to stderr; capture them instead.
+    // The operator's problems are logged to stderr; capture them instead.
     const logged = t.mock.method(console, 'error', () => {});
     const victim = fx.residents[0]!;
     const file = pagePath(fx.dir, victim);
@@ -312,9 +312,27 @@ describe('bad input via the MCP client', () => {
     await rejects(fx, 'load_page', { page_ids: [victim] }, /does not match its hash/);
     await assert.rejects(fx.client.readResource({ uri: `vmem://pages/${victim}` }), /does not match its hash/);
     // (The background summary of the evicted victim fails too, and says so in its own line.)
-    const internal = logged.mock.calls.filter((c) => String(c.arguments[0]).startsWith('vmem: internal error'));
-    assert.equal(internal.length, 2, 'each failed tool call logged one internal error');
-    assert.match(String(internal[0]!.arguments[1]), /CorruptPageError/);
+    const operator = logged.mock.calls.filter((c) => String(c.arguments[0]).startsWith('vmem: needs its operator'));
+    assert.equal(operator.length, 3, 'each failed tool call and resource read logged one line for the operator');
+    assert.match(String(operator[0]!.arguments[0]), /CorruptPageError/);
+    assert.match(msg, /needs its operator \(not caused by your input\)/);
+  });
+
+  test("a page missing from L4 is the operator's problem, not the caller's", async (t) => {
+    const fx = await fixture(t);
+    const logged = t.mock.method(console, 'error', () => {});
+    const victim = fx.residents[0]!;
+    fs.rmSync(pagePath(fx.dir, victim));
+    fx.clock.advance(61_000); // L2 TTL over: the next read must go to L4
+    await call(fx.client, 'evict', { all: true });
+    const msg = await rejects(fx, 'load_page', { page_ids: [victim] }, /not stored in L4; re-ingest its source/);
+    assert.match(msg, /^vmem's store needs its operator \(not caused by your input\): .*page_ids\[0\]/);
+    assert.doesNotMatch(msg, /Invalid input/);
+    assert.ok(logged.mock.calls.some((c) => /needs its operator: MissingPageError/.test(String(c.arguments[0]))));
+    await assert.rejects(
+      fx.client.readResource({ uri: `vmem://pages/${victim}` }),
+      /needs its operator \(not caused by your input\): .*not stored in L4/,
+    );
   });
 
   test('a page file rewritten on disk with a matching sha256 field is still never served', async (t) => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { type CallToolResult, CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
-import { CompressionError, type Compressor } from '../src/compress/compressor.ts';
+import type { Compressor } from '../src/compress/compressor.ts';
 import { ExtractiveCompressor } from '../src/compress/extractive.ts';
 import { openCompressors } from '../src/compress/index.ts';
 import { OpenAICompressor } from '../src/compress/openai.ts';
@@ -18,6 +18,7 @@ import { SamplingCompressor } from '../src/compress/sampling.ts';
 import { chunkText } from '../src/core/chunker.ts';
 import { splitSentences } from '../src/core/sentences.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
+import { CompressionError } from '../src/errors.ts';
 import type { Pager } from '../src/pager.ts';
 import {
   allPages,
@@ -28,25 +29,18 @@ import {
   deferrals,
   demoDoc,
   factRe,
+  manualTimers,
   openPager,
   tempDir,
   testConfig,
   textOf,
 } from './helpers.ts';
 import { completion, type FakeOpenAI, startFakeOpenAI } from './support/openai.ts';
+import { waitFor } from './support/wait.ts';
 
 const enc = tokenizer('o200k_base');
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '1500' };
 const flat = (s: string) => s.replace(/\s+/g, ' ').trim();
-
-/** Polls until `fn` holds (bounded): summaries arrive in the background. */
-async function until(fn: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('extractive compressor', () => {
   const pages = chunkText(chapters(8), 2000, enc).filter((c) => c.tokens > 1000);
@@ -217,18 +211,24 @@ describe('summaries in the background', () => {
     const words = 'Zanzibar quokka telemetry ledger for the pump stations.';
     s.answer(() => (healthy ? completion(words) : { status: 500, body: { error: { message: 'down' } } }));
     const compressor = new OpenAICompressor({ baseURL: s.url, model: 'm', apiKey: 'k', tokenizer: enc, maxRetries: 0 });
-    const pager = await openPager(dir, FLAGS, { compressors: { compressor, retryMs: 50 } });
+    // Retries run on a clock the test advances, not after a real delay.
+    const timers = manualTimers();
+    const compressors = { compressor, retryMs: 60_000, timers };
+    const pager = await openPager(dir, FLAGS, { compressors });
     defer(() => pager.close());
     const [id] = await evictSome(pager);
-    await until(() => s.requests.length >= 1, 'the first attempt');
+    await waitFor(() => s.requests.length >= 1, 'the first attempt');
+    await pager.summarizer.idle();
     assert.equal(pager.table.get(id!)!.summary, undefined, 'no summary while the server fails');
     assert.equal(
       (await pager.load(pager.newSession(), [id!])).pages[0]!.resolution,
       'full',
       'the page itself is intact',
     );
+    assert.ok(timers.pending().includes(60_000), 'the failed page waits for its retry');
     healthy = true;
-    await until(() => !!pager.table.get(id!)!.summary, 'the retried summary');
+    timers.advance(60_000);
+    await waitFor(() => !!pager.table.get(id!)!.summary, 'the retried summary');
     const summary = pager.table.get(id!)!.summary!;
     assert.equal(summary.text, words);
     assert.equal(summary.by, 'openai:m');
@@ -287,7 +287,7 @@ describe('summaries in the background', () => {
     for (const id of four) await b.load(sb, [id]);
     b.evict(sb, 'all');
     await Promise.all([a.summarizer.idle(), b.summarizer.idle()]);
-    await until(
+    await waitFor(
       () => four.every((id) => !!a.table.get(id)?.summary && !!b.table.get(id)?.summary),
       'every summary in both page tables',
     );
@@ -320,7 +320,7 @@ describe('sampling compressor through a real MCP client', () => {
     const c = await connect(pager, 'host', undefined, client);
     defer(() => c.close());
     const [id] = await evictSome(pager, c.session);
-    await until(() => !!pager.table.get(id!)?.summary, 'a summary');
+    await waitFor(() => !!pager.table.get(id!)?.summary, 'a summary');
     return pager.table.get(id!)!.summary!;
   };
 

@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Config, ConfigError, loadConfig, SETTINGS } from '../src/config.ts';
+import { type Config, loadConfig, SETTINGS } from '../src/config.ts';
+import { ConfigError } from '../src/errors.ts';
 import { REPO, tempDir } from './helpers.ts';
 
 /** Asserts loadConfig throws a ConfigError whose message names the setting, its env var and its flag. */

@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import { deferrals, openPager, tempDir } from './helpers.ts';
 import { CLI, ENV } from './support/spawn.ts';
+import { waitFor } from './support/wait.ts';
 
 const FLAGS = ['--page-tokens', '200'];
 const ls = (dir: string) => (fs.existsSync(dir) ? fs.readdirSync(dir) : []);
@@ -57,8 +58,11 @@ test('an ingest killed mid-write: the next open removes its temp files, the same
   const child = spawn(process.execPath, args, { env: ENV, stdio: 'ignore' });
   defer(() => child.kill('SIGKILL'));
   // Killed once a first batch is stored (its manifest written) and the next batch's pages are being written.
-  while (child.exitCode === null && !(ls(join(dir, 'manifests')).length && ls(join(dir, 'tmp')).length >= 10))
-    await new Promise((r) => setTimeout(r, 2));
+  await waitFor(
+    () => child.exitCode !== null || (ls(join(dir, 'manifests')).length > 0 && ls(join(dir, 'tmp')).length >= 10),
+    'a first batch stored and the next being written',
+    { timeoutMs: 60_000, intervalMs: 2 },
+  );
   child.kill('SIGKILL');
   await new Promise((r) =>
     child.exitCode !== null || child.signalCode !== null ? r(undefined) : child.once('exit', r),

@@ -9,9 +9,16 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { tryLock } from '../src/store/file-lock.ts';
-import { deadPid, deferrals, REPO, tempDir } from './helpers.ts';
+import { deadPid, deferrals, fakeClock, REPO, tempDir } from './helpers.ts';
 
 const HOUR = 3_600_000;
+
+/** A promise the test opens when it chooses: the point where one racer waits for another. */
+function gate(): { opened: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { opened, open };
+}
 
 /** A lock file as another holder would have written it. */
 const owner = (o: { pid?: number; host?: string; at?: number }) =>
@@ -93,6 +100,64 @@ describe('file lock', () => {
     const release = await tryLock(lock, { tmpDir, staleMs: HOUR });
     assert.ok(release);
     await release();
+  });
+
+  test('two waiters judging a lock stale: the second does not remove the fresh lock the first has just taken', async (t) => {
+    const { lock, tmpDir, litter } = setup(t);
+    fs.writeFileSync(lock, owner({ pid: deadPid() }));
+    const judged = gate();
+    const resume = gate();
+    // The second waiter judges the dead holder's lock stale, then stalls before breaking it ...
+    const second = tryLock(lock, {
+      tmpDir,
+      staleMs: HOUR,
+      pause: async (at) => {
+        if (at !== 'judged') return;
+        judged.open();
+        await resume.opened;
+      },
+    });
+    await judged.opened;
+    // ... while the first judges it stale too, breaks it and takes the lock.
+    const first = await tryLock(lock, { tmpDir, staleMs: HOUR });
+    assert.ok(first, 'the first waiter did not take the stale lock');
+    const fresh = fs.readFileSync(lock, 'utf8');
+    resume.open();
+    assert.equal(await second, undefined, 'the second waiter took a lock the first holds');
+    assert.equal(fs.readFileSync(lock, 'utf8'), fresh, "the first waiter's fresh lock was removed");
+    await first();
+    assert.deepEqual(litter(), []);
+  });
+
+  test("a holder releasing its aged lock while a waiter breaks it: the next holder's fresh lock is not removed", async (t) => {
+    const { lock, tmpDir, litter } = setup(t);
+    const clock = fakeClock();
+    const opts = { tmpDir, staleMs: 60_000, now: clock.now };
+    const release = await tryLock(lock, opts);
+    assert.ok(release);
+    clock.advance(61_000); // the holder lives on past staleMs: its lock may be broken
+    const removing = gate();
+    const resume = gate();
+    // A waiter holds the breaker and has seen the aged lock, about to remove it ...
+    const breaker = tryLock(lock, {
+      ...opts,
+      pause: async (at) => {
+        if (at !== 'removing') return;
+        removing.open();
+        await resume.opened;
+      },
+    });
+    await removing.opened;
+    // ... when its holder releases it and another waiter takes the lock.
+    await release();
+    const next = await tryLock(lock, opts);
+    resume.open();
+    const broke = await breaker;
+    const holders = [next, broke].filter((r) => r !== undefined);
+    assert.equal(holders.length, 1, `${holders.length} holders at once`);
+    assert.ok(fs.existsSync(lock), "the new holder's fresh lock was removed");
+    await holders[0]!();
+    assert.deepEqual(litter(), []);
   });
 
   test("waiters in several processes racing over a SIGKILLed holder's lock: one at a time, and the dead holder's lock is broken by its pid", {

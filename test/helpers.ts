@@ -10,6 +10,7 @@ import type { TestContext } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Timers } from '../src/backoff.ts';
 import { type Config, loadConfig } from '../src/config.ts';
 import { demoDocument } from '../src/demo.ts';
 import { PagerEvents } from '../src/mcp/pager-events.ts';
@@ -62,6 +63,34 @@ export function fakeClock(start = 1_700_000_000_000): {
 } {
   let t = start;
   return { now: () => t, advance: (ms) => void (t += ms), set: (v) => void (t = v) };
+}
+
+/**
+ * Timers on a clock the test advances (see src/backoff.ts): a retry scheduled for later runs when the test
+ * moves the clock past its time, never by sleeping.
+ */
+export function manualTimers(): Timers & { advance: (ms: number) => void; pending: () => number[] } {
+  let now = 0;
+  let seq = 0;
+  const due = new Map<number, { at: number; fn: () => void }>();
+  return {
+    setTimeout: (fn, ms) => {
+      due.set(++seq, { at: now + ms, fn });
+      return seq;
+    },
+    clearTimeout: (handle) => void due.delete(handle as number),
+    advance(ms) {
+      now += ms;
+      for (;;) {
+        const next = [...due].filter(([, d]) => d.at <= now).sort((a, b) => a[1].at - b[1].at)[0];
+        if (!next) return;
+        due.delete(next[0]);
+        next[1].fn();
+      }
+    },
+    /** The delays from now of the callbacks waiting. */
+    pending: () => [...due.values()].map((d) => d.at - now).sort((a, b) => a - b),
+  };
 }
 
 let demoCache: string | undefined;

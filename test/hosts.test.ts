@@ -18,6 +18,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { SETTINGS } from '../src/config.ts';
 import { CHAPTERS_DIR, call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
 import { CLI } from './support/spawn.ts';
+import { waitFor } from './support/wait.ts';
 
 const HOSTS = join(REPO, 'examples', 'hosts');
 const VERSION = (JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
@@ -175,8 +176,9 @@ describe('host configurations (examples/hosts)', () => {
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    for (let i = 0; i < 200 && !/serving MCP at/.test(out) && child.exitCode === null; i++)
-      await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => /serving MCP at/.test(out) || child.exitCode !== null, 'the server to start', {
+      timeoutMs: 10_000,
+    }).catch(() => {});
     const m = /serving MCP at (http:\/\/127\.0\.0\.1:(\d+)\/mcp) \(bearer token required\)/.exec(out);
     assert.ok(m, `the server started with a token: ${out}`);
     const [, url, port] = m;

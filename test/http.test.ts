@@ -23,6 +23,7 @@ import { Status } from '../src/tiers/status.ts';
 import { call, callErr, deferrals, demoDoc, factRe, l1Ids, openPager, readText, tempDir } from './helpers.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV, spawnServer } from './support/spawn.ts';
+import { waitFor } from './support/wait.ts';
 
 const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
 const TOKEN = 'test-token-0123456789';
@@ -129,18 +130,17 @@ describe('Streamable HTTP', () => {
     await call(s.client, 'page_fault', { query: 'maintenance code for pump station Merlin in 1995', max_pages: 1 });
     const fromStdio = await call<{ snapshot_id: string }>(s.client, 'serialize_context', {});
     // The HTTP server's process learns of the stdio process's pages through the shared catalog.
-    let restored: Awaited<ReturnType<typeof h.client.callTool>> | undefined;
-    for (let i = 0; i < 50; i++) {
-      const r = await h.client.callTool({
-        name: 'restore_context',
-        arguments: { snapshot_id: fromStdio.s.snapshot_id },
-      });
-      if (!r.isError) {
-        restored = r;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    const restored = await waitFor(
+      async () => {
+        const r = await h.client.callTool({
+          name: 'restore_context',
+          arguments: { snapshot_id: fromStdio.s.snapshot_id },
+        });
+        return r.isError ? undefined : r;
+      },
+      'the HTTP session to restore the stdio snapshot',
+      { timeoutMs: 5000, intervalMs: 100 },
+    );
     assert.ok(restored, 'the HTTP session restored the stdio snapshot');
     assert.deepEqual(l1Ids(await readText(h.client, 'vmem://l1')), l1Ids(await readText(s.client, 'vmem://l1')));
 
@@ -202,8 +202,7 @@ describe('Streamable HTTP', () => {
     const b = await httpClient(server.url);
     defer(() => b.client.close());
     assert.equal(server.sessions(), 1);
-    for (let i = 0; i < 40 && server.sessions() > 0; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.equal(server.sessions(), 0, 'the idle session was closed');
+    await waitFor(() => server.sessions() === 0, 'the idle session to be closed', { timeoutMs: 2000 });
   });
 
   test('arguments as hosts send them over HTTP: null is not given, a non-object is -32602; a re-fault names its load_page', async (t) => {
@@ -265,7 +264,7 @@ describe('Streamable HTTP', () => {
     });
     let out = '';
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    for (let i = 0; i < 100 && !/serving MCP at/.test(out); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitFor(() => /serving MCP at/.test(out), 'the server to start', { timeoutMs: 5000 }).catch(() => {});
     assert.match(out, new RegExp(`serving MCP at http://127\\.0\\.0\\.1:${port}/mcp \\(bearer token required\\)`));
     assert.doesNotMatch(out, new RegExp(TOKEN), 'the token is never printed');
     const c = await httpClient(`http://127.0.0.1:${port}/mcp`, TOKEN);

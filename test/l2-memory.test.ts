@@ -86,3 +86,21 @@ describe('MemoryL2', () => {
     assert.equal(await holds(l2, 'a'), false);
   });
 });
+
+describe('MemoryL2 byte bound', () => {
+  test('entries are dropped, least recently used first, once their bytes exceed the bound', async () => {
+    // Each entry: id 'a' plus a 99-character value = 100 UTF-16 units = 200 bytes.
+    const l2 = new MemoryL2(100, fakeClock(0).now, 600);
+    const value = (c: string) => c.repeat(99);
+    await l2.setMany(
+      ['a', 'b', 'c'].map((id) => ({ id, value: value(id) })),
+      60,
+    );
+    assert.equal(l2.bytes(), 600);
+    await l2.getMany(['a']); // b is now the least recently used
+    await l2.setMany([{ id: 'd', value: value('d') }], 60);
+    assert.equal(l2.size(), 3);
+    assert.ok(l2.bytes() <= 600);
+    assert.deepEqual(await l2.hasMany(['a', 'b', 'c', 'd']), [true, false, true, true]);
+  });
+});

@@ -29,6 +29,7 @@ import {
   TOOL_NAMES,
   tempDir,
 } from './helpers.ts';
+import { waitFor } from './support/wait.ts';
 
 interface PageTableJson {
   l1: { used_tokens: number; budget_tokens: number; pages: number; uri: string };
@@ -48,15 +49,6 @@ interface IngestJson {
   documents: { document_id: string; source: string; pages: number; new_pages: number; tokens: number }[];
   total_pages: number;
   total_tokens: number;
-}
-
-/** Resolves once `pred` holds, polling the event loop; fails after `ms` (an event wait, not a TTL sleep). */
-async function waitFor(pred: () => boolean, what: string, ms = 3000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** The text content of a paging result says the same as its structured content. */

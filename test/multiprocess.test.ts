@@ -6,6 +6,7 @@ import { allPages, call, chapters, deferrals, demoDoc, factRe, l1Ids, readText, 
 import { CHROMA_MISSING, getRecords, startChroma } from './support/chroma.ts';
 import { freePort, REDIS_MISSING, startRedis } from './support/redis.ts';
 import { type Spawned, spawnServer } from './support/spawn.ts';
+import { waitFor } from './support/wait.ts';
 
 const FLAGS = ['--page-tokens', '500', '--l1-tokens', '4000'];
 /** Chroma holds pages and, under `<page id>~summary`, the summaries of evicted pages. */
@@ -17,16 +18,6 @@ const ask = (station: string, year: number) => ({
 
 interface Served {
   pages: { page_id: string; level: string; text?: string }[];
-}
-
-/** Polls `fn` until it returns a value (bounded), for changes that travel between processes. */
-async function eventually<T>(fn: () => Promise<T | undefined>, what: string, tries = 100): Promise<T> {
-  for (let i = 0; i < tries; i++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** A fault that finds the page holding the fact, or undefined while it is not there yet. */
@@ -48,7 +39,7 @@ async function handOff(t: import('node:test').TestContext, extra: string[]): Pro
 
   await call(a.client, 'ingest', { text: demoDoc(), source: 'manual.md' });
   // B never restarted: A's pages reach it through the shared catalog and index.
-  const found = await eventually(() => faultFinds(b, 'Kestrel', 2003), "A's pages in B");
+  const found = await waitFor(() => faultFinds(b, 'Kestrel', 2003), "A's pages in B");
   assert.equal(found.pages[0]!.level === 'L4' || found.pages[0]!.level === 'L2', true);
 
   await call(a.client, 'page_fault', ask('Osprey', 2011));
@@ -88,9 +79,9 @@ describe('several vmem processes on one store', () => {
     await b.client.setLoggingLevel('info');
     await redis.stop();
     await call(b.client, 'evict', { all: true });
-    const cold = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault served while Redis is down');
+    const cold = await waitFor(() => faultFinds(b, 'Osprey', 2011), 'a fault served while Redis is down');
     assert.equal(cold.pages[0]!.level, 'L4', 'served from L4 while Redis is down');
-    await eventually(
+    await waitFor(
       async () => (logs.some((l) => /L2 \(redis\) is unreachable/.test(l)) ? true : undefined),
       'the outage notice',
     );
@@ -99,10 +90,7 @@ describe('several vmem processes on one store', () => {
     const again = await startRedis({ ownServer: true, port: redis.port });
     assert.ok(again);
     t.after(() => again.stop());
-    await eventually(
-      async () => (logs.some((l) => /reachable again/.test(l)) ? true : undefined),
-      'the recovery notice',
-    );
+    await waitFor(async () => (logs.some((l) => /reachable again/.test(l)) ? true : undefined), 'the recovery notice');
     await call(b.client, 'evict', { all: true });
     await call(b.client, 'page_fault', ask('Kestrel', 2003)); // warms the fresh Redis
     await call(b.client, 'evict', { all: true });
@@ -136,9 +124,9 @@ describe('several vmem processes on one store', () => {
     await b.client.setLoggingLevel('info');
     await chroma.stop();
     await call(b.client, 'evict', { all: true });
-    const during = await eventually(() => faultFinds(b, 'Osprey', 2011), 'a fault answered while Chroma is down');
+    const during = await waitFor(() => faultFinds(b, 'Osprey', 2011), 'a fault answered while Chroma is down');
     assert.ok(['L2', 'L4'].includes(during.pages[0]!.level));
-    await eventually(
+    await waitFor(
       async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined),
       'the outage notice',
     );
@@ -149,13 +137,13 @@ describe('several vmem processes on one store', () => {
 
     chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port: chroma.port });
     assert.ok(chroma);
-    await eventually(
+    await waitFor(
       async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined),
       'the recovery notice',
     );
     const all = (await pageIds()).sort();
     assert.ok(all.length > 0);
-    await eventually(async () => {
+    await waitFor(async () => {
       const ids = (await getRecords(chroma!.url, collection)).ids.filter(isPageId).sort();
       return JSON.stringify(ids) === JSON.stringify(all) ? true : undefined;
     }, 'every page, including those ingested during the outage, in Chroma');
@@ -179,7 +167,7 @@ describe('a backend down at start', () => {
         client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data))),
     );
     defer(() => s.close());
-    await eventually(
+    await waitFor(
       async () => (logs.some((l) => /L3 \(chroma\) is unreachable/.test(l)) ? true : undefined),
       'the outage notice at initialization',
     );
@@ -191,12 +179,12 @@ describe('a backend down at start', () => {
     const chroma = await startChroma({ ownServer: true, dataDir: chromaDir.dir, port });
     if (!chroma) return t.skip(CHROMA_MISSING);
     defer(() => chroma.stop());
-    await eventually(
+    await waitFor(
       async () => (logs.some((l) => /L3 \(chroma\) is reachable again/.test(l)) ? true : undefined),
       'the recovery notice',
     );
     const want = JSON.stringify([...(await allPages(s.client)).keys()].sort());
-    await eventually(
+    await waitFor(
       async () =>
         JSON.stringify((await getRecords(chroma.url, `vmem-${ns}-pages`)).ids.filter(isPageId).sort()) === want
           ? true

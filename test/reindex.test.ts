@@ -4,8 +4,9 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { HashingEmbedder } from '../src/embed/hashing.ts';
+import { EmbedderMismatchError } from '../src/errors.ts';
 import { reindex } from '../src/reindex.ts';
-import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
+import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
 import { chapters, deferrals, demoDoc, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
@@ -206,6 +207,34 @@ test('reindex of a store written before ingest manifests rebuilds from first ori
     before.pages.map((p) => [p.id, p.accessCount, p.faultCount, p.lastAccess]).sort(),
     'access statistics are carried over from the previous page table',
   );
+});
+
+test('reindex reads and writes through the L4 it is given, the one the pager gets', async (t) => {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const pager = await openPager(dir, FLAGS);
+  await pager.ingest([{ source: 'chapters.md', text: chapters(2) }]);
+  const pages = pager.table.listPages().length;
+  await pager.close();
+  fs.rmSync(join(dir, 'catalog.jsonl'));
+
+  const l4 = await FsL4.open(dir);
+  const used = { listPageIds: 0, getPages: 0, listRecords: 0 };
+  const counting =
+    <A extends unknown[], R>(name: keyof typeof used, fn: (...args: A) => R) =>
+    (...args: A): R => {
+      used[name]++;
+      return fn(...args);
+    };
+  const counted: L4Store = Object.assign(Object.create(l4) as FsL4, {
+    listPageIds: counting('listPageIds', () => l4.listPageIds()),
+    getPages: counting('getPages', (ids: string[]) => l4.getPages(ids)),
+    listRecords: counting('listRecords', (kind: RecordKind) => l4.listRecords(kind)),
+  });
+  const r = await reindex(testConfig(dir, FLAGS), undefined, { l4: counted });
+  assert.equal(r.pages, pages);
+  assert.ok(used.listPageIds >= 1 && used.getPages >= pages && used.listRecords >= 2, JSON.stringify(used));
 });
 
 test('ingest records a batch in a manifest before the page table: a manifest that cannot be written fails the ingest, and nothing is recorded', async (t) => {

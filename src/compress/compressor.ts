@@ -12,17 +12,6 @@ export interface Compressor {
   compress(text: string, targetTokens: number): Promise<string>;
 }
 
-/** A compressor that could not compress a page this time; `retryable` false means it never will (e.g. no sampling support). */
-export class CompressionError extends Error {
-  override name = 'CompressionError';
-  constructor(
-    message: string,
-    readonly retryable = true,
-  ) {
-    super(message);
-  }
-}
-
 /** The instruction for abstractive compressors (an API model or the host's own): facts kept, nothing added. */
 export function summaryPrompt(targetTokens: number): string {
   return [

@@ -1,7 +1,8 @@
 import { splitSentences } from '../core/sentences.js';
 import type { Tokenizer } from '../core/tokenizer.js';
 import { analyze } from '../embed/analyzer.js';
-import { CompressionError, type Compressor } from './compressor.js';
+import { CompressionError } from '../errors.js';
+import type { Compressor } from './compressor.js';
 
 const MONTH =
   /\b(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\b/;

@@ -1,5 +1,6 @@
-import { type Config, ConfigError, settingName } from '../config.js';
+import { type Config, settingName } from '../config.js';
 import type { Tokenizer } from '../core/tokenizer.js';
+import { ConfigError } from '../errors.js';
 import { loadOptional } from '../optional.js';
 import type { Compressor } from './compressor.js';
 import { ExtractiveCompressor } from './extractive.js';

@@ -1,6 +1,7 @@
 import OpenAI from 'openai';
 import type { Tokenizer } from '../core/tokenizer.js';
-import { CompressionError, type Compressor, summaryPrompt } from './compressor.js';
+import { CompressionError } from '../errors.js';
+import { type Compressor, summaryPrompt } from './compressor.js';
 
 export interface OpenAICompressorOptions {
   /** Any OpenAI-compatible endpoint: OpenAI, Ollama, vLLM, LM Studio, llama.cpp's server. */

@@ -1,6 +1,7 @@
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { Tokenizer } from '../core/tokenizer.js';
-import { CompressionError, type Compressor, summaryPrompt } from './compressor.js';
+import { CompressionError } from '../errors.js';
+import { type Compressor, summaryPrompt } from './compressor.js';
 
 /** How long the host may take to answer one sampling request (it may ask its user first). */
 const SAMPLING_TIMEOUT_MS = 120_000;

@@ -1,3 +1,4 @@
+import { SENTENCE_END_BEFORE_SPACE } from './sentences.js';
 import type { Tokenizer } from './tokenizer.js';
 
 /** One cut of a document, before it becomes a page. Offsets are UTF-16 code units into the document. */
@@ -23,9 +24,8 @@ interface Unit {
 // Each boundary splits *before* the whitespace that follows a sentence end, and *after* a blank-line run.
 // BPE never merges across those pre-tokenizer boundaries, so the token count of a page is the sum of its units'.
 const PARAGRAPH = /\n[ \t]*\n\s*/g;
-const SENTENCE = /[.!?。！？][)"'\]\u201d\u2019]*(?=\s)/g;
 const LINE = /\n/g;
-const LEVELS = [PARAGRAPH, SENTENCE, LINE];
+const LEVELS = [PARAGRAPH, SENTENCE_END_BEFORE_SPACE, LINE];
 
 /** Code points that extend the grapheme before them: combining marks, ZWJ, variation selectors, skin tones, tags. */
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point of the class is matched on its own, after the grapheme it extends

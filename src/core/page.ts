@@ -1,5 +1,6 @@
 import type { Chunk } from './chunker.js';
 import { pageIdOf, sha256 } from './hash.js';
+import { firstSentence } from './sentences.js';
 
 /** Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents keeps the first. */
 export interface PageOrigin {
@@ -52,7 +53,7 @@ const GIST_CHARS = 120;
 /** A one-line gist: the page's first sentence, or its first words, on one line. */
 export function gistOf(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  const sentence = /^.{20,}?[.!?](?=\s|$)/.exec(flat)?.[0] ?? flat;
+  const sentence = firstSentence(flat, 20) ?? flat;
   return sentence.length <= GIST_CHARS ? sentence : `${sentence.slice(0, GIST_CHARS - 1).trimEnd()}…`;
 }
 

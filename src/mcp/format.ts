@@ -1,6 +1,6 @@
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Handle, reloadCall } from '../core/page.js';
-import { InputError } from '../errors.js';
+import { audienceOf } from '../errors.js';
 import type { PagingResult, Pressure, ServedPage } from '../pager.js';
 
 /** Structured forms, matching ./schemas.ts. */
@@ -78,20 +78,44 @@ export function ok(text: string, structured: Record<string, unknown>): CallToolR
 }
 
 /**
- * Runs a tool body; the caller's mistakes become tool errors that name the field, anything else an
- * internal error that says it is not the caller's fault.
+ * A failure of a resource read, for its audience (see errors.ts): the caller's as invalid params, the
+ * operator's as an internal error that says so (and is logged), vmem's own as it is (an internal error).
+ */
+export function resourceError(err: unknown): unknown {
+  const message = err instanceof Error ? err.message : String(err);
+  switch (audienceOf(err)) {
+    case 'caller':
+      return new McpError(ErrorCode.InvalidParams, message);
+    case 'operator':
+      console.error(`vmem: needs its operator: ${(err as Error).name}: ${message}`);
+      return new McpError(
+        ErrorCode.InternalError,
+        `vmem's store needs its operator (not caused by your input): ${message}`,
+      );
+    case 'vmem':
+      return err;
+  }
+}
+
+/**
+ * Runs a tool body; a failure becomes a tool error for its audience (see errors.ts): the caller's mistakes
+ * name the field, the operator's problems and vmem's own say they are not the caller's fault.
  */
 export async function guard(body: () => Promise<CallToolResult>): Promise<CallToolResult> {
   try {
     return await body();
   } catch (err) {
-    if (err instanceof InputError)
-      return { isError: true, content: [{ type: 'text', text: `Invalid input: ${err.message}` }] };
-    console.error('vmem: internal error:', err);
     const message = err instanceof Error ? err.message : String(err);
-    return {
-      isError: true,
-      content: [{ type: 'text', text: `Internal error in vmem (not caused by your input): ${message}` }],
-    };
+    const fail = (text: string): CallToolResult => ({ isError: true, content: [{ type: 'text', text }] });
+    switch (audienceOf(err)) {
+      case 'caller':
+        return fail(`Invalid input: ${message}`);
+      case 'operator':
+        console.error(`vmem: needs its operator: ${(err as Error).name}: ${message}`);
+        return fail(`vmem's store needs its operator (not caused by your input): ${message}`);
+      case 'vmem':
+        console.error('vmem: internal error:', err);
+        return fail(`Internal error in vmem (not caused by your input): ${message}`);
+    }
   }
 }

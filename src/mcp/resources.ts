@@ -6,7 +6,7 @@ import {
   UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolContext } from './context.js';
-import { pressureJson } from './format.js';
+import { pressureJson, resourceError } from './format.js';
 
 export const PAGE_TABLE_URI = 'vmem://page-table';
 export const L1_URI = 'vmem://l1';
@@ -159,7 +159,9 @@ export function registerResources({ server, pager, session, events }: ToolContex
     new ResourceTemplate('vmem://pages/{pageId}', { list: undefined }),
     { title: 'Page', description: "One page's text, read without loading it into L1", mimeType: 'text/plain' },
     async (uri, { pageId }) => {
-      const page = await pager.readPage(String(pageId));
+      const page = await pager.readPage(String(pageId)).catch((err: unknown) => {
+        throw resourceError(err);
+      });
       if (!page)
         throw new McpError(
           ErrorCode.InvalidParams,
@@ -180,7 +182,9 @@ export function registerResources({ server, pager, session, events }: ToolContex
     }),
     { title: 'Snapshot', description: 'A stored context snapshot (pointers and hashes)', mimeType: 'application/json' },
     async (uri, { snapshotId }) => {
-      const snap = await pager.getSnapshot(String(snapshotId));
+      const snap = await pager.getSnapshot(String(snapshotId)).catch((err: unknown) => {
+        throw resourceError(err);
+      });
       if (!snap) throw new McpError(ErrorCode.InvalidParams, `unknown snapshot ${String(snapshotId)}`);
       return json(uri, snap);
     },

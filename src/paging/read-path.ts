@@ -1,7 +1,6 @@
 import type { Page } from '../core/page.js';
-import { InputError } from '../errors.js';
+import { CorruptPageError, MissingPageError } from '../errors.js';
 import type { L2Store } from '../tiers/l2/store.js';
-import { CorruptPageError } from '../tiers/l4/fs.js';
 import type { L4Store } from '../tiers/l4/store.js';
 
 /** A page's text and the level it came from. */
@@ -56,7 +55,7 @@ export class ReadPath {
     const got = await this.texts(ids);
     return got.map((t, i) => {
       if (t === undefined)
-        throw new InputError(`${field}[${i}]`, `page ${ids[i]} is not stored in L4; re-ingest its source`);
+        throw new MissingPageError(`page ${ids[i]} (${field}[${i}]) is not stored in L4; re-ingest its source`);
       return t;
     });
   }

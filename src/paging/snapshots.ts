@@ -3,7 +3,7 @@ import { planAdmission } from '../core/admission.js';
 import { sha256 } from '../core/hash.js';
 import type { Level } from '../core/page.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from '../core/snapshot.js';
-import { InputError } from '../errors.js';
+import { InputError, InternalError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L4Store } from '../tiers/l4/store.js';
 import type { PagingLevels } from './paging.js';
@@ -42,7 +42,8 @@ export class Snapshots {
       })),
     };
     const parsed = snapshotSchema.safeParse(snapshot);
-    if (!parsed.success) throw new InputError('note', parsed.error.issues[0]!.message);
+    if (!parsed.success)
+      throw new InternalError(`serialize built a snapshot its schema refuses: ${parsed.error.message}`);
     const json = JSON.stringify(snapshot);
     const snapshotId = `s${sha256(json).slice(0, 20)}`;
     await this.levels.l4.putRecord('snapshots', snapshotId, json);

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { Catalog } from '../catalog.js';
 import { EXTRACTIVE } from '../compress/extractive.js';
 import type { Compressors } from '../compress/index.js';
@@ -6,6 +5,7 @@ import type { Config } from '../config.js';
 import type { PageMeta } from '../core/page.js';
 import type { PageSummary } from '../core/page-table.js';
 import { tokenizer } from '../core/tokenizer.js';
+import { dataDirLayout } from '../data-dir.js';
 import { tempDirOf } from '../store/atomic-file.js';
 import { Summarizer } from '../summarizer.js';
 import type { IndexItem, ItemKind, L3Index } from '../tiers/l3/index.js';
@@ -75,7 +75,7 @@ export class Summaries {
         tokenizer: tokenizer(config.encoding),
         ratio: config.compressRatio,
         concurrency: config.compressConcurrency,
-        claimsDir: join(config.dataDir, 'claims'),
+        claimsDir: dataDirLayout(config.dataDir).claims,
         tmpDir: tempDirOf(config.dataDir),
       },
     );

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
+import { dataDirLayout } from '../data-dir.js';
 
 /** This machine's name, as locks record it: a pid means something only on the host that issued it. */
 export const HOST = hostname();
@@ -13,7 +14,7 @@ const TEMP_NAME = /^(\d+)\.([0-9a-f]{8})\.[0-9a-f]+\.tmp$/;
 
 /** The data dir's directory for temp files: on the store's filesystem, so a rename or link out of it is atomic. */
 export function tempDirOf(dataDir: string): string {
-  return join(dataDir, 'tmp');
+  return dataDirLayout(dataDir).tmp;
 }
 
 /** Whether a process of this host is running (a zombie counts as running until it is reaped). */
@@ -48,10 +49,15 @@ export async function writeNew(path: string, data: string, sync: boolean): Promi
 
 /**
  * Writes a file so that readers see the old content or the new, never a torn one, even across a
- * crash: write a temp file in `tmpDir` (same filesystem), fsync, rename over. A crash leaves at worst
- * the temp file, which `sweepTemp` removes.
+ * crash: write a temp file in `tmpDir` (same filesystem), fsync, rename over, fsync the directory (so that
+ * the rename itself survives a power loss). A crash leaves at worst the temp file, which `sweepTemp` removes.
  */
-export async function writeFileAtomic(path: string, data: string, tmpDir: string): Promise<void> {
+export async function writeFileAtomic(
+  path: string,
+  data: string,
+  tmpDir: string,
+  opts: { syncDir?: boolean } = {},
+): Promise<void> {
   const tmp = tempPath(tmpDir);
   try {
     await writeNew(tmp, data, true);
@@ -63,6 +69,27 @@ export async function writeFileAtomic(path: string, data: string, tmpDir: string
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
+  }
+  // A writer of many files in a few directories passes false and syncs each directory once (`syncDir`).
+  if (opts.syncDir !== false) await syncDir(dirname(path));
+}
+
+/** Makes a directory's entries (a rename into it) durable. Platforms that cannot open a directory (Windows) skip it. */
+export async function syncDir(dir: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(dir, 'r');
+  } catch (err) {
+    if (['EISDIR', 'EPERM', 'EACCES'].includes((err as NodeJS.ErrnoException).code ?? '')) return;
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on a directory; the rename is then as durable as they make it.
+    if (!['EINVAL', 'EPERM', 'EBADF'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+  } finally {
+    await fh.close();
   }
 }
 

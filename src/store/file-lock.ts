@@ -13,6 +13,11 @@ export interface LockOptions {
   staleMs?: number;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
+  /**
+   * For tests that race waiters: awaited when this waiter has judged a lock stale (`judged`), and when,
+   * holding its breaker, it has found the lock still the one it judged and is about to remove it (`removing`).
+   */
+  pause?: (at: 'judged' | 'removing') => Promise<void>;
 }
 
 /** What a lock file says: who holds it, and since when. The nonce tells one holding from any other. */
@@ -97,18 +102,23 @@ function isStale(seen: Seen, staleMs: number): boolean {
   return seen.owner?.host === HOST && !isAlive(seen.owner.pid);
 }
 
+/** The breaker of one holding of the lock at `path`: whoever removes that holding (its holder or a waiter) holds it. */
+const breakerPath = (path: string, key: string) => `${path}.${key}.break`;
+
 /**
  * Removes the stale lock `seen`, unless another waiter is already doing so. Two waiters that both judged it
  * stale must not both remove it: the second would remove the lock the first has just taken. So the remover
  * first takes a breaker, a lock named after this very holding; the lock is removed only if it still is that
- * holding. A breaker left by a crashed remover is itself stale, and broken the same way.
+ * holding, and the holder releasing it takes the same breaker. A breaker left by a crashed remover is itself
+ * stale, and broken the same way.
  */
 async function breakLock(path: string, seen: Seen, opts: LockOptions): Promise<void> {
-  const release = await tryLock(`${path}.${seen.key}.break`, opts);
+  const release = await acquire(breakerPath(path, seen.key), { ...opts, pause: undefined }, false);
   if (!release) return;
   try {
     const now = await inspect(path, (opts.now ?? Date.now)());
     if (now?.key !== seen.key) return;
+    await opts.pause?.('removing');
     if (seen.dir) await rm(path, { recursive: true, force: true });
     else await unlink(path).catch(() => {});
   } finally {
@@ -121,18 +131,36 @@ async function breakLock(path: string, seen: Seen, opts: LockOptions): Promise<v
  * or undefined while another holds it. The lock is a file created complete (pid, host, nonce, time) by
  * link(), so it is never seen without its owner. A holder that outlives `staleMs` may lose its lock.
  */
-export async function tryLock(path: string, opts: LockOptions): Promise<(() => Promise<void>) | undefined> {
+export function tryLock(path: string, opts: LockOptions): Promise<(() => Promise<void>) | undefined> {
+  return acquire(path, opts, true);
+}
+
+/** `tryLock`; a breaker's own release (`guarded` false) takes no breaker, or every release would need one more. */
+async function acquire(path: string, opts: LockOptions, guarded: boolean): Promise<(() => Promise<void>) | undefined> {
   for (let attempt = 0; attempt < 3; attempt++) {
     const mine = await place(path, opts);
     if (mine) {
-      return async () => {
+      // The holder removes its lock under the same breaker as a waiter that judged it stale, so that a
+      // waiter never finds it still in place and then removes the next holder's lock instead.
+      const remove = async () => {
         const seen = await inspect(path, (opts.now ?? Date.now)()).catch(() => undefined);
         if (seen?.key === mine.nonce) await unlink(path).catch(() => {});
+      };
+      if (!guarded) return remove;
+      return async () => {
+        const release = await acquire(breakerPath(path, mine.nonce), { ...opts, pause: undefined }, false);
+        if (!release) return; // a waiter is breaking it
+        try {
+          await remove();
+        } finally {
+          await release();
+        }
       };
     }
     const seen = await inspect(path, (opts.now ?? Date.now)());
     if (!seen) continue; // released meanwhile
     if (!isStale(seen, opts.staleMs ?? STALE_MS)) return undefined;
+    await opts.pause?.('judged');
     await breakLock(path, seen, opts);
   }
   return undefined;

@@ -1,5 +1,6 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { syncDir } from './atomic-file.js';
 import { withFileLock } from './file-lock.js';
 
 /**
@@ -73,6 +74,7 @@ export class JsonlLog<T> {
           }
           await fh.writeFile(prefix + body, 'utf8');
           await fh.sync();
+          if (size === 0) await syncDir(dirname(this.path)); // the log's own entry, when this append made it
         } finally {
           await fh.close();
         }

@@ -1,4 +1,5 @@
 import { type ChainableCommander, Redis } from 'ioredis';
+import { type BackoffPolicy, delayOf, Retries, type Timers } from '../../backoff.js';
 import { waitAtMost } from '../../deadline.js';
 import { Status, type StatusListener } from '../status.js';
 import type { L2Store } from './store.js';
@@ -41,6 +42,8 @@ export interface RedisL2Options {
   connectTimeoutMs?: number;
   /** Upper bound of the reconnect backoff. Default 2000. */
   maxReconnectDelayMs?: number;
+  /** When a restart after ioredis gave up runs: the system's timers unless a test brings its own clock. */
+  timers?: Timers;
   /** Registered before the first connection attempt, so the initial outcome is reported too. */
   onStatus?: StatusListener;
   /** Errors of individual commands that were swallowed (timeouts, OOM, …); connection loss goes to `onStatus`. */
@@ -57,7 +60,8 @@ export class RedisL2 implements L2Store {
   private readonly onCommandError: RedisL2Options['onCommandError'];
   private lastError: Error | undefined;
   private closed = false;
-  private restartTimer: NodeJS.Timeout | undefined;
+  /** Restarts after ioredis stopped reconnecting by itself. */
+  private readonly restarts: Retries<'redis'>;
   private readonly firstOutcome: Promise<void>;
   private settleFirst!: () => void;
 
@@ -70,7 +74,9 @@ export class RedisL2 implements L2Store {
     this.prefix = options.prefix ?? DEFAULT_REDIS_PREFIX;
     this.onCommandError = options.onCommandError;
     if (options.onStatus) this.status.on(options.onStatus);
-    const maxDelay = options.maxReconnectDelayMs ?? 2000;
+    // ioredis reconnects by itself, at the delays of vmem's backoff: 50 ms, 100 ms, 200 ms, … capped.
+    const backoff: BackoffPolicy = { initialMs: 50, maxMs: options.maxReconnectDelayMs ?? 2000 };
+    this.restarts = new Retries({ initialMs: backoff.maxMs, maxMs: backoff.maxMs }, options.timers);
     this.firstOutcome = new Promise((resolve) => (this.settleFirst = resolve));
 
     this.client = new Redis(url, {
@@ -83,8 +89,8 @@ export class RedisL2 implements L2Store {
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs ?? 1000,
       connectTimeout: options.connectTimeoutMs ?? 2000,
-      // Never give up: 50 ms, 100 ms, 200 ms, … capped at maxDelay.
-      retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times - 1, 16), maxDelay),
+      // Never give up.
+      retryStrategy: (times) => delayOf(backoff, times),
     });
 
     this.client.on('ready', () => {
@@ -99,12 +105,10 @@ export class RedisL2 implements L2Store {
     // 'end' means ioredis stopped reconnecting (only on close() or a connector failure): keep trying.
     this.client.on('end', () => {
       this.report(false, this.lastError);
-      if (!this.closed && !this.restartTimer) {
-        this.restartTimer = setTimeout(() => {
-          this.restartTimer = undefined;
+      if (!this.closed)
+        this.restarts.failed('redis', () => {
           if (!this.closed && this.client.status === 'end') this.client.connect().catch(() => {});
-        }, maxDelay);
-      }
+        });
     });
     this.client.connect().catch(() => {});
   }
@@ -206,8 +210,7 @@ export class RedisL2 implements L2Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.restartTimer);
-    this.restartTimer = undefined;
+    this.restarts.cancel();
     this.status.clear();
     if (this.client.status === 'ready') {
       await waitAtMost(this.client.quit(), 1000);

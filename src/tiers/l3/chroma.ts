@@ -9,7 +9,7 @@
  */
 import { ChromaClient, ChromaNotFoundError, type Collection, type Metadata } from 'chromadb';
 import type { Embedder } from '../../embed/embedder.js';
-import { EmbedderMismatchError } from './embedded.js';
+import { EmbedderMismatchError } from '../../errors.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 
 /** Collection metadata keys recording what built the vectors. */

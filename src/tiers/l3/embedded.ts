@@ -2,6 +2,7 @@ import { dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
+import { EmbedderMismatchError } from '../../errors.js';
 import { tempDirOf } from '../../store/atomic-file.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
@@ -66,10 +67,6 @@ interface IndexHeader {
 }
 
 type IndexLine = IndexHeader | IndexRecord;
-
-export class EmbedderMismatchError extends Error {
-  override name = 'EmbedderMismatchError';
-}
 
 /**
  * The embedded L3: in-process, persisted as an append-only JSON-lines file in the data dir, which

@@ -1,7 +1,9 @@
+import { Retries, type Timers } from '../../backoff.js';
 import { withDeadline } from '../../deadline.js';
+import { EmbedderMismatchError } from '../../errors.js';
 import { Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
-import { type EmbeddedIndex, EmbedderMismatchError } from './embedded.js';
+import type { EmbeddedIndex } from './embedded.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 
 export interface HybridOptions {
@@ -13,8 +15,12 @@ export interface HybridOptions {
   texts: (items: { pageId: string; kind: ItemKind }[]) => Promise<IndexItem[]>;
   /** Weight of the cosine signal, normalised to the best candidate, added to the lexical score. Default VECTOR_WEIGHT. */
   vectorWeight?: number;
-  /** Delay between reconnect attempts. Default 2000 ms. */
+  /** Delay before the first reconnect attempt, doubling up to `maxRetryMs`. Default 2000 ms. */
   retryMs?: number;
+  /** Longest delay between reconnect attempts. Default `retryMs` (a constant delay). */
+  maxRetryMs?: number;
+  /** When reconnects run: the system's timers unless a test brings its own clock. */
+  timers?: Timers;
   /** A Chroma request not answered within this counts as an outage. Default 5000 ms. */
   timeoutMs?: number;
 }
@@ -39,7 +45,7 @@ const CATCH_UP_BATCH = 500;
  * improves.
  *
  * Chroma down (at start or mid-run) never fails a call: faults are ranked by the lexical side alone,
- * upserts go to the lexical side, and every `retryMs` the collection is reopened. Once it is back,
+ * upserts go to the lexical side, and the collection is reopened with backoff (see backoff.ts). Once it is back,
  * the pages it lacks are read from L4 and added, so nothing indexed meanwhile stays unsearchable.
  * Each transition is reported once through `onStatus`.
  */
@@ -47,15 +53,15 @@ export class HybridIndex implements L3Index {
   readonly name = 'chroma';
   private readonly status = new Status();
   private vectors: ChromaIndex | undefined;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly reconnects: Retries<'chroma'>;
   private catchingUp: Promise<void> = Promise.resolve();
   private closed = false;
-  private readonly retryMs: number;
   private readonly timeoutMs: number;
   private readonly vectorWeight: number;
 
   private constructor(private readonly opts: HybridOptions) {
-    this.retryMs = opts.retryMs ?? 2000;
+    const initialMs = opts.retryMs ?? 2000;
+    this.reconnects = new Retries({ initialMs, maxMs: opts.maxRetryMs ?? initialMs }, opts.timers);
     this.timeoutMs = opts.timeoutMs ?? 5000;
     this.vectorWeight = opts.vectorWeight ?? VECTOR_WEIGHT;
   }
@@ -141,7 +147,7 @@ export class HybridIndex implements L3Index {
 
   async close(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.retryTimer);
+    this.reconnects.cancel();
     this.status.clear();
     await this.catchingUp;
     await this.opts.lexical.close();
@@ -154,6 +160,7 @@ export class HybridIndex implements L3Index {
       const vectors = await withDeadline(this.opts.connect(), this.timeoutMs);
       if (this.closed) return;
       this.vectors = vectors;
+      this.reconnects.succeeded('chroma');
       this.status.set(true);
       this.catchingUp = this.catchUp(vectors).catch((err: unknown) => this.lost(err));
     } catch (err) {
@@ -175,12 +182,8 @@ export class HybridIndex implements L3Index {
     if (this.closed) return;
     this.vectors = undefined;
     this.status.set(false, err instanceof Error ? err : new Error(String(err)));
-    if (!this.retryTimer) {
-      this.retryTimer = setTimeout(() => {
-        this.retryTimer = undefined;
-        if (!this.closed) void this.connect(false);
-      }, this.retryMs);
-      this.retryTimer.unref();
-    }
+    this.reconnects.failed('chroma', () => {
+      if (!this.closed) void this.connect(false);
+    });
   }
 }

@@ -1,8 +1,10 @@
 import { access, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { pageIdOf, sha256 } from '../../core/hash.js';
 import type { Page } from '../../core/page.js';
-import { readFileIfExists, sweepTemp, tempDirOf, writeFileAtomic } from '../../store/atomic-file.js';
+import { dataDirLayout } from '../../data-dir.js';
+import { CorruptPageError } from '../../errors.js';
+import { readFileIfExists, sweepTemp, syncDir, writeFileAtomic } from '../../store/atomic-file.js';
 import type { L4Store, RecordKind } from './store.js';
 
 const ID = /^[a-z0-9]{4,64}$/;
@@ -19,17 +21,15 @@ function addresses(page: Page, id: string): boolean {
   return hash === page.sha256 && pageIdOf(hash) === id;
 }
 
-export class CorruptPageError extends Error {
-  override name = 'CorruptPageError';
-}
-
 /** L4 on the local filesystem: one JSON file per page, fanned out by id prefix, written atomically. */
 export class FsL4 implements L4Store {
   readonly name = 'fs';
   private readonly tmpDir: string;
+  private readonly layout: ReturnType<typeof dataDirLayout>;
 
   constructor(readonly root: string) {
-    this.tmpDir = tempDirOf(root);
+    this.layout = dataDirLayout(root);
+    this.tmpDir = this.layout.tmp;
   }
 
   /**
@@ -44,12 +44,12 @@ export class FsL4 implements L4Store {
 
   private pagePath(id: string): string {
     if (!ID.test(id)) throw new Error(`invalid page id ${JSON.stringify(id)}`);
-    return join(this.root, 'pages', id.slice(1, 3), `${id}.json`);
+    return this.layout.page(id);
   }
 
   private recordPath(kind: RecordKind, id: string): string {
     if (!ID.test(id)) throw new Error(`invalid ${kind} id ${JSON.stringify(id)}`);
-    return join(this.root, kind, `${id}.json`);
+    return this.layout.record(kind, id);
   }
 
   async putPages(pages: Page[]): Promise<void> {
@@ -62,13 +62,20 @@ export class FsL4 implements L4Store {
     // A few writers at a time: enough to overlap the fsyncs, few enough that a batch of any size stays far
     // below the open-file limit (one writer per page made a 10,000-page batch fail with EMFILE under 256).
     let next = 0;
+    const dirs = new Set<string>();
     const writer = async () => {
       for (let i = next++; i < pages.length; i = next++) {
         const p = pages[i]!;
-        if (!(await this.hasPage(p.id))) await writeFileAtomic(this.pagePath(p.id), JSON.stringify(p), this.tmpDir);
+        if (await this.hasPage(p.id)) continue;
+        const path = this.pagePath(p.id);
+        await writeFileAtomic(path, JSON.stringify(p), this.tmpDir, { syncDir: false });
+        dirs.add(dirname(path));
       }
     };
     await Promise.all(Array.from({ length: Math.min(WRITERS, pages.length) }, writer));
+    // Each shard written to once, and their parent (a shard may be new), rather than once per page.
+    if (dirs.size) dirs.add(this.layout.pages);
+    for (const dir of dirs) await syncDir(dir);
   }
 
   async getPages(ids: string[]): Promise<(Page | undefined)[]> {
@@ -97,7 +104,7 @@ export class FsL4 implements L4Store {
   }
 
   async listPageIds(): Promise<string[]> {
-    const dir = join(this.root, 'pages');
+    const dir = this.layout.pages;
     const shards = await readdir(dir).catch(() => [] as string[]);
     const ids: string[] = [];
     for (const s of shards) {
@@ -115,7 +122,7 @@ export class FsL4 implements L4Store {
   }
 
   async listRecords(kind: RecordKind): Promise<string[]> {
-    const files = await readdir(join(this.root, kind)).catch(() => [] as string[]);
+    const files = await readdir(this.layout.records(kind)).catch(() => [] as string[]);
     return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
   }
 }

@@ -7,14 +7,15 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { sha256 } from '../src/core/hash.ts';
-import { manifestId } from '../src/core/manifest.ts';
-import { type Page, pageOf } from '../src/core/page.ts';
-import { tempPath } from '../src/store/atomic-file.ts';
-import { CorruptPageError, FsL4 } from '../src/tiers/l4/fs.ts';
-import { type L4Store, RECORD_KINDS } from '../src/tiers/l4/store.ts';
-import { deadPid, tempDir } from './helpers.ts';
-import { withHarness } from './support/contract.ts';
+import { sha256 } from '../../src/core/hash.ts';
+import { manifestId } from '../../src/core/manifest.ts';
+import { type Page, pageOf } from '../../src/core/page.ts';
+import { CorruptPageError } from '../../src/errors.ts';
+import { tempPath } from '../../src/store/atomic-file.ts';
+import { FsL4 } from '../../src/tiers/l4/fs.ts';
+import { type L4Store, RECORD_KINDS } from '../../src/tiers/l4/store.ts';
+import { deadPid, tempDir } from '../helpers.ts';
+import { withHarness } from '../support/contract.ts';
 
 interface Harness {
   store: L4Store;

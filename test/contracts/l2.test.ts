@@ -11,11 +11,12 @@ import { join, relative } from 'node:path';
  * Redis tests are skipped with a visible reason (and fail when CI=true).
  */
 import { after, before, describe, it, type TestContext } from 'node:test';
-import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { RedisL2 } from '../src/tiers/l2/redis.ts';
-import type { L2Store } from '../src/tiers/l2/store.ts';
-import { holds, withHarness } from './support/contract.ts';
-import { command, deleteKeys, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from './support/redis.ts';
+import { MemoryL2 } from '../../src/tiers/l2/memory.ts';
+import { RedisL2 } from '../../src/tiers/l2/redis.ts';
+import type { L2Store } from '../../src/tiers/l2/store.ts';
+import { holds, withHarness } from '../support/contract.ts';
+import { command, deleteKeys, REDIS_MISSING, sleep, startRedis, type TestRedis } from '../support/redis.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Harness {
   store: L2Store;
@@ -166,15 +167,6 @@ async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
   }
 }
 
-/** Polls `cond` every 25 ms until true or `timeoutMs` passed. */
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
 describe('RedisL2', () => {
   let server: TestRedis | undefined;
   let startError: unknown;
@@ -283,85 +275,7 @@ describe('RedisL2', () => {
       }
     });
 
-    test('a server that is down at start: misses, no throw, one down event; connects once it appears', async () => {
-      const port = await freePort();
-      const events: { up: boolean; err?: Error }[] = [];
-      const started = Date.now();
-      const store = await RedisL2.open(`redis://127.0.0.1:${port}`, {
-        prefix: testPrefix(),
-        onStatus: (up, err) => events.push({ up, err }),
-      });
-      let late: TestRedis | undefined;
-      try {
-        assert.ok(Date.now() - started < 3_000, 'open() returns promptly when Redis is down');
-        assert.equal(store.available(), false);
-        assert.deepEqual(await store.getMany(['a', 'b']), [undefined, undefined]);
-        await store.setMany([{ id: 'a', value: 'x' }], 60);
-        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
-        assert.equal(await holds(store, 'a'), false);
-        await sleep(400); // several reconnect attempts
-        assert.deepEqual(
-          events.map((e) => e.up),
-          [false],
-          'reported once, not per retry',
-        );
-        assert.ok(events[0]?.err instanceof Error, 'the down event carries the connection error');
-
-        late = await startRedis({ ownServer: true, port });
-        if (!late) return; // no redis-server binary (external server only): the part above still ran
-        await until(() => store.available(), 10_000, 'RedisL2 to connect to the late server');
-        assert.deepEqual(
-          events.map((e) => e.up),
-          [false, true],
-        );
-        await store.setMany([{ id: 'a', value: 'x' }], 60);
-        assert.deepEqual(await store.getMany(['a']), ['x']);
-      } finally {
-        await store.close();
-        await late?.stop();
-      }
-    });
-
-    test('the server stops mid-test: misses and dropped writes, then the same store reconnects by itself', async (t) => {
-      const own = await startRedis({ ownServer: true });
-      if (!own) {
-        t.skip(`${REDIS_MISSING} (this test stops and restarts its own server)`);
-        return;
-      }
-      let restarted: TestRedis | undefined;
-      const events: boolean[] = [];
-      const store = await RedisL2.open(own.url, { prefix: testPrefix(), onStatus: (up) => events.push(up) });
-      try {
-        assert.equal(store.available(), true);
-        await store.setMany([{ id: 'a', value: 'before' }], 60);
-        assert.deepEqual(await store.getMany(['a', 'b']), ['before', undefined]);
-
-        await own.stop();
-        // Whether or not the client has noticed yet, nothing throws and reads are misses.
-        assert.deepEqual(await within(3_000, store.getMany(['a', 'b']), 'getMany'), [undefined, undefined]);
-        await until(() => !store.available(), 5_000, 'RedisL2 to notice the server is gone');
-        assert.deepEqual(await store.getMany(['a']), [undefined]);
-        await store.setMany([{ id: 'a', value: 'during' }], 60);
-        assert.deepEqual(await store.getMany(['a'], 60), [undefined]);
-        assert.equal(await holds(store, 'a'), false);
-        await sleep(500); // several reconnect attempts
-        assert.deepEqual(events, [true, false], 'one down event, not one per retry');
-
-        restarted = await startRedis({ ownServer: true, port: own.port });
-        assert.ok(restarted);
-        // Backoff is capped at 2 s, so this takes at most about that long.
-        await until(() => store.available(), 10_000, 'RedisL2 to reconnect');
-        assert.deepEqual(events, [true, false, true]);
-        assert.deepEqual(await store.getMany(['a']), [undefined], 'the restarted server is empty (no persistence)');
-        await store.setMany([{ id: 'a', value: 'after' }], 60);
-        assert.deepEqual(await store.getMany(['a']), ['after']);
-        assert.equal(await holds(store, 'a'), true);
-      } finally {
-        await store.close();
-        await own.stop();
-        await restarted?.stop();
-      }
-    });
+    // Down at start, lost mid-run and back: the networked-level contract (networked.test.ts).
 
     test('a hung server: commands time out into misses instead of blocking', async (t) => {
       const own = await startRedis({ ownServer: true });
@@ -393,7 +307,7 @@ describe('RedisL2', () => {
         );
         process.kill(own.pid, 'SIGCONT');
         paused = false;
-        await until(() => store.available(), 10_000, 'RedisL2 to be available again');
+        await waitFor(() => store.available(), 'RedisL2 to be available again', { timeoutMs: 10_000 });
         assert.deepEqual(await store.getMany(['a']), ['x']);
       } finally {
         if (paused) process.kill(own.pid, 'SIGCONT');
@@ -408,7 +322,7 @@ describe('RedisL2', () => {
 
 describe('ioredis stays optional', () => {
   it('only src/tiers/l2/redis.ts imports ioredis, and nothing imports redis.ts statically', () => {
-    const root = join(import.meta.dirname, '..', 'src');
+    const root = join(import.meta.dirname, '..', '..', 'src');
     const files: string[] = [];
     const walk = (dir: string) => {
       for (const e of readdirSync(dir, { withFileTypes: true })) {

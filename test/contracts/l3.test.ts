@@ -13,16 +13,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { PageMeta } from '../src/core/page.ts';
-import type { Embedder } from '../src/embed/embedder.ts';
-import { HashingEmbedder } from '../src/embed/hashing.ts';
-import { ChromaIndex } from '../src/tiers/l3/chroma.ts';
-import { EmbeddedIndex, EmbedderMismatchError } from '../src/tiers/l3/embedded.ts';
-import { HybridIndex } from '../src/tiers/l3/hybrid.ts';
-import type { IndexItem, L3Index } from '../src/tiers/l3/index.ts';
-import { CHROMA_MISSING, deleteCollection, getRecords, startChroma, type TestChroma } from './support/chroma.ts';
-import { withHarness } from './support/contract.ts';
-import { freePort } from './support/redis.ts';
+import type { PageMeta } from '../../src/core/page.ts';
+import type { Embedder } from '../../src/embed/embedder.ts';
+import { HashingEmbedder } from '../../src/embed/hashing.ts';
+import { EmbedderMismatchError } from '../../src/errors.ts';
+import { ChromaIndex } from '../../src/tiers/l3/chroma.ts';
+import { EmbeddedIndex } from '../../src/tiers/l3/embedded.ts';
+import { HybridIndex } from '../../src/tiers/l3/hybrid.ts';
+import type { IndexItem, L3Index } from '../../src/tiers/l3/index.ts';
+import { CHROMA_MISSING, deleteCollection, getRecords, startChroma, type TestChroma } from '../support/chroma.ts';
+import { withHarness } from '../support/contract.ts';
+import { freePort } from '../support/redis.ts';
+import { waitFor } from '../support/wait.ts';
 
 interface Harness {
   index: L3Index;
@@ -335,8 +337,7 @@ describe('L3 hybrid only', () => {
         assert.deepEqual(h.statuses, [true, false], 'the outage is reported once');
 
         server = (await startChroma({ ownServer: true, dataDir, port: server.port }))!;
-        for (let i = 0; i < 100 && !hybrid.available(); i++) await new Promise((r) => setTimeout(r, 100));
-        assert.equal(hybrid.available(), true, 'reconnected by itself');
+        await waitFor(() => hybrid.available(), 'the hybrid index to reconnect by itself');
         await hybrid.caughtUp();
         assert.deepEqual(h.statuses, [true, false, true], 'the recovery is reported once');
         const stored = await getRecords(server.url, h.collection);

@@ -1,0 +1,33 @@
+import { join } from 'node:path';
+import type { RecordKind } from './tiers/l4/store.js';
+
+/**
+ * The data dir's layout, named once. L4 (the source of truth) is `pages/` and one directory per record kind;
+ * everything else is derived from it (reindex rebuilds it) or transient:
+ *
+ *   pages/<id[1..3]>/<id>.json   L4: one file per page, fanned out by id
+ *   manifests/ snapshots/ summaries/ <id>.json   L4 records
+ *   catalog.jsonl                the page table's append-only log, shared by processes  (derived)
+ *   l3/embedded.jsonl            the embedded L3 index's log                            (derived)
+ *   claims/<page id>             locks of pages being summarized
+ *   tmp/                         temp files of writes in flight (on the same filesystem)
+ */
+export function dataDirLayout(dataDir: string) {
+  return {
+    root: dataDir,
+    pages: join(dataDir, 'pages'),
+    /** A page's file; `id` is a page id (checked by L4, which alone reads and writes it). */
+    page: (id: string) => join(dataDir, 'pages', id.slice(1, 3), `${id}.json`),
+    records: (kind: RecordKind) => join(dataDir, kind),
+    record: (kind: RecordKind, id: string) => join(dataDir, kind, `${id}.json`),
+    catalog: join(dataDir, CATALOG_FILE),
+    lexicalIndex: join(dataDir, 'l3', 'embedded.jsonl'),
+    claims: join(dataDir, 'claims'),
+    tmp: join(dataDir, 'tmp'),
+    /** Files derived from L4, which reindex sets aside and rebuilds. */
+    derived: [join(dataDir, CATALOG_FILE), join(dataDir, 'l3', 'embedded.jsonl')],
+  };
+}
+
+/** The page table's log, by name (messages name it). */
+export const CATALOG_FILE = 'catalog.jsonl';
