@@ -5,7 +5,7 @@ import { parseManifest } from './core/manifest.js';
 import type { Page } from './core/page.js';
 import type { DocumentEntry, PageSummary } from './core/page-table.js';
 import { CATALOG_FILE, dataDirLayout } from './data-dir.js';
-import { ConfigError, CorruptPageError } from './errors.js';
+import { ConfigError } from './errors.js';
 import { loadOptional } from './optional.js';
 import { Pager, type PagerParts } from './pager.js';
 import type { DocumentPages } from './paging/ingest.js';

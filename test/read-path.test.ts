@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { type Page, pageOf } from '../src/core/page.ts';
-import { InputError } from '../src/errors.ts';
+import { audienceOf, CorruptPageError, MissingPageError } from '../src/errors.ts';
 import { ReadPath } from '../src/paging/read-path.ts';
 import type { L2Store } from '../src/tiers/l2/store.ts';
-import { CorruptPageError } from '../src/tiers/l4/fs.ts';
 import type { L4Store } from '../src/tiers/l4/store.ts';
 
 const page = (text: string, ordinal = 0): Page =>
@@ -90,12 +89,16 @@ describe('read path', () => {
     assert.deepEqual(calls, []);
   });
 
-  test('a page L4 lacks is undefined; require names it as the caller field', async () => {
+  test('a page L4 lacks is undefined; require names it and the field, for the operator to fix', async () => {
     const read = new ReadPath(fakeL2().l2, fakeL4([a]), 60);
     assert.deepEqual(await read.texts([c.id, a.id]), [undefined, { text: a.text, level: 'L4' }]);
     await assert.rejects(
       read.require([a.id, c.id], 'page_ids'),
-      (err: Error) => err instanceof InputError && /page_ids\[1\]/.test(err.message) && err.message.includes(c.id),
+      (err: Error) =>
+        err instanceof MissingPageError &&
+        audienceOf(err) === 'operator' &&
+        /page_ids\[1\]/.test(err.message) &&
+        err.message.includes(c.id),
     );
   });
 

@@ -234,7 +234,7 @@ test('reindex reads and writes through the L4 it is given, the one the pager get
   });
   const r = await reindex(testConfig(dir, FLAGS), undefined, { l4: counted });
   assert.equal(r.pages, pages);
-  assert.ok(used.listPageIds >= 1 && used.getPages >= pages && used.listRecords >= 2, JSON.stringify(used));
+  assert.ok(used.listPageIds >= 1 && used.getPages >= 1 && used.listRecords >= 2, JSON.stringify(used));
 });
 
 test('ingest records a batch in a manifest before the page table: a manifest that cannot be written fails the ingest, and nothing is recorded', async (t) => {
