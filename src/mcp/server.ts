@@ -1,5 +1,6 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import pkg from '../../package.json' with { type: 'json' };
 import type { Health } from '../health.js';
 import type { Pager } from '../pager.js';
 import type { Session } from '../session.js';
@@ -16,7 +17,8 @@ import { registerPageFault } from './tools/page-fault.js';
 import { registerRestoreContext } from './tools/restore-context.js';
 import { registerSerializeContext } from './tools/serialize-context.js';
 
-export const VERSION = '0.1.0';
+/** vmem's version: package.json's, read once (the bundle inlines it). */
+export const VERSION: string = pkg.version;
 
 /** Kept short: hosts put instructions in the model's context on every turn. */
 export function instructions(resendAfterSeconds: number): string {
