@@ -13,11 +13,10 @@ import os from 'node:os';
 import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SETTINGS } from '../src/config.ts';
 import { CHAPTERS_DIR, call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
-import { CLI } from './support/spawn.ts';
+import { CLI, connectStdio } from './support/spawn.ts';
 import { waitFor } from './support/wait.ts';
 
 const HOSTS = join(REPO, 'examples', 'hosts');
@@ -71,21 +70,14 @@ after(() => fs.rmSync(bin, { recursive: true, force: true }));
 
 /** Starts a stdio entry as a host does, in `cwd`, and connects the SDK client to it. */
 async function startStdio(defer: (fn: () => unknown) => void, e: StdioEntry, env: Record<string, string>, cwd: string) {
-  const transport = new StdioClientTransport({
+  const { client } = await connectStdio({
     command: e.command,
     args: e.args ?? [],
     env: { ...e.env, ...env, PATH },
     cwd,
-    stderr: 'pipe',
   });
-  let stderr = '';
-  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const client = new Client({ name: 'hosts-test', version: '1.0.0' });
   // Closed before the temp dirs it writes to are removed.
   defer(() => client.close());
-  await client.connect(transport).catch((err: Error) => {
-    throw new Error(`${err.message}; server stderr: ${stderr}`);
-  });
   return client;
 }
 

@@ -13,10 +13,9 @@ import { delimiter, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { McpbManifestAny } from '@anthropic-ai/mcpb';
 import { getMcpConfigForManifest } from '@anthropic-ai/mcpb/node';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { COMPRESSORS, SETTINGS } from '../src/config.ts';
 import { call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
+import { connectStdio } from './support/spawn.ts';
 
 const MANIFEST_FILE = join(REPO, 'mcpb', 'manifest.json');
 const manifest = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as McpbManifestAny;
@@ -41,22 +40,16 @@ function run(
 }
 
 /** Spawns a server as an MCP host does, with the SDK client on its stdio. */
-async function connectStdio(
+async function startServer(
   command: string,
   args: string[],
   env: Record<string, string>,
   defer: (fn: () => unknown) => void,
 ) {
-  const transport = new StdioClientTransport({ command, args, env, stderr: 'pipe' });
-  let stderr = '';
-  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const client = new Client({ name: 'mcpb-test', version: '1.0.0' });
+  const connected = await connectStdio({ command, args, env });
   // Closed before the temp dirs it writes to are removed.
-  defer(() => client.close());
-  await client.connect(transport).catch((err: Error) => {
-    throw new Error(`${err.message}; server stderr: ${stderr}`);
-  });
-  return { client, stderr: () => stderr };
+  defer(() => connected.client.close());
+  return connected;
 }
 
 describe('MCP Bundle (mcpb/manifest.json)', () => {
@@ -163,7 +156,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     assert.ok(!JSON.stringify(config).includes('${'), `every variable is substituted: ${JSON.stringify(config)}`);
 
     // Claude Desktop runs `node` on its own Node; here the system's, found through PATH.
-    const { client, stderr } = await connectStdio(config.command, config.args ?? [], config.env ?? {}, defer);
+    const { client, stderr } = await startServer(config.command, config.args ?? [], config.env ?? {}, defer);
     assert.deepEqual((await client.listTools()).tools.map((x) => x.name).sort(), TOOL_NAMES);
     assert.match(stderr(), new RegExp(`serving MCP on stdio; data in ${data.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     // The second ingest folder is a root: `ingest {path}` reads it.
@@ -179,7 +172,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     await client.close();
 
     // A setting the app leaves as its placeholder counts as unset.
-    const raw = await connectStdio(
+    const raw = await startServer(
       'node',
       [join(dir, 'server', 'index.js'), '${user_config.ingest_roots}'],
       {

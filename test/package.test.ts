@@ -10,8 +10,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ENCODINGS } from '../src/config.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
@@ -27,7 +25,7 @@ import {
   registryUnreachable,
   treeBytes,
 } from './support/package.ts';
-import { ENV } from './support/spawn.ts';
+import { connectStdio, ENV } from './support/spawn.ts';
 
 /** The installed size the embedded defaults must stay within. */
 const INSTALL_LIMIT_MB = 30;
@@ -101,15 +99,11 @@ test('the packed package, installed into an empty folder with --omit=dev', { tim
   });
 
   await t.test('vmem serve over stdio: initialize, list tools, ingest a text, page_fault it back', async () => {
-    const client = new Client({ name: 'vmem-package-test', version: '1.0.0' });
-    await client.connect(
-      new StdioClientTransport({
-        command: bin,
-        args: ['serve', '--data-dir', join(tmp.dir, 'data')],
-        env: ENV,
-        stderr: 'ignore',
-      }),
-    );
+    const { client } = await connectStdio({
+      command: bin,
+      args: ['serve', '--data-dir', join(tmp.dir, 'data')],
+      env: ENV,
+    });
     try {
       assert.equal(client.getServerVersion()?.name, 'vmem');
       const { tools } = await client.listTools();

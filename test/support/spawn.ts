@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, type StdioServerParameters } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { REPO } from '../helpers.ts';
 
@@ -16,6 +16,30 @@ export interface Spawned {
   close: () => Promise<void>;
 }
 
+/** A server spawned by the SDK's stdio transport, as a host spawns it, with the stderr it has written so far. */
+export interface Connected {
+  client: Client;
+  transport: StdioClientTransport;
+  stderr: () => string;
+}
+
+/**
+ * Spawns `server` (command, args, env, cwd) and connects a real SDK client to it over stdio. `prepare` may set
+ * capabilities' handlers before the connection; a failed connection names what the server wrote on stderr.
+ */
+export async function connectStdio(
+  server: Omit<StdioServerParameters, 'stderr'>,
+  client = new Client({ name: 'vmem-stdio-test', version: '1.0.0' }),
+): Promise<Connected> {
+  const transport = new StdioClientTransport({ ...server, stderr: 'pipe' });
+  let stderr = '';
+  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  await client.connect(transport).catch((err: Error) => {
+    throw new Error(`${err.message}; server stderr: ${stderr}`);
+  });
+  return { client, transport, stderr: () => stderr };
+}
+
 /**
  * Spawns the built binary as an MCP server over stdio, with a real SDK client. `beforeConnect` may set
  * notification handlers, to see what the server says during initialization. With `roots`, the client
@@ -27,14 +51,6 @@ export async function spawnServer(
   beforeConnect?: (client: Client) => void,
   roots?: string[],
 ): Promise<Spawned> {
-  const transport = new StdioClientTransport({
-    command: process.execPath,
-    args: [CLI, 'serve', '--data-dir', dataDir, ...extra],
-    env: ENV,
-    stderr: 'pipe',
-  });
-  let stderr = '';
-  transport.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const client = new Client(
     { name: 'vmem-stdio-test', version: '1.0.0' },
     roots ? { capabilities: { roots: { listChanged: true } } } : {},
@@ -47,6 +63,9 @@ export async function spawnServer(
   // A non-JSON-RPC line on stdout fails to parse and surfaces here.
   client.onerror = (e) => void errors.push(e);
   beforeConnect?.(client);
-  await client.connect(transport);
-  return { client, transport, errors, stderr: () => stderr, close: () => client.close() };
+  const { transport, stderr } = await connectStdio(
+    { command: process.execPath, args: [CLI, 'serve', '--data-dir', dataDir, ...extra], env: ENV },
+    client,
+  );
+  return { client, transport, errors, stderr, close: () => client.close() };
 }
