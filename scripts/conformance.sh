@@ -17,14 +17,9 @@ scenarios=(server-initialize ping logging-set-level tools-list resources-list re
 
 node22="$("$root/scripts/node-bin.sh" 22)/node" || exit $?
 cli="$cache/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+. "$root/scripts/npm-cache.sh"
 if [ ! -f "$cli" ] || ! grep -q "\"version\": \"$suite_version\"" "$cache/node_modules/@modelcontextprotocol/conformance/package.json"; then
-  if [ "${VMEM_NO_FETCH:-}" = 1 ]; then
-    echo "conformance: the suite (about 46 MB) is not in $cache; not fetched (VMEM_NO_FETCH=1)" >&2
-    exit 3
-  fi
-  mkdir -p "$cache"
-  [ -f "$cache/package.json" ] || echo '{"name":"vmem-conformance","private":true}' > "$cache/package.json"
-  (cd "$cache" && npm install --no-audit --no-fund --loglevel=error "@modelcontextprotocol/conformance@$suite_version" >&2)
+  npm_cache_install conformance "$cache" "the suite (about 46 MB)" "@modelcontextprotocol/conformance@$suite_version"
 fi
 
 [ -f "$root/dist/cli.js" ] || (cd "$root" && npm run build >&2)

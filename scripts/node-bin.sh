@@ -16,13 +16,6 @@ case "$(uname -s)-$(uname -m)" in
   *) echo "node-bin: no Node package for $(uname -s)-$(uname -m)" >&2; exit 1 ;;
 esac
 bin="$cache/$major/node_modules/$platform/bin"
-if [ ! -x "$bin/node" ]; then
-  if [ "${VMEM_NO_FETCH:-}" = 1 ]; then
-    echo "node-bin: Node $major (about 190 MB) is not in $cache/$major; not fetched (VMEM_NO_FETCH=1)" >&2
-    exit 3
-  fi
-  mkdir -p "$cache/$major"
-  [ -f "$cache/$major/package.json" ] || echo '{"name":"vmem-node","private":true}' > "$cache/$major/package.json"
-  (cd "$cache/$major" && npm install --no-audit --no-fund --loglevel=error "$platform@$major" >&2)
-fi
+. "$root/scripts/npm-cache.sh"
+[ -x "$bin/node" ] || npm_cache_install node-bin "$cache/$major" "Node $major (about 190 MB)" "$platform@$major"
 echo "$bin"
