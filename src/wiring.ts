@@ -97,8 +97,8 @@ export interface Store {
 
 /**
  * The composition root: opens the levels a configuration gives (or the `parts` given instead), the read path over
- * them and the event bus,
- * which hears of the page table's changes (this process's and the others') and of each networked level's outages.
+ * them and the event bus, which hears of the page table's changes (this process's and the others') and of each
+ * networked level's outages.
  */
 export async function openStore(config: Config, parts: StoreParts = {}): Promise<Store> {
   // First, so that a compressor's configuration error stops vmem before anything is opened.
