@@ -37,7 +37,8 @@ const { metafile } = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  external: Object.keys(OPTIONAL_PACKAGES),
+  // better-sqlite3 is a native addon, Node 20's SQLite (newer Nodes have node:sqlite built in).
+  external: [...Object.keys(OPTIONAL_PACKAGES), 'better-sqlite3'],
   banner: {
     js: "import { createRequire as __vmemRequire } from 'node:module'; const require = __vmemRequire(import.meta.url);",
   },
