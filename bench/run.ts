@@ -22,6 +22,7 @@ import { benchHostContext, MODELS } from './host-context.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchOneLine, oneLineTable } from './one-line.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
+import { recallTable } from './recall.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
@@ -344,15 +345,7 @@ async function main(): Promise<void> {
   log(
     `\n## page_fault recall on SQuAD v1.1 dev (${recall.questions} questions, ${recall.pages} pages of ≤2000 tokens)\n`,
   );
-  log(
-    table(
-      ['ranker', 'recall@1', 'recall@3'],
-      [
-        ['baseline: BM25 (page level, k1 1.2, b 0.75)', fmt(recall.bm25RecallAt1, 3), fmt(recall.bm25RecallAt3, 3)],
-        ['vmem page_fault (embedded L3)', fmt(recall.recallAt1, 3), fmt(recall.recallAt3, 3)],
-      ],
-    ),
-  );
+  log(recallTable(recall));
 
   const ms = (l: Latency) => [l.n, fmt(l.p50, 3), fmt(l.p99, 3)];
   const chroma = await withChroma(async ({ url }) => {
