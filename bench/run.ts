@@ -17,11 +17,14 @@ import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
 import { benchScale, chromaLatency, type Latency, openOnChroma, withChroma } from './chroma.js';
 import { benchCompression } from './compression.js';
+import { covidQaRecall, covidQaSection } from './covid-qa.js';
 import { dataPath } from './data.js';
 import { benchHostContext, MODELS } from './host-context.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchOneLine, oneLineTable } from './one-line.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
+import { qmsumRecall, qmsumSection } from './qmsum.js';
+import { recallTable } from './recall.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
@@ -227,7 +230,8 @@ function latencyRows(where: string, s: Samples): (string | number)[][] {
 
 async function main(): Promise<void> {
   const started = new Date();
-  dataPath('pg-essays'); // fail at once, not after the first sections, when a dataset is missing
+  // Fail at once, not after the first sections, when a dataset is missing.
+  for (const name of ['pg-essays', 'covid-qa/200423_covidQA.json', 'qmsum/val.jsonl']) dataPath(name);
   const articles = loadSquad();
   const out: string[] = [];
   const log = (s: string) => {
@@ -344,15 +348,9 @@ async function main(): Promise<void> {
   log(
     `\n## page_fault recall on SQuAD v1.1 dev (${recall.questions} questions, ${recall.pages} pages of ≤2000 tokens)\n`,
   );
-  log(
-    table(
-      ['ranker', 'recall@1', 'recall@3'],
-      [
-        ['baseline: BM25 (page level, k1 1.2, b 0.75)', fmt(recall.bm25RecallAt1, 3), fmt(recall.bm25RecallAt3, 3)],
-        ['vmem page_fault (embedded L3)', fmt(recall.recallAt1, 3), fmt(recall.recallAt3, 3)],
-      ],
-    ),
-  );
+  log(recallTable(recall));
+  log(`\n${covidQaSection(await covidQaRecall())}`);
+  log(`\n${qmsumSection(await qmsumRecall())}`);
 
   const ms = (l: Latency) => [l.n, fmt(l.p50, 3), fmt(l.p99, 3)];
   const chroma = await withChroma(async ({ url }) => {

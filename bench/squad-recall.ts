@@ -15,6 +15,7 @@ import { tokenizer } from '../src/core/tokenizer.js';
 import { analyze } from '../src/embed/analyzer.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
 import { EmbeddedIndex, type FusionWeights } from '../src/tiers/l3/embedded.js';
+import { bm25Baseline, type Recall } from './recall.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 
 export interface SquadRecallOptions {
@@ -29,50 +30,11 @@ export interface SquadRecallOptions {
   rank?: (question: string) => Promise<string[]>;
 }
 
-export interface Recall {
-  questions: number;
-  recallAt1: number;
-  recallAt3: number;
-  bm25RecallAt1: number;
-  bm25RecallAt3: number;
-}
-
 export interface SquadRecallResult extends Recall {
   pages: number;
   /** The same numbers over the even- and odd-indexed questions: tune on even, check on odd. */
   even: Recall;
   odd: Recall;
-}
-
-/** Plain Okapi BM25 over whole pages: the baseline, deliberately independent of the ranker under test. */
-function bm25Baseline(docs: string[][], k1 = 1.2, b = 0.75): (query: string[]) => number[] {
-  const df = new Map<string, number>();
-  const tfs = docs.map((d) => {
-    const tf = new Map<string, number>();
-    for (const t of d) tf.set(t, (tf.get(t) ?? 0) + 1);
-    for (const t of tf.keys()) df.set(t, (df.get(t) ?? 0) + 1);
-    return tf;
-  });
-  const avg = docs.reduce((s, d) => s + d.length, 0) / docs.length;
-  return (query) => {
-    const scores = docs.map((d, i) => {
-      let s = 0;
-      for (const t of new Set(query)) {
-        const f = tfs[i]!.get(t) ?? 0;
-        if (!f) continue;
-        const n = df.get(t)!;
-        const idf = Math.log(1 + (docs.length - n + 0.5) / (n + 0.5));
-        s += (idf * f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.length) / avg));
-      }
-      return s;
-    });
-    // Best first; ties keep ingest order, as a stable sort of the index would.
-    return scores
-      .map((s, i) => [s, i] as const)
-      .filter(([s]) => s > 0)
-      .sort((x, y) => y[0] - x[0])
-      .map(([, i]) => i);
-  };
 }
 
 export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadRecallResult> {

@@ -1,0 +1,153 @@
+/**
+ * What the recall benchmarks share: the BM25 baseline, the table, and page_fault recall for datasets whose
+ * gold location is a character range of a document (COVID-QA, QMSum). There, the documents go into a fresh
+ * store with the default settings (embedded levels, 2000-token pages), each question is asked as the SQuAD
+ * section asks it (evict all, then page_fault with max_pages 3), and a hit is a returned page that overlaps
+ * one of the question's ranges.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../src/config.js';
+import { chunkText } from '../src/core/chunker.js';
+import { pageOf } from '../src/core/page.js';
+import { tokenizer } from '../src/core/tokenizer.js';
+import { analyze } from '../src/embed/analyzer.js';
+import type { SourceFile } from '../src/ingest/sources.js';
+import { Pager } from '../src/pager.js';
+import { fmt, percentile, table } from './stats.js';
+
+export interface Recall {
+  questions: number;
+  recallAt1: number;
+  recallAt3: number;
+  bm25RecallAt1: number;
+  bm25RecallAt3: number;
+}
+
+/** Plain Okapi BM25 over whole pages: the baseline, deliberately independent of the ranker under test. */
+export function bm25Baseline(docs: string[][], k1 = 1.2, b = 0.75): (query: string[]) => number[] {
+  const df = new Map<string, number>();
+  const tfs = docs.map((d) => {
+    const tf = new Map<string, number>();
+    for (const t of d) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const t of tf.keys()) df.set(t, (df.get(t) ?? 0) + 1);
+    return tf;
+  });
+  const avg = docs.reduce((s, d) => s + d.length, 0) / docs.length;
+  return (query) => {
+    const scores = docs.map((d, i) => {
+      let s = 0;
+      for (const t of new Set(query)) {
+        const f = tfs[i]!.get(t) ?? 0;
+        if (!f) continue;
+        const n = df.get(t)!;
+        const idf = Math.log(1 + (docs.length - n + 0.5) / (n + 0.5));
+        s += (idf * f * (k1 + 1)) / (f + k1 * (1 - b + (b * d.length) / avg));
+      }
+      return s;
+    });
+    // Best first; ties keep ingest order, as a stable sort of the index would.
+    return scores
+      .map((s, i) => [s, i] as const)
+      .filter(([s]) => s > 0)
+      .sort((x, y) => y[0] - x[0])
+      .map(([, i]) => i);
+  };
+}
+
+/** The recall section's table in BENCHMARKS.md: the BM25 baseline, then page_fault. */
+export function recallTable(r: Recall): string {
+  return table(
+    ['ranker', 'recall@1', 'recall@3'],
+    [
+      ['baseline: BM25 (page level, k1 1.2, b 0.75)', fmt(r.bm25RecallAt1, 3), fmt(r.bm25RecallAt3, 3)],
+      ['vmem page_fault (embedded L3)', fmt(r.recallAt1, 3), fmt(r.recallAt3, 3)],
+    ],
+  );
+}
+
+/** A question and where its answer is: [start, end) character ranges of one document. */
+export interface RangeQuestion {
+  question: string;
+  doc: number;
+  ranges: [number, number][];
+}
+
+export interface PageRecall extends Recall {
+  documents: number;
+  pages: number;
+  /** Mean number of pages a question's ranges overlap (any of them is a hit). */
+  goldPages: number;
+  ingestMs: number;
+  /** Per question, the page_fault call alone. */
+  faultMs: number[];
+}
+
+export async function pageRecall(docs: SourceFile[], questions: RangeQuestion[]): Promise<PageRecall> {
+  const dir = await mkdtemp(join(tmpdir(), 'vmem-recall-'));
+  try {
+    const pager = await Pager.open(loadConfig({ '--data-dir': dir }, {}));
+    try {
+      let t = performance.now();
+      await pager.ingest(docs);
+      const ingestMs = performance.now() - t;
+      // The pages as ingest cut them, with the ranges they cover; ids match because pages are content-addressed.
+      const enc = tokenizer(pager.config.encoding);
+      const pagesOf = docs.map((d) =>
+        chunkText(d.text, pager.config.pageTokens, enc).map((c) => ({
+          ...c,
+          id: pageOf(c, { documentId: '', source: d.source }).id,
+        })),
+      );
+      const texts = new Map(pagesOf.flat().map((p) => [p.id, p.text]));
+      const ids = [...texts.keys()];
+      if (ids.length !== pager.table.listPages().length || ids.some((id) => !pager.table.has(id)))
+        throw new Error('the pages chunked here are not the pages ingest made');
+      const baseline = bm25Baseline([...texts.values()].map(analyze));
+
+      const session = pager.newSession();
+      const hit = [0, 0, 0, 0];
+      const faultMs: number[] = [];
+      let goldPages = 0;
+      for (const q of questions) {
+        const gold = new Set(
+          pagesOf[q.doc]!.filter((p) => q.ranges.some(([s, e]) => p.charStart < e && s < p.charEnd)).map((p) => p.id),
+        );
+        if (!gold.size) throw new Error(`no page holds the answer to ${JSON.stringify(q.question)}`);
+        goldPages += gold.size;
+        pager.evict(session, 'all');
+        t = performance.now();
+        const got = (await pager.fault(session, q.question, { maxPages: 3 })).pages.map((p) => p.pageId);
+        faultMs.push(performance.now() - t);
+        const base = baseline(analyze(q.question))
+          .slice(0, 3)
+          .map((p) => ids[p]!);
+        const within = (ranked: string[], k: number) => ranked.slice(0, k).some((id) => gold.has(id));
+        [within(got, 1), within(got, 3), within(base, 1), within(base, 3)].forEach((m, j) => (hit[j]! += m ? 1 : 0));
+      }
+      const n = questions.length;
+      return {
+        documents: docs.length,
+        pages: ids.length,
+        questions: n,
+        recallAt1: hit[0]! / n,
+        recallAt3: hit[1]! / n,
+        bm25RecallAt1: hit[2]! / n,
+        bm25RecallAt3: hit[3]! / n,
+        goldPages: goldPages / n,
+        ingestMs,
+        faultMs,
+      };
+    } finally {
+      await pager.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The line under a page_fault recall table: how many pages count as a hit, and the time it took. */
+export function pageRecallNote(r: PageRecall): string {
+  return `A question's answer ranges overlap ${fmt(r.goldPages)} pages on average; a returned page among them is a hit. Ingest took ${fmt(r.ingestMs / 1000, 1)} s; page_fault took ${fmt(percentile(r.faultMs, 50), 2)} ms per question (p50; p99 ${fmt(percentile(r.faultMs, 99), 2)} ms).`;
+}
