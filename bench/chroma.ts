@@ -2,6 +2,7 @@
  * L3 on a real Chroma server: the L3 ranking step and a whole page_fault against a raw Chroma query
  * with the same query embedding and result count, and fault latency as the store grows.
  */
+
 import { rmSync } from 'node:fs';
 import { loadConfig } from '../src/config.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
@@ -9,6 +10,7 @@ import { Pager } from '../src/pager.js';
 import { clientFor, collectionName } from '../src/tiers/l3/chroma.js';
 import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
 import { startChroma, type TestChroma } from '../test/support/chroma.js';
+import { type OpenCost, openCost } from './open-cost.js';
 import { percentile } from './stats.js';
 
 export interface Latency {
@@ -118,6 +120,8 @@ export interface ScaleRow {
   pageTokens: number;
   ingestMs: number;
   embedded: Latency;
+  /** Spawn → initialize and idle memory of `vmem serve` on the store. */
+  open: OpenCost;
   chroma?: ChromaLatency & { catchUpMs: number };
 }
 
@@ -166,8 +170,10 @@ export async function benchScale(opts: {
     pageTokens,
     ingestMs,
     embedded: await embeddedFaultLatency(pager, questions),
+    open: { ms: 0, rss: 0 },
   };
   await pager.close();
+  row.open = await openCost(dir);
   if (opts.chromaUrl) {
     const ns = `scale${pages}`;
     const { pager: onChroma, catchUpMs } = await openOnChroma(dir, opts.chromaUrl, ns, flags);

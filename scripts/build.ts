@@ -37,8 +37,7 @@ const { metafile } = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  // better-sqlite3 is a native addon, Node 20's SQLite (newer Nodes have node:sqlite built in).
-  external: [...Object.keys(OPTIONAL_PACKAGES), 'better-sqlite3'],
+  external: Object.keys(OPTIONAL_PACKAGES),
   banner: {
     js: "import { createRequire as __vmemRequire } from 'node:module'; const require = __vmemRequire(import.meta.url);",
   },

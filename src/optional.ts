@@ -6,7 +6,13 @@ import { ConfigError } from './errors.js';
  * The embedded defaults need none of them, so a plain install does not carry them (chromadb alone
  * brings a 51 MB native binding).
  */
-export const OPTIONAL_PACKAGES = { chromadb: '^3.5.0', ioredis: '^6.0.0', openai: '^6.49.0' } as const;
+export const OPTIONAL_PACKAGES = {
+  /** SQLite for Node 20; Node ≥ 22.13 has it built in (node:sqlite). */
+  'better-sqlite3': '^12.11.1',
+  chromadb: '^3.5.0',
+  ioredis: '^6.0.0',
+  openai: '^6.49.0',
+} as const;
 export type OptionalPackage = keyof typeof OPTIONAL_PACKAGES;
 
 /** Whether `err` says that `pkg` itself (not something it imports) cannot be found. */

@@ -11,7 +11,6 @@ import { watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
 import { ReadPath } from './paging/read-path.js';
 import { indexItemsIn } from './paging/summaries.js';
-import { tempDirOf } from './store/atomic-file.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
 import type { L2Store } from './tiers/l2/store.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
@@ -40,9 +39,8 @@ export async function openL2(config: Config): Promise<L2Store> {
  * (the Chroma client is loaded only then). Chroma catches up from L4.
  */
 export async function openL3(config: Config, l4: L4Store, embedder: Embedder = embedderFor(config)): Promise<L3Index> {
-  const lexical = await EmbeddedIndex.open(dataDirLayout(config.dataDir).lexicalIndex, embedder, {
-    tmpDir: tempDirOf(config.dataDir),
-  });
+  const layout = dataDirLayout(config.dataDir);
+  const lexical = await EmbeddedIndex.open(layout.lexicalIndex, embedder, { legacy: layout.legacyLexicalIndex });
   if (!config.chromaUrl) return lexical;
   const { ChromaIndex, collectionName } = await loadOptional(
     'chromadb',

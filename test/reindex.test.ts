@@ -7,6 +7,7 @@ import { HashingEmbedder } from '../src/embed/hashing.ts';
 import { EmbedderMismatchError } from '../src/errors.ts';
 import { reindex } from '../src/reindex.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
+import { LexicalStore } from '../src/tiers/l3/lexical-store.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
 import { chapters, deferrals, demoDoc, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
@@ -45,9 +46,11 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   };
   await pager.close();
   fs.rmSync(join(dir, 'catalog.jsonl'));
-  fs.writeFileSync(join(dir, 'l3', 'embedded.jsonl'), '{"format":"vmem-l3-embedded/0","embedder":"other","dim":3}\n');
+  const stale = LexicalStore.open(join(dir, 'l3', 'lexical.db'));
+  stale.setMeta('format', 'vmem-l3-embedded/0');
+  stale.close();
   await assert.rejects(
-    EmbeddedIndex.open(join(dir, 'l3', 'embedded.jsonl'), new HashingEmbedder()),
+    EmbeddedIndex.open(join(dir, 'l3', 'lexical.db'), new HashingEmbedder()),
     (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message),
   );
 
@@ -60,7 +63,7 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, new RegExp(`reindexed ${before.pages.length} pages of 2 documents`));
   assert.ok(
-    fs.readdirSync(join(dir, 'l3')).some((f) => f.startsWith('embedded.jsonl.bak-')),
+    fs.readdirSync(join(dir, 'l3')).some((f) => f.startsWith('lexical.db.bak-')),
     'the previous index is kept',
   );
 

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { ConfigError } from '../errors.js';
+import { OPTIONAL_PACKAGES } from '../optional.js';
 
 /** A value SQLite stores or returns: blobs come back as Uint8Array (node:sqlite) or Buffer (better-sqlite3). */
 export type SqlValue = null | number | bigint | string | Uint8Array;
@@ -24,8 +25,8 @@ let driver: Driver | undefined;
 
 /**
  * The SQLite driver: Node's own `node:sqlite` where it exists without a flag (Node ≥ 22.13), else the
- * `better-sqlite3` package (installed with vmem as an optional dependency for Node 20). Both are the
- * same engine with the same synchronous API; only the binding differs.
+ * `better-sqlite3` package, an optional peer that Node 20 users install beside vmem (a 28 MB native build
+ * nobody on a current Node needs). Both are the same engine with the same synchronous API.
  */
 function loadDriver(): Driver {
   if (driver) return driver;
@@ -50,7 +51,7 @@ function loadDriver(): Driver {
       Better = require('better-sqlite3');
     } catch (err) {
       throw new ConfigError(
-        `vmem keeps its page table and index in SQLite: on Node ${process.versions.node} it needs the package better-sqlite3 (installed with vmem unless optional dependencies were omitted); run npm install -g better-sqlite3@^12, or use Node ≥ 22.13, which has SQLite built in`,
+        `vmem keeps its page table and index in SQLite, which Node ${process.versions.node} does not have built in: use Node ≥ 22.13, or install the package better-sqlite3 next to vmem: npm install -g better-sqlite3@${OPTIONAL_PACKAGES['better-sqlite3']} (vmem installed with -g), or npm install better-sqlite3@${OPTIONAL_PACKAGES['better-sqlite3']} (vmem in a project's node_modules)`,
         { cause: err },
       );
     }

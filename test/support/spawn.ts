@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -6,7 +7,24 @@ import { ListRootsRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { REPO } from '../helpers.ts';
 
 export const CLI = join(REPO, 'dist', 'cli.js');
-export const ENV = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
+/**
+ * A clean environment for a spawned vmem. On a Node without node:sqlite (20), better-sqlite3 must be beside
+ * vmem, as its users install it: the repository's copy stands in, through NODE_PATH.
+ */
+export const ENV: Record<string, string> = {
+  PATH: process.env.PATH ?? '',
+  HOME: process.env.HOME ?? '',
+  ...(hasNodeSqlite() ? {} : { NODE_PATH: join(REPO, 'node_modules') }),
+};
+
+function hasNodeSqlite(): boolean {
+  try {
+    createRequire(import.meta.url)('node:sqlite');
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 export interface Spawned {
   client: Client;

@@ -1,4 +1,6 @@
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
@@ -6,7 +8,8 @@ import { EmbedderMismatchError } from '../../errors.js';
 import { tempDirOf } from '../../store/atomic-file.js';
 import { JsonlLog } from '../../store/jsonl-log.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
-import { Bm25, SentenceWindows, topIndices, Vocabulary, withBigrams } from './lexical.js';
+import { idfOf, PageScores, topIndices, windowScores, withBigrams } from './lexical.js';
+import { LexicalStore } from './lexical-store.js';
 
 /**
  * The passage windows, as half-widths around a centre sentence (0: the sentence alone, 1: three
@@ -26,8 +29,12 @@ const WINDOWS = [
  * with all 191 pages; at 100k pages a query takes 2.4 ms with 200 candidates, 5.8 ms with 1,000.
  */
 const PASSAGE_CANDIDATES = 200;
-/** What the stored records hold: v3 terms come from the Porter-stemming, truncating, accent-folding analyzer. */
-const FORMAT = 'vmem-l3-embedded/3';
+/**
+ * What the store holds: terms from the Porter-stemming, truncating, accent-folding analyzer (as in v3,
+ * the JSON-lines log, which v4 imports), in SQLite.
+ */
+const FORMAT = 'vmem-l3-embedded/4';
+const LEGACY_FORMAT = 'vmem-l3-embedded/3';
 
 /** How much each signal weighs in the fused score (each normalised to the best page first). */
 export interface FusionWeights {
@@ -43,9 +50,10 @@ export interface FusionWeights {
  */
 export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6, vector: 0 };
 
-interface IndexRecord {
+/** A record of the previous format's log (`embedded.jsonl`), imported once into the store. */
+interface LegacyRecord {
   id: string;
-  /** Analysed terms of each sentence, space-joined: enough to rebuild the lexical index without L4. */
+  /** Analysed terms of each sentence, space-joined. */
   s: string[];
   /** The embedding, base64 of a Float32Array. */
   v: string;
@@ -60,187 +68,203 @@ function addNormalised(into: Float64Array, scores: Float64Array, weight: number)
   for (let i = 0; i < scores.length; i++) into[i]! += (weight * scores[i]!) / max;
 }
 
-interface IndexHeader {
-  format: string;
-  embedder: string;
-  dim: number;
-}
+type LegacyLine = { format: string; embedder: string } | LegacyRecord;
 
-type IndexLine = IndexHeader | IndexRecord;
+/** Items imported from the previous format per transaction. */
+const IMPORT_BATCH = 1000;
+
+const vectorOf = (base64: string) => {
+  const buf = Buffer.from(base64, 'base64');
+  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+};
 
 /**
- * The embedded L3: in-process, persisted as an append-only JSON-lines file in the data dir, which
- * every process on that data dir appends to and follows.
- * Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (sentence windows of 1, 3
- * and 5 sentences, which reward the page where the query's words sit together), and the embedder's cosine.
+ * The embedded L3: in-process ranking over an index on disk (a SQLite file in the data dir, see
+ * lexical-store.ts) that every process on that data dir writes and reads; nothing of it is loaded at
+ * open. Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (sentence windows of 1,
+ * 3 and 5 sentences, which reward the page where the query's words sit together), and the embedder's cosine.
  */
 export class EmbeddedIndex implements L3Index {
   readonly name = 'embedded';
-  private readonly ids: string[] = [];
-  private readonly index = new Map<string, number>();
-  private readonly vectors: Float32Array[] = [];
-  private readonly vocabulary = new Vocabulary();
-  private readonly pages = new Bm25(1.2, 0.75);
-  private readonly passages = new SentenceWindows(0.7, 0.75);
-  private pending: IndexRecord[] = [];
+  private readonly pageScores = new PageScores();
 
   private constructor(
-    private readonly log: JsonlLog<IndexLine>,
+    private readonly store: LexicalStore,
     private readonly embedder: Embedder,
     private readonly weights: FusionWeights,
   ) {}
 
   /**
-   * Opens (or creates) the index file; refuses one of another format or built by another embedder.
-   * Follows the file afterwards, so pages indexed by other processes on the same data dir are found.
-   * `tmpDir` (the data dir's, by default a `tmp` directory beside the file) takes the lock's temp files.
+   * Opens (or creates) the index file; refuses one built by another analyzer or embedder. A data dir
+   * of the previous format (`legacy`, the JSON-lines log) is imported once, and the log set aside.
    */
   static async open(
     file: string,
     embedder: Embedder,
-    { weights = DEFAULT_WEIGHTS, tmpDir = tempDirOf(dirname(file)) }: { weights?: FusionWeights; tmpDir?: string } = {},
+    { weights = DEFAULT_WEIGHTS, legacy }: { weights?: FusionWeights; legacy?: string } = {},
   ): Promise<EmbeddedIndex> {
-    const log = new JsonlLog<IndexLine>(file, tmpDir);
-    const idx = new EmbeddedIndex(log, embedder, weights);
-    let lines = await log.read();
-    if (!lines.length) {
-      await log.append([{ format: FORMAT, embedder: embedder.name, dim: embedder.dim }]);
-      lines = await log.read();
+    await mkdir(dirname(file), { recursive: true });
+    const store = LexicalStore.open(file);
+    try {
+      if (!store.meta('format')) {
+        store.setMeta('format', FORMAT);
+        store.setMeta('embedder', embedder.name);
+      }
+      const format = store.meta('format');
+      if (format !== FORMAT) {
+        // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
+        throw new EmbedderMismatchError(
+          `the L3 index at ${file} has format ${format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`,
+        );
+      }
+      const built = store.meta('embedder');
+      if (built !== embedder.name) {
+        throw new EmbedderMismatchError(
+          `the L3 index at ${file} was built by embedder ${built}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
+        );
+      }
+      if (legacy && existsSync(legacy)) await importLegacy(store, legacy, embedder);
+    } catch (err) {
+      store.close();
+      throw err;
     }
-    const header = lines.find((l): l is IndexHeader => 'format' in l);
-    if (header?.format !== FORMAT) {
-      // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
-      throw new EmbedderMismatchError(
-        `the L3 index at ${file} has format ${header?.format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`,
-      );
-    }
-    if (header.embedder !== embedder.name) {
-      throw new EmbedderMismatchError(
-        `the L3 index at ${file} was built by embedder ${header.embedder}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
-      );
-    }
-    idx.load(lines);
-    log.follow((more) => idx.load(more));
-    return idx;
-  }
-
-  private load(lines: IndexLine[]): void {
-    for (const rec of lines) {
-      if (!('id' in rec) || this.index.has(rec.id)) continue;
-      const buf = Buffer.from(rec.v, 'base64');
-      this.insert(
-        rec.id,
-        rec.s.map((s) => (s ? s.split(' ') : [])),
-        new Float32Array(buf.buffer, buf.byteOffset, buf.byteLength / 4),
-      );
-    }
-  }
-
-  private insert(id: string, sentences: string[][], vector: Float32Array): void {
-    const n = this.ids.length;
-    this.ids.push(id);
-    this.index.set(id, n);
-    this.vectors.push(vector);
-    const ids = sentences.map((s) => s.map((t) => this.vocabulary.id(t)));
-    this.pages.add(n, withBigrams(ids.flat()));
-    this.passages.add(n, ids);
+    return new EmbeddedIndex(store, embedder, weights);
   }
 
   async upsert(items: IndexItem[]): Promise<void> {
     const seen = new Set<string>();
     const keyed = items.map((it) => ({ key: keyOf(it.meta.id, it.kind), text: it.text }));
-    const fresh = keyed.filter((it) => !this.index.has(it.key) && !seen.has(it.key) && seen.add(it.key));
+    const fresh = keyed.filter((it) => !seen.has(it.key) && seen.add(it.key) && !this.store.has(it.key));
     if (!fresh.length) return;
     const vectors =
       this.weights.vector > 0
         ? await this.embedder.embed(fresh.map((it) => it.text))
         : fresh.map(() => new Float32Array(0));
-    fresh.forEach((it, i) => {
-      const sentences = splitSentences(it.text).map(analyze);
-      const v = vectors[i]!;
-      this.insert(it.key, sentences, v);
-      const rec: IndexRecord = {
-        id: it.key,
-        s: sentences.map((s) => s.join(' ')),
-        v: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64'),
-      };
-      this.pending.push(rec);
-    });
+    this.store.add(
+      fresh.map((it, i) => ({ key: it.key, sentences: splitSentences(it.text).map(analyze), vector: vectors[i]! })),
+    );
   }
 
   async query(query: string, k: number): Promise<Hit[]> {
-    const n = this.ids.length;
-    if (!n || k <= 0) return [];
-    const terms = analyze(query)
-      .map((t) => this.vocabulary.find(t))
-      .filter((t): t is number => t !== undefined);
-    const pageScores = new Float64Array(n);
-    this.pages.scorePages(withBigrams(terms), pageScores);
-    let cosine: Float64Array | undefined;
-    if (this.weights.vector > 0) {
-      const [q] = await this.embedder.embed([query]);
-      cosine = new Float64Array(n);
-      for (let i = 0; i < n; i++) cosine[i] = Math.max(0, dot(q!, this.vectors[i]!));
+    const totals = this.store.totals();
+    if (!totals.items || k <= 0) return [];
+    // The query's words no item has are dropped; bigram keys come from the rest, in order.
+    const ids = this.store.termIds(analyze(query)).filter((t): t is number => t !== undefined);
+    const segments = this.store.liveSegments();
+    // Page BM25 over words and bigrams; the words' sentence frequencies come with their postings.
+    this.pageScores.begin(this.store.maxItem());
+    const sentenceDf = new Map<number, number>();
+    for (const key of new Set(withBigrams(ids))) {
+      const p = this.store.postings(key, segments);
+      if (!p.units) continue;
+      sentenceDf.set(key, p.sentences);
+      this.pageScores.add(p.parts, idfOf(totals.items, p.units), totals.length / totals.items);
     }
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
+    const byPage = this.pageScores.top(PASSAGE_CANDIDATES);
+    let cosine: Map<number, number> | undefined;
+    if (this.weights.vector > 0) cosine = await this.cosines(query);
     const candidates = [
-      ...new Set([
-        ...topIndices(pageScores, PASSAGE_CANDIDATES),
-        ...(cosine ? topIndices(cosine, PASSAGE_CANDIDATES) : []),
-      ]),
+      ...new Set([...byPage.map((c) => c.item), ...(cosine ? topOf(cosine, PASSAGE_CANDIDATES) : [])]),
     ];
-    const rows = new Int32Array(n);
-    candidates.forEach((page, r) => (rows[page] = r + 1));
-    const m = candidates.length;
-    const perWindow = WINDOWS.map(() => new Float64Array(m));
-    this.passages.scorePages(
-      terms,
-      WINDOWS.map((w) => w.half),
-      rows,
-      perWindow,
-    );
+    const pageScore = new Map(byPage.map((c) => [c.item, c.score]));
+    const words = [...new Set(ids)].filter((t) => sentenceDf.get(t));
+    const idf = words.map((t) => idfOf(totals.sentences, sentenceDf.get(t)!));
+    const perWindow = WINDOWS.map(() => new Float64Array(candidates.length));
+    candidates.forEach((item, r) => {
+      const best = words.length
+        ? windowScores(
+            this.store.wordsOf(item),
+            words,
+            idf,
+            totals.sentenceLength / totals.sentences,
+            WINDOWS.map((w) => w.half),
+          )
+        : WINDOWS.map(() => 0);
+      best.forEach((score, h) => (perWindow[h]![r] = score));
+    });
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
-    const passageScores = new Float64Array(m);
+    const passageScores = new Float64Array(candidates.length);
     WINDOWS.forEach((w, h) => addNormalised(passageScores, perWindow[h]!, w.weight));
-    const fused = new Float64Array(m);
+    const fused = new Float64Array(candidates.length);
     addNormalised(
       fused,
-      Float64Array.from(candidates, (i) => pageScores[i]!),
+      Float64Array.from(candidates, (i) => pageScore.get(i) ?? 0),
       this.weights.page,
     );
     addNormalised(fused, passageScores, this.weights.passage);
     if (cosine)
       addNormalised(
         fused,
-        Float64Array.from(candidates, (i) => cosine[i]!),
+        Float64Array.from(candidates, (i) => cosine.get(i) ?? 0),
         this.weights.vector,
       );
-    return topIndices(fused, k).map((r) => ({ ...itemOfKey(this.ids[candidates[r]!]!), score: fused[r]! }));
+    return topIndices(fused, k).map((r) => ({ ...itemOfKey(this.store.keyOf(candidates[r]!)), score: fused[r]! }));
+  }
+
+  /**
+   * The cosine of the query with every item's vector: a scan of the store, as the vectors of the offline
+   * embedder are no index's job (a semantic embedder would bring an ANN index beside the postings).
+   */
+  private async cosines(query: string): Promise<Map<number, number>> {
+    const [q] = await this.embedder.embed([query]);
+    const out = new Map<number, number>();
+    for (const { no, vector } of this.store.items()) if (vector) out.set(no, Math.max(0, dot(q!, vector)));
+    return out;
   }
 
   has(pageId: string, kind?: ItemKind): boolean {
-    return this.index.has(keyOf(pageId, kind));
+    return this.store.has(keyOf(pageId, kind));
   }
 
   /** Every item indexed, in the order it was added. */
-  items(): { pageId: string; kind: ItemKind }[] {
-    return this.ids.map(itemOfKey);
+  *items(): Generator<{ pageId: string; kind: ItemKind }> {
+    for (const { key } of this.store.items()) yield itemOfKey(key);
   }
 
   size(): number {
-    return this.ids.length;
+    return this.store.totals().items;
   }
 
-  async flush(): Promise<void> {
-    if (!this.pending.length) return;
-    const records = this.pending;
-    this.pending = [];
-    await this.log.append(records);
-  }
+  /** Every upsert commits before it returns. */
+  async flush(): Promise<void> {}
 
   async close(): Promise<void> {
-    await this.flush();
-    this.log.unfollow();
+    this.store.close();
   }
+}
+
+/** Keys of the `k` highest positive values of `scores`, best first. */
+function topOf(scores: Map<number, number>, k: number): number[] {
+  const keys = [...scores.keys()].sort((a, b) => a - b);
+  return topIndices(
+    Float64Array.from(keys, (key) => scores.get(key)!),
+    k,
+  ).map((r) => keys[r]!);
+}
+
+/** Imports the previous format's log into `store`, then renames it so it is imported once. */
+async function importLegacy(store: LexicalStore, file: string, embedder: Embedder): Promise<void> {
+  const lines = await new JsonlLog<LegacyLine>(file, tempDirOf(dirname(file))).read();
+  const header = lines.find((l): l is { format: string; embedder: string } => 'format' in l);
+  if (header?.format !== LEGACY_FORMAT || header.embedder !== embedder.name) {
+    console.error(
+      `vmem: ${file} is of format ${header?.format} by embedder ${header?.embedder}, which this vmem does not import; run \`vmem reindex\` to index every page from L4`,
+    );
+    return;
+  }
+  const records = lines.filter((l): l is LegacyRecord => 'id' in l);
+  for (let i = 0; i < records.length; i += IMPORT_BATCH)
+    store.add(
+      records.slice(i, i + IMPORT_BATCH).map((r) => ({
+        key: r.id,
+        sentences: r.s.map((s) => (s ? s.split(' ') : [])),
+        vector: vectorOf(r.v),
+      })),
+    );
+  await rename(file, `${file}.migrated`).catch(() => {}); // another process may have moved it first
+  console.error(
+    `vmem: moved the L3 index from ${basename(file)} into ${basename(store.file)} (${records.length} items); the old log is kept as ${basename(file)}.migrated`,
+  );
 }

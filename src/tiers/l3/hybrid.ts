@@ -170,11 +170,20 @@ export class HybridIndex implements L3Index {
   }
 
   private async catchUp(vectors: ChromaIndex): Promise<void> {
-    const missing = this.opts.lexical.items().filter((it) => !vectors.has(it.pageId, it.kind));
-    for (let i = 0; i < missing.length && this.vectors === vectors; i += CATCH_UP_BATCH) {
-      const items = await this.opts.texts(missing.slice(i, i + CATCH_UP_BATCH));
+    // Streamed from the lexical store a page of items at a time: the store may hold millions.
+    let missing: { pageId: string; kind: ItemKind }[] = [];
+    const send = async () => {
+      const items = await this.opts.texts(missing);
+      missing = [];
       await withDeadline(vectors.upsert(items), this.timeoutMs);
+    };
+    for (const it of this.opts.lexical.items()) {
+      if (this.vectors !== vectors) return;
+      if (vectors.has(it.pageId, it.kind)) continue;
+      missing.push(it);
+      if (missing.length === CATCH_UP_BATCH) await send();
     }
+    if (missing.length && this.vectors === vectors) await send();
   }
 
   /** Marks Chroma down, reports it once, and schedules the next attempt. */

@@ -1,0 +1,306 @@
+import { LRUCache } from 'lru-cache';
+import { type Database, openDatabase, type Statement, transaction } from '../../store/sqlite.js';
+import { ItemWords } from './item-words.js';
+import { withBigrams } from './lexical.js';
+import { mergePostings, PostingsWriter } from './postings.js';
+
+/**
+ * The tables. Items are numbered in the order they were added (`no`); a term is a small integer
+ * (`terms.id`), so bigram keys hash from ids exactly as the scorer does. Postings are cut into
+ * segments, each written whole by one transaction: its rows sit together at the end of the tree
+ * (key `segment, term`), so adding a batch of pages appends instead of touching every term's row.
+ * Segments are merged ten at a time into one of the next level, which keeps them few (a query reads
+ * each query term from each live segment) at a cost of log₁₀ rewrites per posting.
+ */
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS items (no INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, sentences BLOB NOT NULL, vector BLOB);
+CREATE TABLE IF NOT EXISTS segments (id INTEGER PRIMARY KEY, level INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS postings (
+  segment INTEGER NOT NULL, term INTEGER NOT NULL,
+  units INTEGER NOT NULL, sentences INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (segment, term)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS totals (
+  id INTEGER PRIMARY KEY CHECK (id = 0),
+  items INTEGER NOT NULL, length INTEGER NOT NULL, sentences INTEGER NOT NULL, sentence_length INTEGER NOT NULL);
+INSERT OR IGNORE INTO totals VALUES (0, 0, 0, 0, 0);
+`;
+
+/** Segments of one level merged into one of the next. */
+const MERGE_FACTOR = 10;
+/** Rows read per segment at a time while merging: memory stays bounded whatever the segments hold. */
+const MERGE_CHUNK = 4096;
+/** Term ids kept in memory: ids never change once committed, so any process may cache them. */
+const TERM_CACHE = 100_000;
+/**
+ * Bytes of decoded sentences kept in memory. Items are immutable, so the cache is never stale; the
+ * passage scores read the sentences of a query's candidate pages, and on a store of 2000-token pages
+ * reading them from SQLite took 28 µs a page, 80% of a fault.
+ */
+const WORD_CACHE_BYTES = 64 << 20;
+
+/** An item to add: its key, its sentences as analysed terms, and its vector (empty when vectors are off). */
+export interface NewItem {
+  key: string;
+  sentences: string[][];
+  vector: Float32Array;
+}
+
+export interface Totals {
+  items: number;
+  /** Page-level terms (words and bigrams) over all items. */
+  length: number;
+  sentences: number;
+  /** Words over all sentences. */
+  sentenceLength: number;
+}
+
+/** A term's postings in every live segment, with its document frequencies summed. */
+export interface TermPostings {
+  /** Items holding the term (page-level df). */
+  units: number;
+  /** Sentences holding it (sentence-level df; 0 for a bigram). */
+  sentences: number;
+  parts: Uint8Array[];
+}
+
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+/**
+ * The lexical index on disk (SQLite): nothing of it is loaded at open, so opening and idle memory do
+ * not grow with the store, and every process on the data dir reads what the others committed at its
+ * next query. Pure storage: EmbeddedIndex ranks.
+ */
+export class LexicalStore {
+  private readonly termCache = new LRUCache<string, number>({ max: TERM_CACHE });
+  private readonly wordCache = new LRUCache<number, ItemWords>({
+    maxSize: WORD_CACHE_BYTES,
+    sizeCalculation: (w) => 256 + w.byteLength,
+  });
+  private readonly stmts: Record<string, Statement>;
+
+  private constructor(
+    private readonly db: Database,
+    readonly file: string,
+  ) {
+    const q = (sql: string) => db.prepare(sql);
+    this.stmts = {
+      meta: q('SELECT value FROM meta WHERE key = ?'),
+      setMeta: q('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
+      termId: q('SELECT id FROM terms WHERE term = ?'),
+      addTerm: q('INSERT INTO terms (term) VALUES (?)'),
+      hasItem: q('SELECT 1 FROM items WHERE key = ?'),
+      addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
+      keyOf: q('SELECT key FROM items WHERE no = ?'),
+      wordsOf: q('SELECT sentences FROM items WHERE no = ?'),
+      maxNo: q('SELECT coalesce(max(no), 0) AS n FROM items'),
+      totals: q('SELECT items, length, sentences, sentence_length FROM totals'),
+      addTotals: q(
+        'UPDATE totals SET items = items + ?, length = length + ?, sentences = sentences + ?, sentence_length = sentence_length + ?',
+      ),
+      segments: q('SELECT id FROM segments'),
+      levels: q('SELECT id FROM segments WHERE level = ? ORDER BY id'),
+      addSegment: q('INSERT INTO segments (level) VALUES (?)'),
+      dropSegment: q('DELETE FROM segments WHERE id = ?'),
+      dropPostings: q('DELETE FROM postings WHERE segment = ?'),
+      posting: q('SELECT units, sentences, data FROM postings WHERE segment = ? AND term = ?'),
+      addPosting: q('INSERT INTO postings VALUES (?, ?, ?, ?, ?)'),
+      segmentRows: q(
+        'SELECT term, units, sentences, data FROM postings WHERE segment = ? AND term > ? ORDER BY term LIMIT ?',
+      ),
+    };
+  }
+
+  static open(file: string): LexicalStore {
+    const db = openDatabase(file);
+    db.exec(SCHEMA);
+    return new LexicalStore(db, file);
+  }
+
+  meta(key: string): string | undefined {
+    return this.stmts.meta!.get(key)?.value as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta!.run(key, value);
+  }
+
+  /** The ids of `terms` (undefined for a term no item has). */
+  termIds(terms: readonly string[]): (number | undefined)[] {
+    return terms.map((t) => this.termCache.get(t) ?? this.lookup(t));
+  }
+
+  private lookup(term: string): number | undefined {
+    const id = this.stmts.termId!.get(term)?.id as number | undefined;
+    if (id !== undefined) this.termCache.set(term, id);
+    return id;
+  }
+
+  has(key: string): boolean {
+    return !!this.stmts.hasItem!.get(key);
+  }
+
+  totals(): Totals {
+    const r = this.stmts.totals!.get()!;
+    return {
+      items: Number(r.items),
+      length: Number(r.length),
+      sentences: Number(r.sentences),
+      sentenceLength: Number(r.sentence_length),
+    };
+  }
+
+  /** The highest item number: a bound for arrays indexed by item. */
+  maxItem(): number {
+    return Number(this.stmts.maxNo!.get()!.n);
+  }
+
+  keyOf(no: number): string {
+    return this.stmts.keyOf!.get(no)!.key as string;
+  }
+
+  /** An item's words by sentence. */
+  wordsOf(no: number): ItemWords {
+    let w = this.wordCache.get(no);
+    if (!w) this.wordCache.set(no, (w = ItemWords.decode(this.stmts.wordsOf!.get(no)!.sentences as Uint8Array)));
+    return w;
+  }
+
+  /** Every item's key and vector, in the order they were added (read in pages of `chunk`). */
+  *items(chunk = 1000): Generator<{ no: number; key: string; vector: Float32Array | undefined }> {
+    const page = this.db.prepare('SELECT no, key, vector FROM items WHERE no > ? ORDER BY no LIMIT ?');
+    for (let after = 0; ; ) {
+      const rows = page.all(after, chunk);
+      for (const r of rows) {
+        const v = r.vector as Uint8Array | null;
+        yield {
+          no: Number(r.no),
+          key: r.key as string,
+          vector: v?.byteLength
+            ? new Float32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength))
+            : undefined,
+        };
+      }
+      if (rows.length < chunk) return;
+      after = Number(rows.at(-1)!.no);
+    }
+  }
+
+  /** A term's postings in every live segment. */
+  postings(term: number, segments = this.liveSegments()): TermPostings {
+    const out: TermPostings = { units: 0, sentences: 0, parts: [] };
+    for (const s of segments) {
+      const r = this.stmts.posting!.get(s, term);
+      if (!r) continue;
+      out.units += Number(r.units);
+      out.sentences += Number(r.sentences);
+      out.parts.push(r.data as Uint8Array);
+    }
+    return out;
+  }
+
+  liveSegments(): number[] {
+    return this.stmts.segments!.all().map((r) => Number(r.id));
+  }
+
+  /**
+   * Adds the items not stored yet, in one transaction: their rows, one new segment of their postings,
+   * the totals; then merges segments where a level is full. Returns how many were added. Another
+   * process adding the same item meanwhile is harmless: the key is unique, the second copy is skipped.
+   */
+  add(items: readonly NewItem[]): number {
+    const fresh: [string, number][] = [];
+    const added = transaction(this.db, () => {
+      const ids = (terms: readonly string[]) =>
+        terms.map((t) => {
+          const id = this.termCache.get(t) ?? (this.stmts.termId!.get(t)?.id as number | undefined);
+          if (id !== undefined) return id;
+          const created = Number(this.stmts.addTerm!.run(t).lastInsertRowid);
+          fresh.push([t, created]);
+          return created;
+        });
+      const pageLevel = new Map<number, PostingsWriter>();
+      const sentenceDf = new Map<number, number>();
+      const sums = { items: 0, length: 0, sentences: 0, sentenceLength: 0 };
+      for (const it of items) {
+        const sentences = it.sentences.map(ids);
+        const blob = bytesOf(ItemWords.encode(sentences));
+        const r = this.stmts.addItem!.run(it.key, blob, it.vector.length ? bytesOf(it.vector) : null);
+        if (!Number(r.changes)) continue; // already there
+        const no = Number(r.lastInsertRowid);
+        const terms = withBigrams(sentences.flat());
+        const tf = new Map<number, number>();
+        for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
+        for (const [t, n] of tf) {
+          let w = pageLevel.get(t);
+          if (!w) pageLevel.set(t, (w = new PostingsWriter()));
+          w.add(no, n, terms.length);
+        }
+        for (const s of sentences) for (const t of new Set(s)) sentenceDf.set(t, (sentenceDf.get(t) ?? 0) + 1);
+        sums.items++;
+        sums.length += terms.length;
+        sums.sentences += sentences.length;
+        sums.sentenceLength += sentences.reduce((n, s) => n + s.length, 0);
+      }
+      if (!sums.items) return 0;
+      const segment = Number(this.stmts.addSegment!.run(0).lastInsertRowid);
+      for (const t of [...pageLevel.keys()].sort((a, b) => a - b)) {
+        const w = pageLevel.get(t)!;
+        this.stmts.addPosting!.run(segment, t, w.count, sentenceDf.get(t) ?? 0, w.finish());
+      }
+      this.stmts.addTotals!.run(sums.items, sums.length, sums.sentences, sums.sentenceLength);
+      for (let level = 0; this.mergeLevel(level); level++);
+      return sums.items;
+    });
+    // Only ids that were committed are cached: a rolled-back id may be given to another term.
+    for (const [t, id] of fresh) this.termCache.set(t, id);
+    return added;
+  }
+
+  /** Merges level `level` into one segment of the next when it is full; true if it did. */
+  private mergeLevel(level: number): boolean {
+    const segments = this.stmts.levels!.all(level).map((r) => Number(r.id));
+    if (segments.length < MERGE_FACTOR) return false;
+    const merged = Number(this.stmts.addSegment!.run(level + 1).lastInsertRowid);
+    // A k-way merge by term over the segments' rows, a chunk of each at a time.
+    const cursors = segments.map((s) => ({ s, rows: [] as Record<string, unknown>[], at: 0, after: -1, done: false }));
+    const current = (c: (typeof cursors)[number]) => {
+      if (c.at === c.rows.length && !c.done) {
+        c.rows = this.stmts.segmentRows!.all(c.s, c.after, MERGE_CHUNK);
+        c.at = 0;
+        c.done = c.rows.length < MERGE_CHUNK;
+        if (c.rows.length) c.after = Number(c.rows.at(-1)!.term);
+      }
+      return c.rows[c.at] as { term: number; units: number; sentences: number; data: Uint8Array } | undefined;
+    };
+    for (;;) {
+      let term = Number.POSITIVE_INFINITY;
+      for (const c of cursors) {
+        const r = current(c);
+        if (r && Number(r.term) < term) term = Number(r.term);
+      }
+      if (term === Number.POSITIVE_INFINITY) break;
+      const parts: Uint8Array[] = [];
+      let sentences = 0;
+      for (const c of cursors) {
+        const r = current(c);
+        if (!r || Number(r.term) !== term) continue;
+        parts.push(r.data);
+        sentences += Number(r.sentences);
+        c.at++;
+      }
+      const { data, count } = mergePostings(parts);
+      this.stmts.addPosting!.run(merged, term, count, sentences, data);
+    }
+    for (const s of segments) {
+      this.stmts.dropPostings!.run(s);
+      this.stmts.dropSegment!.run(s);
+    }
+    return true;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
