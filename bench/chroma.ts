@@ -137,6 +137,8 @@ export async function benchScale(opts: {
   questions: string[];
   dir: string;
   chromaUrl?: string;
+  /** Leave the store in `dir` (to profile it afterwards). */
+  keep?: boolean;
 }): Promise<ScaleRow> {
   const { pages, pageTokens, sentences, questions, dir } = opts;
   const flags = {
@@ -183,6 +185,6 @@ export async function benchScale(opts: {
       await onChroma.close();
     }
   }
-  rmSync(dir, { recursive: true, force: true });
+  if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   return row;
 }

@@ -150,16 +150,11 @@ export class EmbeddedIndex implements L3Index {
     if (!totals.items || k <= 0) return [];
     // The query's words no item has are dropped; bigram keys come from the rest, in order.
     const ids = this.store.termIds(analyze(query)).filter((t): t is number => t !== undefined);
-    const segments = this.store.liveSegments();
     // Page BM25 over words and bigrams; the words' sentence frequencies come with their postings.
     this.pageScores.begin(this.store.maxItem());
-    const sentenceDf = new Map<number, number>();
-    for (const key of new Set(withBigrams(ids))) {
-      const p = this.store.postings(key, segments);
-      if (!p.units) continue;
-      sentenceDf.set(key, p.sentences);
+    const postings = this.store.postings([...new Set(withBigrams(ids))]);
+    for (const p of postings.values())
       this.pageScores.add(p.parts, idfOf(totals.items, p.units), totals.length / totals.items);
-    }
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
     const byPage = this.pageScores.top(PASSAGE_CANDIDATES);
@@ -169,21 +164,20 @@ export class EmbeddedIndex implements L3Index {
       ...new Set([...byPage.map((c) => c.item), ...(cosine ? topOf(cosine, PASSAGE_CANDIDATES) : [])]),
     ];
     const pageScore = new Map(byPage.map((c) => [c.item, c.score]));
-    const words = [...new Set(ids)].filter((t) => sentenceDf.get(t));
-    const idf = words.map((t) => idfOf(totals.sentences, sentenceDf.get(t)!));
+    const words = [...new Set(ids)].filter((t) => postings.get(t)?.sentences);
+    const idf = words.map((t) => idfOf(totals.sentences, postings.get(t)!.sentences));
     const perWindow = WINDOWS.map(() => new Float64Array(candidates.length));
-    candidates.forEach((item, r) => {
-      const best = words.length
-        ? windowScores(
-            this.store.wordsOf(item),
-            words,
-            idf,
-            totals.sentenceLength / totals.sentences,
-            WINDOWS.map((w) => w.half),
-          )
-        : WINDOWS.map(() => 0);
-      best.forEach((score, h) => (perWindow[h]![r] = score));
-    });
+    if (words.length)
+      this.store.wordsOf(candidates).forEach((page, r) => {
+        const best = windowScores(
+          page,
+          words,
+          idf,
+          totals.sentenceLength / totals.sentences,
+          WINDOWS.map((w) => w.half),
+        );
+        best.forEach((score, h) => (perWindow[h]![r] = score));
+      });
     // Each window size is normalised to its best page before mixing, so the weights mean the same for any query.
     const passageScores = new Float64Array(candidates.length);
     WINDOWS.forEach((w, h) => addNormalised(passageScores, perWindow[h]!, w.weight));
@@ -200,7 +194,9 @@ export class EmbeddedIndex implements L3Index {
         Float64Array.from(candidates, (i) => cosine.get(i) ?? 0),
         this.weights.vector,
       );
-    return topIndices(fused, k).map((r) => ({ ...itemOfKey(this.store.keyOf(candidates[r]!)), score: fused[r]! }));
+    const best = topIndices(fused, k);
+    const keys = this.store.keysOf(best.map((r) => candidates[r]!));
+    return best.map((r, i) => ({ ...itemOfKey(keys[i]!), score: fused[r]! }));
   }
 
   /**

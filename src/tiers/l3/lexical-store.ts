@@ -92,19 +92,21 @@ export class LexicalStore {
       addTerm: q('INSERT INTO terms (term) VALUES (?)'),
       hasItem: q('SELECT 1 FROM items WHERE key = ?'),
       addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
-      keyOf: q('SELECT key FROM items WHERE no = ?'),
-      wordsOf: q('SELECT sentences FROM items WHERE no = ?'),
+      keysOf: q('SELECT no, key FROM items WHERE no IN (SELECT value FROM json_each(?))'),
+      wordsOf: q('SELECT no, sentences FROM items WHERE no IN (SELECT value FROM json_each(?))'),
       maxNo: q('SELECT coalesce(max(no), 0) AS n FROM items'),
       totals: q('SELECT items, length, sentences, sentence_length FROM totals'),
       addTotals: q(
         'UPDATE totals SET items = items + ?, length = length + ?, sentences = sentences + ?, sentence_length = sentence_length + ?',
       ),
-      segments: q('SELECT id FROM segments'),
       levels: q('SELECT id FROM segments WHERE level = ? ORDER BY id'),
       addSegment: q('INSERT INTO segments (level) VALUES (?)'),
       dropSegment: q('DELETE FROM segments WHERE id = ?'),
       dropPostings: q('DELETE FROM postings WHERE segment = ?'),
-      posting: q('SELECT units, sentences, data FROM postings WHERE segment = ? AND term = ?'),
+      // Every live segment's row of every term asked for, in one call: a seek per (segment, term).
+      postings: q(
+        'SELECT term, units, sentences, data FROM postings WHERE segment IN (SELECT id FROM segments) AND term IN (SELECT value FROM json_each(?))',
+      ),
       addPosting: q('INSERT INTO postings VALUES (?, ?, ?, ?, ?)'),
       segmentRows: q(
         'SELECT term, units, sentences, data FROM postings WHERE segment = ? AND term > ? ORDER BY term LIMIT ?',
@@ -156,15 +158,20 @@ export class LexicalStore {
     return Number(this.stmts.maxNo!.get()!.n);
   }
 
-  keyOf(no: number): string {
-    return this.stmts.keyOf!.get(no)!.key as string;
+  /** The keys of items `nos`, in that order. */
+  keysOf(nos: readonly number[]): string[] {
+    const byNo = new Map(this.stmts.keysOf!.all(JSON.stringify(nos)).map((r) => [Number(r.no), r.key as string]));
+    return nos.map((no) => byNo.get(no)!);
   }
 
-  /** An item's words by sentence. */
-  wordsOf(no: number): ItemWords {
-    let w = this.wordCache.get(no);
-    if (!w) this.wordCache.set(no, (w = ItemWords.decode(this.stmts.wordsOf!.get(no)!.sentences as Uint8Array)));
-    return w;
+  /** The words by sentence of items `nos`, in that order (those read lately come from memory). */
+  wordsOf(nos: readonly number[]): ItemWords[] {
+    const missing = nos.filter((no) => !this.wordCache.has(no));
+    if (missing.length)
+      for (const r of this.stmts.wordsOf!.all(JSON.stringify(missing)))
+        this.wordCache.set(Number(r.no), ItemWords.decode(r.sentences as Uint8Array));
+    // Read again rather than kept from the loop: the cache may have let one of them go to fit the others.
+    return nos.map((no) => this.wordCache.get(no) ?? this.wordsOf([no])[0]!);
   }
 
   /** Every item's key and vector, in the order they were added (read in pages of `chunk`). */
@@ -187,21 +194,18 @@ export class LexicalStore {
     }
   }
 
-  /** A term's postings in every live segment. */
-  postings(term: number, segments = this.liveSegments()): TermPostings {
-    const out: TermPostings = { units: 0, sentences: 0, parts: [] };
-    for (const s of segments) {
-      const r = this.stmts.posting!.get(s, term);
-      if (!r) continue;
-      out.units += Number(r.units);
-      out.sentences += Number(r.sentences);
-      out.parts.push(r.data as Uint8Array);
+  /** The postings of `terms` in every live segment (a term no item holds is absent). */
+  postings(terms: readonly number[]): Map<number, TermPostings> {
+    const out = new Map<number, TermPostings>();
+    for (const r of this.stmts.postings!.all(JSON.stringify(terms))) {
+      const term = Number(r.term);
+      let p = out.get(term);
+      if (!p) out.set(term, (p = { units: 0, sentences: 0, parts: [] }));
+      p.units += Number(r.units);
+      p.sentences += Number(r.sentences);
+      p.parts.push(r.data as Uint8Array);
     }
     return out;
-  }
-
-  liveSegments(): number[] {
-    return this.stmts.segments!.all().map((r) => Number(r.id));
   }
 
   /**
