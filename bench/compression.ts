@@ -38,7 +38,7 @@ async function recall(
 ): Promise<{ recallAt1: number; recallAt3: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-bench-summaries-'));
   try {
-    const index = await EmbeddedIndex.open(join(dir, 'l3.jsonl'), new HashingEmbedder());
+    const index = await EmbeddedIndex.open(join(dir, 'l3.db'), new HashingEmbedder());
     const meta = (i: number) => ({
       id: `p${i}`,
       sha256: '',

@@ -42,7 +42,7 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
   const enc = tokenizer('o200k_base');
   const dir = await mkdtemp(join(tmpdir(), 'vmem-squad-'));
   try {
-    const index = await EmbeddedIndex.open(join(dir, 'l3.jsonl'), new HashingEmbedder(), { weights: opts.weights });
+    const index = await EmbeddedIndex.open(join(dir, 'l3.db'), new HashingEmbedder(), { weights: opts.weights });
     const pageIds: string[] = [];
     const pageTexts: string[] = [];
     /** Per question: gold page id and question text, in dataset order. */

@@ -152,9 +152,13 @@ export class EmbeddedIndex implements L3Index {
     const ids = this.store.termIds(analyze(query)).filter((t): t is number => t !== undefined);
     // Page BM25 over words and bigrams; the words' sentence frequencies come with their postings.
     this.pageScores.begin(this.store.maxItem());
-    const postings = this.store.postings([...new Set(withBigrams(ids))]);
-    for (const p of postings.values())
-      this.pageScores.add(p.parts, idfOf(totals.items, p.units), totals.length / totals.items);
+    const keys = [...new Set(withBigrams(ids))];
+    const postings = this.store.postings(keys);
+    // Added in the query's order (words, then bigrams), so equal pages tie the same way in every store.
+    for (const key of keys) {
+      const p = postings.get(key);
+      if (p) this.pageScores.add(p.parts, idfOf(totals.items, p.units), totals.length / totals.items);
+    }
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
     const byPage = this.pageScores.top(PASSAGE_CANDIDATES);
@@ -195,8 +199,8 @@ export class EmbeddedIndex implements L3Index {
         this.weights.vector,
       );
     const best = topIndices(fused, k);
-    const keys = this.store.keysOf(best.map((r) => candidates[r]!));
-    return best.map((r, i) => ({ ...itemOfKey(keys[i]!), score: fused[r]! }));
+    const hits = this.store.keysOf(best.map((r) => candidates[r]!));
+    return best.map((r, i) => ({ ...itemOfKey(hits[i]!), score: fused[r]! }));
   }
 
   /**

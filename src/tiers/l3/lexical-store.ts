@@ -88,7 +88,8 @@ export class LexicalStore {
     this.stmts = {
       meta: q('SELECT value FROM meta WHERE key = ?'),
       setMeta: q('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
-      termId: q('SELECT id FROM terms WHERE term = ?'),
+      // Term ids count from 0 (rowids from 1): the bigram hash of ids is the one the rankings were tuned with.
+      termId: q('SELECT id - 1 AS id FROM terms WHERE term = ?'),
       addTerm: q('INSERT INTO terms (term) VALUES (?)'),
       hasItem: q('SELECT 1 FROM items WHERE key = ?'),
       addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
@@ -220,7 +221,7 @@ export class LexicalStore {
         terms.map((t) => {
           const id = this.termCache.get(t) ?? (this.stmts.termId!.get(t)?.id as number | undefined);
           if (id !== undefined) return id;
-          const created = Number(this.stmts.addTerm!.run(t).lastInsertRowid);
+          const created = Number(this.stmts.addTerm!.run(t).lastInsertRowid) - 1;
           fresh.push([t, created]);
           return created;
         });
