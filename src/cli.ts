@@ -75,19 +75,45 @@ async function serveOverHttp(config: Config): Promise<void> {
   );
 }
 
+/**
+ * Text read per ingest call: a tree of any size is paged a group of files at a time, so memory stays
+ * bounded, and a run killed midway resumes where it stopped when run again (documents already paged
+ * are recognised by their id and skipped without writing anything).
+ */
+const INGEST_GROUP_BYTES = 32 << 20;
+
 async function ingest(config: Config, paths: string[]): Promise<void> {
   if (!paths.length) throw new InputError('path', 'give at least one file or directory: vmem ingest <path>...');
-  const { readSources } = await import('./ingest/sources.js');
+  const { sourceFiles, readSourceFiles, nothingToPage } = await import('./ingest/sources.js');
   const { progressBar } = await import('./progress.js');
   const pager = await Pager.open(config);
   try {
     for (const path of paths) {
-      const docs = await readSources(path, config.maxIngestBytes);
+      const { files, single } = await sourceFiles(path);
+      const total = files.reduce((n, f) => n + f.bytes, 0);
       const bar = progressBar(`ingest ${path}`);
-      const results = await pager.ingest(docs, (done, total) => bar.update(done, total));
+      let before = 0;
+      let paged = 0;
+      let skipped = 0;
+      for (let i = 0; i < files.length; ) {
+        const group = [];
+        for (let bytes = 0; i < files.length && (bytes === 0 || bytes + files[i]!.bytes <= INGEST_GROUP_BYTES); i++) {
+          bytes += files[i]!.bytes;
+          group.push(files[i]!);
+        }
+        const read = await readSourceFiles(group, config.maxIngestBytes, { single });
+        skipped += read.skipped;
+        const results = read.docs.length
+          ? await pager.ingest(read.docs, (done) => bar.update(before + done, total))
+          : [];
+        before += group.reduce((n, f) => n + f.bytes, 0);
+        bar.update(before, total);
+        paged += results.length;
+        for (const r of results)
+          console.log(`${r.documentId}  ${r.pages} pages (${r.newPages} new)  ${r.tokens} tokens  ${r.source}`);
+      }
       bar.done();
-      for (const r of results)
-        console.log(`${r.documentId}  ${r.pages} pages (${r.newPages} new)  ${r.tokens} tokens  ${r.source}`);
+      if (!paged) throw nothingToPage(path, skipped);
     }
   } finally {
     await pager.close();

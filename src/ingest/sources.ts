@@ -49,11 +49,19 @@ async function readText(path: string, maxBytes: number): Promise<string | undefi
   }
 }
 
+/** A file to page, found under what the user passed: its path, its name as a source, its size. */
+export interface SourceEntry {
+  path: string;
+  source: string;
+  bytes: number;
+}
+
 /**
- * Reads a file, or every text file under a directory (recursively, skipping hidden and dependency
- * folders and binary files). Errors name the path and what to do.
+ * The files `path` names: itself, or every file under a directory (recursively, in name order,
+ * skipping hidden and dependency folders). Nothing is read yet, so a caller can page a large tree a
+ * group of files at a time. Errors name the path and what to do.
  */
-export async function readSources(path: string, maxBytes: number): Promise<SourceFile[]> {
+export async function sourceFiles(path: string): Promise<{ files: SourceEntry[]; single: boolean }> {
   const abs = resolve(path);
   const info = await stat(abs).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT')
@@ -61,19 +69,9 @@ export async function readSources(path: string, maxBytes: number): Promise<Sourc
     if (err.code === 'EACCES') throw new InputError('path', `${path} is not readable (permission denied)`);
     throw err;
   });
-  if (info.isFile()) {
-    const text = await readText(abs, maxBytes).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EACCES') throw new InputError('path', `${path} is not readable (permission denied)`);
-      throw err;
-    });
-    if (text === undefined)
-      throw new InputError('path', `${path} is a binary file; vmem pages text, markdown and source code`);
-    return [{ source: basename(abs), text }];
-  }
+  if (info.isFile()) return { files: [{ path: abs, source: basename(abs), bytes: info.size }], single: true };
   if (!info.isDirectory()) throw new InputError('path', `${path} is neither a file nor a directory`);
-
-  const out: SourceFile[] = [];
-  let skipped = 0;
+  const out: SourceEntry[] = [];
   const walk = async (dir: string): Promise<void> => {
     const entries = await readdir(dir, { withFileTypes: true });
     entries.sort((a, b) => a.name.localeCompare(b.name));
@@ -83,21 +81,55 @@ export async function readSources(path: string, maxBytes: number): Promise<Sourc
       if (e.isDirectory()) {
         if (!SKIP_DIRS.has(e.name)) await walk(full);
       } else if (e.isFile()) {
-        const text = await readText(full, maxBytes).catch((err: NodeJS.ErrnoException) => {
-          if (err.code === 'EACCES') return undefined;
-          throw err;
-        });
-        if (text === undefined || !text.trim()) skipped++;
-        else out.push({ source: join(basename(abs), relative(abs, full)), text });
+        const bytes = await stat(full).then(
+          (st) => st.size,
+          () => 0,
+        );
+        out.push({ path: full, source: join(basename(abs), relative(abs, full)), bytes });
       }
     }
   };
   await walk(abs);
-  if (!out.length) {
-    throw new InputError(
-      'path',
-      `${path} holds no readable text files (${skipped} binary, empty or unreadable files skipped); pass a directory of text, markdown or source code`,
-    );
+  return { files: out, single: false };
+}
+
+/**
+ * Reads listed files as text: binary, empty and unreadable ones are left out and counted, except that
+ * the file a path named itself must be text (`single`). A file over `maxBytes` is an error naming it.
+ */
+export async function readSourceFiles(
+  files: readonly SourceEntry[],
+  maxBytes: number,
+  { single = false }: { single?: boolean } = {},
+): Promise<{ docs: SourceFile[]; skipped: number }> {
+  const docs: SourceFile[] = [];
+  let skipped = 0;
+  for (const f of files) {
+    const text = await readText(f.path, maxBytes).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EACCES') throw err;
+      if (single) throw new InputError('path', `${f.path} is not readable (permission denied)`);
+      return undefined;
+    });
+    if (single && text === undefined)
+      throw new InputError('path', `${f.path} is a binary file; vmem pages text, markdown and source code`);
+    if (text === undefined || !text.trim()) skipped++;
+    else docs.push({ source: f.source, text });
   }
-  return out;
+  return { docs, skipped };
+}
+
+/** The error for a directory in which nothing could be paged. */
+export function nothingToPage(path: string, skipped: number): InputError {
+  return new InputError(
+    'path',
+    `${path} holds no readable text files (${skipped} binary, empty or unreadable files skipped); pass a directory of text, markdown or source code`,
+  );
+}
+
+/** Reads a file, or every text file under a directory (see sourceFiles, readSourceFiles). */
+export async function readSources(path: string, maxBytes: number): Promise<SourceFile[]> {
+  const { files, single } = await sourceFiles(path);
+  const { docs, skipped } = await readSourceFiles(files, maxBytes, { single });
+  if (!docs.length) throw nothingToPage(path, skipped);
+  return docs;
 }
