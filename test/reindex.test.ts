@@ -9,7 +9,18 @@ import { reindex } from '../src/reindex.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
-import { chapters, deferrals, demoDoc, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
+import {
+  chapters,
+  deferrals,
+  demoDoc,
+  factRe,
+  listing,
+  openPager,
+  tableDocuments,
+  tablePages,
+  tempDir,
+  testConfig,
+} from './helpers.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma } from './support/chroma.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV } from './support/spawn.ts';
@@ -33,18 +44,16 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   ]);
   const query = 'What was the maintenance code for pump station Kestrel in 2003?';
   const before = {
-    pages: pager.table
-      .listPages()
+    pages: tablePages(pager.table)
       .map(strip)
       .sort((a, b) => a.id.localeCompare(b.id)),
-    documents: pager.table
-      .listDocuments()
+    documents: tableDocuments(pager.table)
       .map((d) => ({ ...d, ingestedAt: 0 }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     hit: (await pager.fault(pager.newSession(), query, { maxPages: 1 })).pages[0]!.pageId,
   };
   await pager.close();
-  fs.rmSync(join(dir, 'catalog.jsonl'));
+  fs.rmSync(join(dir, 'catalog.db'));
   fs.writeFileSync(join(dir, 'l3', 'embedded.jsonl'), '{"format":"vmem-l3-embedded/0","embedder":"other","dim":3}\n');
   await assert.rejects(
     EmbeddedIndex.open(join(dir, 'l3', 'embedded.jsonl'), new HashingEmbedder()),
@@ -67,15 +76,13 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   const after = await openPager(dir, FLAGS);
   defer(() => after.close());
   assert.deepEqual(
-    after.table
-      .listPages()
+    tablePages(after.table)
       .map(strip)
       .sort((a, b) => a.id.localeCompare(b.id)),
     before.pages,
   );
   assert.deepEqual(
-    after.table
-      .listDocuments()
+    tableDocuments(after.table)
       .map((d) => ({ ...d, ingestedAt: 0 }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     before.documents,
@@ -110,7 +117,7 @@ async function sharingStore(dir: string) {
     { source: 'sequel.md', text: doc([...manual.slice(4), ...Array.from({ length: 3 }, (_, i) => para('sequel', i))]) },
     { source: 'repeats.md', text: doc([manual[0]!, para('repeats', 0), manual[0]!]) },
   ]);
-  const docs = Object.fromEntries(pager.table.listDocuments().map((d) => [d.source, d]));
+  const docs = Object.fromEntries(tableDocuments(pager.table).map((d) => [d.source, d]));
   // The fixture is what it claims to be.
   assert.deepEqual(docs['b/LICENSE']!.pageIds, docs['a/LICENSE']!.pageIds);
   assert.deepEqual(docs['sequel.md']!.pageIds.slice(0, 4), docs['manual.md']!.pageIds.slice(4));
@@ -134,7 +141,7 @@ async function sharingStore(dir: string) {
 async function pageTable(dir: string) {
   const pager = await openPager(dir, FLAGS);
   try {
-    return { documents: pager.table.listDocuments(), pages: pager.table.listPages() };
+    return { documents: tableDocuments(pager.table), pages: tablePages(pager.table) };
   } finally {
     await pager.close();
   }
@@ -215,9 +222,9 @@ test('reindex reads and writes through the L4 it is given, the one the pager get
   defer(cleanup);
   const pager = await openPager(dir, FLAGS);
   await pager.ingest([{ source: 'chapters.md', text: chapters(2) }]);
-  const pages = pager.table.listPages().length;
+  const pages = tablePages(pager.table).length;
   await pager.close();
-  fs.rmSync(join(dir, 'catalog.jsonl'));
+  fs.rmSync(join(dir, 'catalog.db'));
 
   const l4 = await FsL4.open(dir);
   const used = { listPageIds: 0, getPages: 0, listRecords: 0 };
@@ -251,7 +258,7 @@ test('ingest records a batch in a manifest before the page table: a manifest tha
   const pager = await openPager(dir, FLAGS, { l4: failing });
   defer(() => pager.close());
   await assert.rejects(pager.ingest([{ source: 'manual.md', text: doc([para('manual', 0)]) }]), /disk full/);
-  assert.equal(pager.table.listDocuments().length, 0);
+  assert.equal(tableDocuments(pager.table).length, 0);
   assert.equal(pager.table.pageCount, 0);
 });
 
@@ -266,8 +273,7 @@ test('reindex with Chroma configured keeps the old collection aside and rebuilds
   const flags = { ...FLAGS, '--chroma-url': chroma.url, '--namespace': ns };
   const pager = await openPager(dir, flags);
   await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-  const ids = pager.table
-    .listPages()
+  const ids = tablePages(pager.table)
     .map((p) => p.id)
     .sort();
   await pager.close();
