@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { access, rename } from 'node:fs/promises';
 import { Catalog, statsIn } from './catalog.js';
 import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
@@ -146,11 +146,20 @@ export async function reindex(
   if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
   // Opened once before it is set aside: a page table still in an earlier vmem's log is imported, so its
   // statistics are carried over like any other's. One that cannot be opened is set aside as it is.
-  await Catalog.open(config.dataDir).then(
-    (c) => c.close(),
-    (err: unknown) =>
-      notes.push(`the previous page table (${CATALOG_FILE}) could not be opened: ${(err as Error).message}`),
+  const found = await Promise.all(
+    [layout.catalog, layout.legacyCatalog].map((f) =>
+      access(f).then(
+        () => true,
+        () => false,
+      ),
+    ),
   );
+  if (found.some(Boolean))
+    await Catalog.open(config.dataDir).then(
+      (c) => c.close(),
+      (err: unknown) =>
+        notes.push(`the previous page table (${CATALOG_FILE}) could not be opened: ${(err as Error).message}`),
+    );
   for (const from of [...layout.derived, layout.legacyCatalog]) {
     const to = `${from}.bak-${stamp}`;
     // A database's write-ahead log and index go with it, under the names SQLite looks for beside the new name.
@@ -191,6 +200,9 @@ export async function reindex(
     const catalog = await Catalog.open(config.dataDir);
     try {
       for (const batch of statsIn(previous)) await catalog.addStats(batch);
+    } catch (err) {
+      // The page table is rebuilt; the statistics of one that cannot be read are what is lost.
+      notes.push(`access statistics could not be carried over from ${previous}: ${(err as Error).message}`);
     } finally {
       await catalog.close();
     }

@@ -181,6 +181,37 @@ test('reindex reproduces the page table exactly: documents sharing pages, their 
   assert.ok(pager.l3.has(abstractive, 'summary'));
 });
 
+test('reindex of a store whose page table is still the catalog.jsonl of an earlier vmem carries its statistics over', async (t) => {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  await sharingStore(dir);
+  const before = await pageTable(dir);
+  // The same page table in the log an earlier vmem kept: documents with the pages they brought first, then
+  // statistics and summaries.
+  const seen = new Set<string>();
+  const w = 'earlier';
+  const records: unknown[] = before.documents.map((doc) => ({
+    t: 'doc',
+    w,
+    doc,
+    pages: doc.pageIds
+      .filter((id) => !seen.has(id) && seen.add(id))
+      .map((id) => ({ ...strip(before.pages.find((p) => p.id === id)!), summary: undefined })),
+  }));
+  records.push({ t: 'stats', w, s: before.pages.map((p) => [p.id, p.accessCount, p.faultCount, p.lastAccess]) });
+  for (const p of before.pages) if (p.summary) records.push({ t: 'summary', w, id: p.id, summary: p.summary });
+  for (const f of ['catalog.db', 'catalog.db-wal', 'catalog.db-shm']) fs.rmSync(join(dir, f), { force: true });
+  fs.writeFileSync(join(dir, 'catalog.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
+
+  const r = await reindex(testConfig(dir, FLAGS));
+  assert.deepEqual(r.notes, []);
+  assert.ok(fs.existsSync(join(dir, 'catalog.jsonl.migrated')), 'the log is kept');
+  const after = await pageTable(dir);
+  assert.deepEqual(after.documents, before.documents);
+  assert.deepEqual(after.pages, before.pages);
+});
+
 test('reindex of a store written before ingest manifests rebuilds from first origins and says what it could not restore', async (t) => {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
