@@ -165,7 +165,7 @@ export async function benchHostContext(): Promise<HostRow[]> {
   try {
     const pager = await Pager.open(loadConfig({ '--data-dir': dir }, {}));
     await pager.ingest([{ source: 'operations-manual.md', text: demoDocument() }]);
-    const pages = pager.table.listPages();
+    const pages = pager.table.pages({ limit: pager.table.pageCount });
     const texts = await pager.l4.getPages(pages.map((p) => p.id));
     const pageText = new Map(pages.map((p, i) => [p.id, texts[i]!.text]));
     await pager.close();

@@ -174,7 +174,7 @@ async function benchRedis(
   );
   const session = pager.newSession();
   try {
-    const ids = pager.table.listPages().map((p) => p.id);
+    const ids = pager.table.pages({ limit: pager.table.pageCount }).map((p) => p.id);
     for (const id of ids) await pager.load(session, [id]); // warms Redis from L4
     pager.evict(session, 'all');
     await new Promise((r) => setTimeout(r, 200)); // the warming writes are off the hot path

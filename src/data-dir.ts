@@ -7,9 +7,10 @@ import type { RecordKind } from './tiers/l4/store.js';
  *
  *   pages/<id[1..3]>/<id>.json   L4: one file per page, fanned out by id
  *   manifests/ snapshots/ summaries/ <id>.json   L4 records
- *   catalog.jsonl                the page table's append-only log, shared by processes  (derived)
- *   l3/lexical.db (-wal, -shm)   the embedded L3 index, SQLite, shared by processes      (derived)
- *   l3/embedded.jsonl            the previous format's L3 log, imported once into l3/lexical.db
+ *   catalog.db                   the page table (SQLite, WAL), shared by processes      (derived)
+ *   catalog.jsonl.migrated       its log before catalog.db, kept once imported
+ *   l3/lexical.db                the embedded L3 index (SQLite, WAL), shared by processes (derived)
+ *   l3/embedded.jsonl.migrated   its log before lexical.db, kept once imported
  *   claims/<page id>             locks of pages being summarized
  *   tmp/                         temp files of writes in flight (on the same filesystem)
  */
@@ -22,21 +23,21 @@ export function dataDirLayout(dataDir: string) {
     records: (kind: RecordKind) => join(dataDir, kind),
     record: (kind: RecordKind, id: string) => join(dataDir, kind, `${id}.json`),
     catalog: join(dataDir, CATALOG_FILE),
+    /** The page table's log as vmem wrote it before catalog.db: imported into it at the first open. */
+    legacyCatalog: join(dataDir, LEGACY_CATALOG_FILE),
     lexicalIndex: join(dataDir, 'l3', LEXICAL_FILE),
+    /** The L3 index's log as vmem wrote it before lexical.db: imported into it at the first open. */
     legacyLexicalIndex: join(dataDir, 'l3', 'embedded.jsonl'),
     claims: join(dataDir, 'claims'),
     tmp: join(dataDir, 'tmp'),
-    /** Files derived from L4, which reindex sets aside and rebuilds. */
-    derived: [
-      join(dataDir, CATALOG_FILE),
-      ...['', '-wal', '-shm'].map((suffix) => join(dataDir, 'l3', `${LEXICAL_FILE}${suffix}`)),
-      join(dataDir, 'l3', 'embedded.jsonl'),
-    ],
+    /** Files derived from L4, which reindex sets aside (with a database's -wal and -shm) and rebuilds. */
+    derived: [join(dataDir, CATALOG_FILE), join(dataDir, 'l3', LEXICAL_FILE), join(dataDir, 'l3', 'embedded.jsonl')],
   };
 }
 
-/** The page table's log, by name (messages name it). */
-export const CATALOG_FILE = 'catalog.jsonl';
-
+/** The page table's database, by name (messages name it). */
+export const CATALOG_FILE = 'catalog.db';
+/** The page table's append-only log before catalog.db; renamed `catalog.jsonl.migrated` once imported. */
+export const LEGACY_CATALOG_FILE = 'catalog.jsonl';
 /** The embedded L3 index's SQLite file, in `l3/`. */
 const LEXICAL_FILE = 'lexical.db';

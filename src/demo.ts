@@ -149,12 +149,11 @@ export async function runDemo(flags: Record<string, string>): Promise<void> {
       await agentB.callTool({ name: 'restore_context', arguments: { snapshot_id: s.snapshot_id } }),
     );
     // Every page agent A evicted is summarized in the background (extractive, offline): their gist fits where one page would.
-    await agentA.callTool({ name: 'evict', arguments: { all: true } });
+    const evicted = (await agentA.callTool({ name: 'evict', arguments: { all: true } })) as CallToolResult;
     await pager.summarizer.idle();
-    const summarized = pager.table
-      .listPages()
-      .filter((p) => p.summary)
-      .map((p) => p.id);
+    const summarized = (evicted.structuredContent as { evicted: { page_id: string }[] }).evicted
+      .map((h) => h.page_id)
+      .filter((id) => pager.table.get(id)?.summary);
     show(
       `agent A, after evict all: load_page of the ${summarized.length} pages it evicted, at resolution "summary"`,
       await agentA.callTool({ name: 'load_page', arguments: { page_ids: summarized, resolution: 'summary' } }),

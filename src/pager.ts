@@ -1,7 +1,8 @@
+import type { PageTable } from './catalog.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import type { Config } from './config.js';
 import type { Level } from './core/page.js';
-import type { PageEntry, PageSummary, PageTable } from './core/page-table.js';
+import type { PageEntry, PageSummary } from './core/page-table.js';
 import type { Snapshot } from './core/snapshot.js';
 import type { EventBus } from './events.js';
 import { type Health, outagesOf } from './health.js';

@@ -1,4 +1,4 @@
-import { rename } from 'node:fs/promises';
+import { access, rename } from 'node:fs/promises';
 import { Catalog, statsIn } from './catalog.js';
 import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
@@ -142,21 +142,40 @@ export async function reindex(
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const backups: string[] = [];
+  const notes: string[] = [];
   if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
-  for (const from of layout.derived) {
+  // Opened once before it is set aside: a page table still in an earlier vmem's log is imported, so its
+  // statistics are carried over like any other's. One that cannot be opened is set aside as it is.
+  const found = await Promise.all(
+    [layout.catalog, layout.legacyCatalog].map((f) =>
+      access(f).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
+  if (found.some(Boolean))
+    await Catalog.open(config.dataDir).then(
+      (c) => c.close(),
+      (err: unknown) =>
+        notes.push(`the previous page table (${CATALOG_FILE}) could not be opened: ${(err as Error).message}`),
+    );
+  for (const from of [...layout.derived, layout.legacyCatalog]) {
     const to = `${from}.bak-${stamp}`;
-    try {
-      await rename(from, to);
-      backups.push(to);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    // A database's write-ahead log and index go with it, under the names SQLite looks for beside the new name.
+    for (const suffix of ['', '-wal', '-shm']) {
+      try {
+        await rename(from + suffix, to + suffix);
+        if (!suffix) backups.push(to);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
   }
   const pages = new Map<string, Page>();
   const corrupt: string[] = [];
   const pager = await Pager.open(config, { ...parts, l4 });
   let documents: Rebuilt['documents'];
-  let notes: string[];
   try {
     for (let i = 0; i < ids.length; i += BATCH) {
       const batch = await pager.read.pages(ids.slice(i, i + BATCH), { strict: true });
@@ -164,7 +183,9 @@ export async function reindex(
       corrupt.push(...batch.corrupt);
       onProgress?.(Math.min(i + BATCH, ids.length), ids.length);
     }
-    ({ documents, notes } = await documentsOf(l4, pages));
+    const rebuilt = await documentsOf(l4, pages);
+    documents = rebuilt.documents;
+    notes.push(...rebuilt.notes);
     await pager.index(documents);
     // Summaries are L4 records beside the pages: they come back into the page table and L3 too.
     for (const id of await l4.listRecords('summaries')) {
@@ -174,11 +195,14 @@ export async function reindex(
   } finally {
     await pager.close();
   }
-  const stats = await statsIn(`${layout.catalog}.bak-${stamp}`);
-  if (stats) {
+  const previous = `${layout.catalog}.bak-${stamp}`;
+  if (backups.includes(previous)) {
     const catalog = await Catalog.open(config.dataDir);
     try {
-      await catalog.addStats(stats);
+      for (const batch of statsIn(previous)) await catalog.addStats(batch);
+    } catch (err) {
+      // The page table is rebuilt; the statistics of one that cannot be read are what is lost.
+      notes.push(`access statistics could not be carried over from ${previous}: ${(err as Error).message}`);
     } finally {
       await catalog.close();
     }

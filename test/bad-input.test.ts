@@ -19,6 +19,7 @@ import {
   openPager,
   type PagingJson,
   readText,
+  tablePages,
   tempDir,
   textOf,
 } from './helpers.ts';
@@ -221,7 +222,7 @@ describe('bad input via the MCP client', () => {
 
   test('load_page: max_tokens smaller than the page fails like page_fault does', async (t) => {
     const fx = await fixture(t);
-    const other = fx.pager.table.listPages().find((p) => !fx.residents.includes(p.id))!;
+    const other = tablePages(fx.pager.table).find((p) => !fx.residents.includes(p.id))!;
     await rejects(fx, 'load_page', { page_ids: [other.id], max_tokens: 10 }, 'max_tokens');
   });
 
@@ -351,7 +352,7 @@ describe('bad input via the MCP client', () => {
 
   test('restore_context: snapshot token counts are not trusted (L1 cannot be overfilled by a forged snapshot)', async (t) => {
     const fx = await fixture(t);
-    const all = fx.pager.table.listPages();
+    const all = tablePages(fx.pager.table);
     const forged: Snapshot = { ...fx.snapshot, pages: all.map((p) => ({ id: p.id, sha256: p.sha256, tokens: 1 })) };
     const r = (await fx.client.callTool({
       name: 'restore_context',

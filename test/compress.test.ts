@@ -31,6 +31,7 @@ import {
   factRe,
   manualTimers,
   openPager,
+  tablePages,
   tempDir,
   testConfig,
   textOf,
@@ -189,8 +190,7 @@ describe('openai compressor against an OpenAI-compatible server on loopback', ()
 /** Ingests the demo manual and fills a session's L1 until pages are evicted; returns their ids. */
 async function evictSome(pager: Pager, session = pager.newSession()): Promise<string[]> {
   await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-  const ids = pager.table
-    .listPages()
+  const ids = tablePages(pager.table)
     .slice(0, 4)
     .map((p) => p.id);
   const evicted: string[] = [];
@@ -244,8 +244,7 @@ describe('summaries in the background', () => {
     const pager = await openPager(dir, FLAGS);
     defer(() => pager.close());
     await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-    const [orphaned, held] = pager.table
-      .listPages()
+    const [orphaned, held] = tablePages(pager.table)
       .slice(0, 2)
       .map((p) => p.id);
     // Claims as a compressing process leaves them: a lock file naming its holder, taken a moment ago.
@@ -279,8 +278,7 @@ describe('summaries in the background', () => {
     const b = await openPager(dir, FLAGS, { compressors: { compressor: slow } });
     defer(() => b.close());
     // B evicts the same four pages (three of them being compressed by A right now), and the fourth.
-    const four = a.table
-      .listPages()
+    const four = tablePages(a.table)
       .slice(0, 4)
       .map((p) => p.id);
     const sb = b.newSession();
@@ -357,8 +355,7 @@ describe('multi-resolution pages', () => {
     const { client, close } = await connect(pager);
     defer(close);
     await call(client, 'ingest', { text: demoDoc(), source: 'manual.md' });
-    const ids = pager.table
-      .listPages()
+    const ids = tablePages(pager.table)
       .slice(0, 4)
       .map((p) => p.id);
     for (const id of ids) await call(client, 'load_page', { page_ids: [id] });

@@ -11,7 +11,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { Timers } from '../src/backoff.ts';
+import type { PageTable } from '../src/catalog.ts';
 import { type Config, loadConfig } from '../src/config.ts';
+import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
 import { demoDocument } from '../src/demo.ts';
 import { PagerEvents } from '../src/mcp/pager-events.ts';
 import { createServer } from '../src/mcp/server.ts';
@@ -188,6 +190,26 @@ export async function openPager(
   parts: PagerParts = {},
 ): Promise<Pager> {
   return Pager.open(testConfig(dir, flags), parts);
+}
+
+/** Every page of a page table, read a batch at a time as a caller must (the stores of tests are small). */
+export function tablePages(table: PageTable): PageEntry[] {
+  const out: PageEntry[] = [];
+  for (;;) {
+    const batch = table.pages({ from: out.length, limit: 500 });
+    if (!batch.length) return out;
+    out.push(...batch);
+  }
+}
+
+/** Every document of a page table, in the order they were recorded, a batch at a time. */
+export function tableDocuments(table: PageTable): DocumentEntry[] {
+  const out: DocumentEntry[] = [];
+  for (;;) {
+    const batch = table.documents({ from: out.length, limit: 500 });
+    if (!batch.length) return out;
+    out.push(...batch);
+  }
 }
 
 /** The text of a tool result's first content block. */

@@ -133,7 +133,7 @@ describe('host configurations (examples/hosts)', () => {
         env.VMEM_INGEST_ROOTS = root;
       }
       await exercise(await startStdio(defer, e, env, cwd.dir), root);
-      assert.ok(fs.existsSync(join(data.dir, 'catalog.jsonl')), 'the store is in VMEM_DATA_DIR');
+      assert.ok(fs.existsSync(join(data.dir, 'catalog.db')), 'the store is in VMEM_DATA_DIR');
     });
   }
 

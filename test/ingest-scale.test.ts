@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deferrals, openPager, tempDir } from './helpers.ts';
+import { deferrals, openPager, tableDocuments, tempDir } from './helpers.ts';
 import { CLI, ENV } from './support/spawn.ts';
 
 /** `vmem ingest` in a shell that first lowers the open-file limit to `files`, as many systems' defaults are. */
@@ -38,7 +38,7 @@ async function readsBack(
 ): Promise<number> {
   const pager = await openPager(dataDir, { '--page-tokens': String(pageTokens) });
   t.after(() => pager.close());
-  const [doc] = pager.table.listDocuments();
+  const [doc] = tableDocuments(pager.table);
   const pages = await pager.l4.getPages(doc!.pageIds);
   assert.equal(pages.map((p) => p!.text).join(''), text);
   return doc!.pageIds.length;

@@ -168,7 +168,7 @@ describe('MCP Bundle (mcpb/manifest.json)', () => {
     });
     assert.match(fault.s.pages[0]!.text!, /4471/);
     assert.equal(fault.s.l1.budget_tokens, 8000, 'the context budget setting reached vmem');
-    assert.ok(fs.existsSync(join(data, 'catalog.jsonl')), 'the store is in the data folder');
+    assert.ok(fs.existsSync(join(data, 'catalog.db')), 'the store is in the data folder');
     await client.close();
 
     // A setting the app leaves as its placeholder counts as unset.

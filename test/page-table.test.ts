@@ -3,24 +3,32 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pageIdOf, sha256 } from '../src/core/hash.ts';
-import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
+import { openDatabase, type Row } from '../src/store/sqlite.ts';
 import { MemoryL2 } from '../src/tiers/l2/memory.ts';
-import { chapters, deferrals, fakeClock, files, listing, openPager, tempDir } from './helpers.ts';
+import {
+  chapters,
+  deferrals,
+  fakeClock,
+  files,
+  listing,
+  openPager,
+  tableDocuments,
+  tablePages,
+  tempDir,
+} from './helpers.ts';
 
 const FLAGS = { '--page-tokens': '200', '--l1-tokens': '2000' };
-/** The page table as the catalog log on disk records it (documents and their new pages). */
-function readTable(dir: string): { documents: DocumentEntry[]; pages: PageEntry[] } {
-  const documents: DocumentEntry[] = [];
-  const pages: PageEntry[] = [];
-  for (const line of fs.readFileSync(join(dir, 'catalog.jsonl'), 'utf8').split('\n')) {
-    if (!line) continue;
-    const r = JSON.parse(line) as { t: string; doc?: DocumentEntry; pages?: PageEntry[] };
-    if (r.t === 'doc') {
-      documents.push(r.doc!);
-      pages.push(...r.pages!);
-    }
+/** The page table as its database on disk records it (documents and pages, in the order they were recorded). */
+function readTable(dir: string): { documents: Row[]; pages: Row[] } {
+  const db = openDatabase(join(dir, 'catalog.db'));
+  try {
+    return {
+      documents: db.prepare('SELECT * FROM documents ORDER BY seq').all(),
+      pages: db.prepare('SELECT * FROM pages ORDER BY rowid').all(),
+    };
+  } finally {
+    db.close();
   }
-  return { documents, pages };
 }
 
 describe('page table persistence', () => {
@@ -40,7 +48,7 @@ describe('page table persistence', () => {
     const faulted = fault.pages.map((p) => p.pageId);
     clock.advance(1_000);
     await pager.fault(session, 'whale ship sea voyage harpoon', { maxPages: 2 }); // L1 hits: accesses, not faults
-    const before = { pages: pager.table.listPages(), documents: pager.table.listDocuments(), indexed: pager.l3.size() };
+    const before = { pages: tablePages(pager.table), documents: tableDocuments(pager.table), indexed: pager.l3.size() };
     const stat = (id: string) => before.pages.find((p) => p.id === id)!;
     for (const id of faulted) {
       assert.equal(stat(id).faultCount, 1, 'one fault');
@@ -51,8 +59,8 @@ describe('page table persistence', () => {
 
     const reopened = await openPager(dir, FLAGS, { now: clock.now });
     defer(() => reopened.close());
-    assert.deepEqual(reopened.table.listPages(), before.pages, 'same pages and stats');
-    assert.deepEqual(reopened.table.listDocuments(), before.documents, 'same documents');
+    assert.deepEqual(tablePages(reopened.table), before.pages, 'same pages and stats');
+    assert.deepEqual(tableDocuments(reopened.table), before.documents, 'same documents');
     assert.equal(reopened.l3.size(), before.indexed, 'the L3 index reloads');
     // And it still works: the same query finds the same pages, now read back from L4.
     const again = await reopened.fault(reopened.newSession(), 'whale ship sea voyage harpoon', { maxPages: 2 });
@@ -77,10 +85,10 @@ describe('page table persistence', () => {
     const other = await openPager(dir, FLAGS);
     assert.equal(other.table.pageCount, r!.pages);
     assert.deepEqual(
-      other.table.listDocuments().map((d) => d.id),
+      tableDocuments(other.table).map((d) => d.id),
       [r!.documentId],
     );
-    const page = await other.readPage(other.table.listDocuments()[0]!.pageIds[0]!);
+    const page = await other.readPage(tableDocuments(other.table)[0]!.pageIds[0]!);
     assert.ok(page && page.text.length > 0 && page.level === 'L4');
     await other.close();
     await pager.close();
@@ -105,12 +113,13 @@ describe('page table persistence', () => {
       [],
       'no temp files',
     );
-    assert.ok(all.includes('catalog.jsonl'));
+    assert.ok(all.includes('catalog.db'));
     const table = readTable(dir);
     assert.equal(table.documents.length, 2);
     const pageFiles = all.filter((f) => f.startsWith('pages/'));
     assert.equal(pageFiles.length, table.pages.length, 'one L4 file per page');
-    for (const e of table.pages) {
+    for (const row of table.pages) {
+      const e = JSON.parse(String(row.meta)) as { id: string; sha256: string };
       const rel = join('pages', e.id.slice(1, 3), `${e.id}.json`);
       const stored = JSON.parse(fs.readFileSync(join(dir, rel), 'utf8')) as {
         id: string;
@@ -151,7 +160,7 @@ describe('page table persistence', () => {
     assert.equal(renamed!.newPages, 0);
     assert.deepEqual(pager.table.document(renamed!.documentId)!.pageIds, idsBefore);
     assert.equal(pager.table.get(idsBefore[0]!)!.source, 'e.md');
-    assert.equal(pager.table.listDocuments().length, 2);
+    assert.equal(tableDocuments(pager.table).length, 2);
   });
 
   test('page ids are the same in two independent stores', async (t) => {

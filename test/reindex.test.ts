@@ -10,7 +10,18 @@ import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import { LexicalStore } from '../src/tiers/l3/lexical-store.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import type { L4Store, RecordKind } from '../src/tiers/l4/store.ts';
-import { chapters, deferrals, demoDoc, factRe, listing, openPager, tempDir, testConfig } from './helpers.ts';
+import {
+  chapters,
+  deferrals,
+  demoDoc,
+  factRe,
+  listing,
+  openPager,
+  tableDocuments,
+  tablePages,
+  tempDir,
+  testConfig,
+} from './helpers.ts';
 import { CHROMA_MISSING, deleteCollection, getRecords, startChroma } from './support/chroma.ts';
 import { freePort } from './support/redis.ts';
 import { CLI, ENV } from './support/spawn.ts';
@@ -34,18 +45,16 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   ]);
   const query = 'What was the maintenance code for pump station Kestrel in 2003?';
   const before = {
-    pages: pager.table
-      .listPages()
+    pages: tablePages(pager.table)
       .map(strip)
       .sort((a, b) => a.id.localeCompare(b.id)),
-    documents: pager.table
-      .listDocuments()
+    documents: tableDocuments(pager.table)
       .map((d) => ({ ...d, ingestedAt: 0 }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     hit: (await pager.fault(pager.newSession(), query, { maxPages: 1 })).pages[0]!.pageId,
   };
   await pager.close();
-  fs.rmSync(join(dir, 'catalog.jsonl'));
+  fs.rmSync(join(dir, 'catalog.db'));
   const stale = LexicalStore.open(join(dir, 'l3', 'lexical.db'));
   stale.setMeta('format', 'vmem-l3-embedded/0');
   stale.close();
@@ -70,15 +79,13 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   const after = await openPager(dir, FLAGS);
   defer(() => after.close());
   assert.deepEqual(
-    after.table
-      .listPages()
+    tablePages(after.table)
       .map(strip)
       .sort((a, b) => a.id.localeCompare(b.id)),
     before.pages,
   );
   assert.deepEqual(
-    after.table
-      .listDocuments()
+    tableDocuments(after.table)
       .map((d) => ({ ...d, ingestedAt: 0 }))
       .sort((a, b) => a.id.localeCompare(b.id)),
     before.documents,
@@ -113,7 +120,7 @@ async function sharingStore(dir: string) {
     { source: 'sequel.md', text: doc([...manual.slice(4), ...Array.from({ length: 3 }, (_, i) => para('sequel', i))]) },
     { source: 'repeats.md', text: doc([manual[0]!, para('repeats', 0), manual[0]!]) },
   ]);
-  const docs = Object.fromEntries(pager.table.listDocuments().map((d) => [d.source, d]));
+  const docs = Object.fromEntries(tableDocuments(pager.table).map((d) => [d.source, d]));
   // The fixture is what it claims to be.
   assert.deepEqual(docs['b/LICENSE']!.pageIds, docs['a/LICENSE']!.pageIds);
   assert.deepEqual(docs['sequel.md']!.pageIds.slice(0, 4), docs['manual.md']!.pageIds.slice(4));
@@ -137,7 +144,7 @@ async function sharingStore(dir: string) {
 async function pageTable(dir: string) {
   const pager = await openPager(dir, FLAGS);
   try {
-    return { documents: pager.table.listDocuments(), pages: pager.table.listPages() };
+    return { documents: tableDocuments(pager.table), pages: tablePages(pager.table) };
   } finally {
     await pager.close();
   }
@@ -175,6 +182,37 @@ test('reindex reproduces the page table exactly: documents sharing pages, their 
   const abstractive = before.pages.find((p) => p.summary?.by === 'openai:test')!.id;
   assert.equal(pager.l3.size(), before.pages.length + 1);
   assert.ok(pager.l3.has(abstractive, 'summary'));
+});
+
+test('reindex of a store whose page table is still the catalog.jsonl of an earlier vmem carries its statistics over', async (t) => {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  await sharingStore(dir);
+  const before = await pageTable(dir);
+  // The same page table in the log an earlier vmem kept: documents with the pages they brought first, then
+  // statistics and summaries.
+  const seen = new Set<string>();
+  const w = 'earlier';
+  const records: unknown[] = before.documents.map((doc) => ({
+    t: 'doc',
+    w,
+    doc,
+    pages: doc.pageIds
+      .filter((id) => !seen.has(id) && seen.add(id))
+      .map((id) => ({ ...strip(before.pages.find((p) => p.id === id)!), summary: undefined })),
+  }));
+  records.push({ t: 'stats', w, s: before.pages.map((p) => [p.id, p.accessCount, p.faultCount, p.lastAccess]) });
+  for (const p of before.pages) if (p.summary) records.push({ t: 'summary', w, id: p.id, summary: p.summary });
+  for (const f of ['catalog.db', 'catalog.db-wal', 'catalog.db-shm']) fs.rmSync(join(dir, f), { force: true });
+  fs.writeFileSync(join(dir, 'catalog.jsonl'), `${records.map((r) => JSON.stringify(r)).join('\n')}\n`);
+
+  const r = await reindex(testConfig(dir, FLAGS));
+  assert.deepEqual(r.notes, []);
+  assert.ok(fs.existsSync(join(dir, 'catalog.jsonl.migrated')), 'the log is kept');
+  const after = await pageTable(dir);
+  assert.deepEqual(after.documents, before.documents);
+  assert.deepEqual(after.pages, before.pages);
 });
 
 test('reindex of a store written before ingest manifests rebuilds from first origins and says what it could not restore', async (t) => {
@@ -218,9 +256,9 @@ test('reindex reads and writes through the L4 it is given, the one the pager get
   defer(cleanup);
   const pager = await openPager(dir, FLAGS);
   await pager.ingest([{ source: 'chapters.md', text: chapters(2) }]);
-  const pages = pager.table.listPages().length;
+  const pages = tablePages(pager.table).length;
   await pager.close();
-  fs.rmSync(join(dir, 'catalog.jsonl'));
+  fs.rmSync(join(dir, 'catalog.db'));
 
   const l4 = await FsL4.open(dir);
   const used = { listPageIds: 0, getPages: 0, listRecords: 0 };
@@ -254,7 +292,7 @@ test('ingest records a batch in a manifest before the page table: a manifest tha
   const pager = await openPager(dir, FLAGS, { l4: failing });
   defer(() => pager.close());
   await assert.rejects(pager.ingest([{ source: 'manual.md', text: doc([para('manual', 0)]) }]), /disk full/);
-  assert.equal(pager.table.listDocuments().length, 0);
+  assert.equal(tableDocuments(pager.table).length, 0);
   assert.equal(pager.table.pageCount, 0);
 });
 
@@ -269,8 +307,7 @@ test('reindex with Chroma configured keeps the old collection aside and rebuilds
   const flags = { ...FLAGS, '--chroma-url': chroma.url, '--namespace': ns };
   const pager = await openPager(dir, flags);
   await pager.ingest([{ source: 'manual.md', text: demoDoc() }]);
-  const ids = pager.table
-    .listPages()
+  const ids = tablePages(pager.table)
     .map((p) => p.id)
     .sort();
   await pager.close();

@@ -18,26 +18,20 @@ const SNAPSHOTS_LISTED = 100;
 
 const documentUri = (id: string) => `vmem://documents/${id}`;
 
-/**
- * One read of a listing: `perRead` entries from the `from` of a `…?from=N` URI, and the URI of the
- * following read (null after the last).
- */
-function window<T>(
-  all: readonly T[],
-  from: unknown,
-  uri: URL,
-  base: string,
-  perRead: number,
-): { start: number; entries: T[]; next: string | null } {
+/** The `from` of a `…?from=N` URI: the position of a listing's first entry in this read. */
+function startOf(from: unknown, uri: URL): number {
   const start = from === undefined ? 0 : Number(from);
   if (!Number.isInteger(start) || start < 0)
     throw new McpError(
       ErrorCode.InvalidParams,
       `${uri.href}: from must be a whole number, as in the "next" URI of the previous read`,
     );
-  const end = start + perRead;
-  return { start, entries: all.slice(start, end), next: end < all.length ? `${base}?from=${end}` : null };
+  return start;
 }
+
+/** The URI of the read after `count` entries from `start` of a listing of `total`, or null after the last. */
+const nextUri = (base: string, start: number, count: number, total: number) =>
+  start + count < total ? `${base}?from=${start + count}` : null;
 
 const json = (uri: URL, body: unknown) => ({
   contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(body, null, 1) }],
@@ -51,20 +45,23 @@ const json = (uri: URL, body: unknown) => ({
  */
 export function registerResources({ server, pager, session, events }: ToolContext): () => void {
   const pageTable = async (uri: URL, from: unknown) => {
-    const all = pager.table.listDocuments();
-    const read = window(all, from, uri, PAGE_TABLE_URI, DOCUMENTS_PER_READ);
+    const start = startOf(from, uri);
+    // One more than a read shows: whether there is a next read, whatever was counted.
+    const documents = pager.table.documents({ from: start, limit: DOCUMENTS_PER_READ + 1 });
+    const shown = documents.slice(0, DOCUMENTS_PER_READ);
+    const totals = pager.table.totals();
     return json(uri, {
       l1: { ...pressureJson(pager.pressure(session)), uri: L1_URI },
-      totals: { documents: all.length, pages: pager.table.pageCount },
+      totals: { documents: totals.documents, pages: totals.pages },
       levels: { l2: pager.l2.name, l3: pager.l3.name, l4: pager.l4.name },
-      documents: read.entries.map((d) => ({
+      documents: shown.map((d) => ({
         id: d.id,
         source: d.source,
         pages: d.pageIds.length,
         tokens: d.tokens,
         uri: documentUri(d.id),
       })),
-      next: read.next,
+      next: documents.length > shown.length ? `${PAGE_TABLE_URI}?from=${start + shown.length}` : null,
     });
   };
   const pageTableMeta = {
@@ -83,8 +80,8 @@ export function registerResources({ server, pager, session, events }: ToolContex
   const document = async (uri: URL, id: string, from: unknown) => {
     const doc = pager.table.document(id);
     if (!doc) throw new McpError(ErrorCode.InvalidParams, `unknown document ${id}; take ids from ${PAGE_TABLE_URI}`);
-    const read = window(doc.pageIds, from, uri, documentUri(doc.id), PAGES_PER_READ);
-    const entries = read.entries.map((pid) => pager.table.get(pid)!);
+    const start = startOf(from, uri);
+    const entries = doc.pageIds.slice(start, start + PAGES_PER_READ).map((pid) => pager.table.get(pid)!);
     const levels = await pager.levels(
       session,
       entries.map((e) => e.id),
@@ -98,7 +95,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
       total_pages: doc.pageIds.length,
       pages: entries.map((e, i) => ({
         id: e.id,
-        ordinal: read.start + i,
+        ordinal: start + i,
         tokens: e.tokens,
         lines: [e.lineStart, e.lineEnd],
         sha256: e.sha256,
@@ -110,7 +107,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
         gist: e.gist,
         summary: e.summary ? { tokens: e.summary.tokens, by: e.summary.by } : null,
       })),
-      next: read.next,
+      next: nextUri(documentUri(doc.id), start, entries.length, doc.pageIds.length),
     });
   };
   const documentMeta = {

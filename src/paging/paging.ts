@@ -1,9 +1,9 @@
-import type { Catalog } from '../catalog.js';
+import type { Catalog, PageTable } from '../catalog.js';
 import type { Config } from '../config.js';
 import { planAdmission } from '../core/admission.js';
 import type { ResendPolicy } from '../core/l1.js';
 import type { Handle, Level, Resolution } from '../core/page.js';
-import type { PageEntry, PageTable } from '../core/page-table.js';
+import type { PageEntry } from '../core/page-table.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L3Index } from '../tiers/l3/index.js';

@@ -1,5 +1,5 @@
+import type { PageTable } from '../catalog.js';
 import { type Handle, handleOf, type Level, type Resolution } from '../core/page.js';
-import type { PageTable } from '../core/page-table.js';
 import type { Session } from '../session.js';
 import type { L2Store } from '../tiers/l2/store.js';
 
