@@ -3,13 +3,15 @@
  * with the same query embedding and result count, and fault latency as the store grows.
  */
 
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { loadConfig } from '../src/config.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
 import { Pager } from '../src/pager.js';
 import { clientFor, collectionName } from '../src/tiers/l3/chroma.js';
 import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
 import { startChroma, type TestChroma } from '../test/support/chroma.js';
+import { fts5Latency } from './fts5.js';
 import { type OpenCost, openCost } from './open-cost.js';
 import { percentile } from './stats.js';
 
@@ -19,7 +21,7 @@ export interface Latency {
   n: number;
 }
 
-const latency = (v: number[]): Latency => ({ p50: percentile(v, 50), p99: percentile(v, 99), n: v.length });
+export const latency = (v: number[]): Latency => ({ p50: percentile(v, 50), p99: percentile(v, 99), n: v.length });
 
 export async function withChroma<T>(fn: (chroma: TestChroma) => Promise<T>): Promise<T | undefined> {
   const chroma = await startChroma({ ownServer: true }).catch(() => undefined);
@@ -119,9 +121,15 @@ export interface ScaleRow {
   pages: number;
   pageTokens: number;
   ingestMs: number;
+  /** Bytes of text ingested. */
+  textBytes: number;
   embedded: Latency;
   /** Spawn → initialize and idle memory of `vmem serve` on the store. */
   open: OpenCost;
+  /** The same questions through SQLite's own full-text query (FTS5 BM25) over the same pages. */
+  engine: Latency;
+  /** The store's bytes on disk (L4 pages and the derived databases). */
+  diskBytes: number;
   chroma?: ChromaLatency & { catchUpMs: number };
 }
 
@@ -150,6 +158,7 @@ export async function benchScale(opts: {
   const random = prng(pages);
   const t = performance.now();
   let doc = 0;
+  let textBytes = 0;
   while (pager.table.pageCount < pages) {
     // ~pageTokens × 4 bytes per page; a few hundred pages per document, a few documents per ingest call.
     const docs = Array.from({ length: 8 }, () => {
@@ -164,6 +173,7 @@ export async function benchScale(opts: {
       }
       return { source: `synthetic-${doc++}.txt`, text: paragraphs.join('\n\n') };
     });
+    textBytes += docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0);
     await pager.ingest(docs);
   }
   const ingestMs = performance.now() - t;
@@ -171,11 +181,16 @@ export async function benchScale(opts: {
     pages: pager.table.pageCount,
     pageTokens,
     ingestMs,
+    textBytes,
     embedded: await embeddedFaultLatency(pager, questions),
     open: { ms: 0, rss: 0 },
+    engine: { p50: 0, p99: 0, n: 0 },
+    diskBytes: 0,
   };
   await pager.close();
+  row.diskBytes = duBytes(dir);
   row.open = await openCost(dir);
+  row.engine = await fts5Latency(dir, questions);
   if (opts.chromaUrl) {
     const ns = `scale${pages}`;
     const { pager: onChroma, catchUpMs } = await openOnChroma(dir, opts.chromaUrl, ns, flags);
@@ -187,4 +202,14 @@ export async function benchScale(opts: {
   }
   if (!opts.keep) rmSync(dir, { recursive: true, force: true });
   return row;
+}
+
+/** Bytes of the files under `dir`. */
+function duBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
+    const st = statSync(join(dir, f));
+    if (st.isFile()) n += st.size;
+  }
+  return n;
 }

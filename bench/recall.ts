@@ -102,7 +102,7 @@ export async function pageRecall(docs: SourceFile[], questions: RangeQuestion[])
       );
       const texts = new Map(pagesOf.flat().map((p) => [p.id, p.text]));
       const ids = [...texts.keys()];
-      if (ids.length !== pager.table.listPages().length || ids.some((id) => !pager.table.has(id)))
+      if (ids.length !== pager.table.pageCount || ids.some((id) => !pager.table.has(id)))
         throw new Error('the pages chunked here are not the pages ingest made');
       const baseline = bm25Baseline([...texts.values()].map(analyze));
 
