@@ -52,7 +52,8 @@ node -e '
   const pkg = JSON.parse(fs.readFileSync(file, "utf8"));
   const meta = pkg.peerDependenciesMeta ?? {};
   for (const [name, range] of Object.entries(pkg.peerDependencies ?? {})) {
-    if (!meta[name]?.optional) continue;
+    // better-sqlite3 is SQLite for Node 20, a native build; the apps that run bundles have node:sqlite.
+    if (!meta[name]?.optional || name === "better-sqlite3") continue;
     (pkg.dependencies ??= {})[name] = range;
     delete pkg.devDependencies?.[name];
   }

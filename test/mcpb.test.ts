@@ -15,7 +15,7 @@ import type { McpbManifestAny } from '@anthropic-ai/mcpb';
 import { getMcpConfigForManifest } from '@anthropic-ai/mcpb/node';
 import { COMPRESSORS, SETTINGS } from '../src/config.ts';
 import { call, deferrals, REPO, TOOL_NAMES, tempDir } from './helpers.ts';
-import { connectStdio } from './support/spawn.ts';
+import { connectStdio, ENV } from './support/spawn.ts';
 
 const MANIFEST_FILE = join(REPO, 'mcpb', 'manifest.json');
 const manifest = JSON.parse(fs.readFileSync(MANIFEST_FILE, 'utf8')) as McpbManifestAny;
@@ -46,7 +46,13 @@ async function startServer(
   env: Record<string, string>,
   defer: (fn: () => unknown) => void,
 ) {
-  const connected = await connectStdio({ command, args, env });
+  // The apps that run bundles have Node ≥ 22.13, with node:sqlite; on Node 20 (ENV says how) the
+  // repository's better-sqlite3 stands in for it.
+  const connected = await connectStdio({
+    command,
+    args,
+    env: { ...env, ...(ENV.NODE_PATH && { NODE_PATH: ENV.NODE_PATH }) },
+  });
   // Closed before the temp dirs it writes to are removed.
   defer(() => connected.client.close());
   return connected;
