@@ -1,8 +1,8 @@
 import { LRUCache } from 'lru-cache';
-import { type Database, openDatabase, type Statement, transaction } from '../../store/sqlite.js';
+import { type Database, openDatabase, type SqlValue, type Statement, transaction } from '../../store/sqlite.js';
 import { ItemWords } from './item-words.js';
 import { withBigrams } from './lexical.js';
-import { mergePostings, PostingsWriter } from './postings.js';
+import { mergePostings, SegmentBuilder } from './postings.js';
 
 /**
  * The tables. Items are numbered in the order they were added (`no`); a term is a small integer
@@ -31,6 +31,11 @@ INSERT OR IGNORE INTO totals VALUES (0, 0, 0, 0, 0);
 const MERGE_FACTOR = 10;
 /** Rows read per segment at a time while merging: memory stays bounded whatever the segments hold. */
 const MERGE_CHUNK = 4096;
+/**
+ * Postings rows per INSERT statement: a segment is tens of thousands of rows (words and bigrams), and one
+ * statement per row spent more time crossing into SQLite than SQLite spent writing.
+ */
+const ROWS_PER_INSERT = 100;
 /** Term ids kept in memory: ids never change once committed, so any process may cache them. */
 const TERM_CACHE = 100_000;
 /**
@@ -80,10 +85,16 @@ export class LexicalStore {
   });
   private readonly stmts: Record<string, Statement>;
 
+  private readonly insertRows: Statement;
+  private readonly pendingRows: SqlValue[] = [];
+
   private constructor(
     private readonly db: Database,
     readonly file: string,
   ) {
+    this.insertRows = db.prepare(
+      `INSERT INTO postings VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
+    );
     const q = (sql: string) => db.prepare(sql);
     this.stmts = {
       meta: q('SELECT value FROM meta WHERE key = ?'),
@@ -108,7 +119,6 @@ export class LexicalStore {
       postings: q(
         'SELECT term, units, sentences, data FROM postings WHERE segment IN (SELECT id FROM segments) AND term IN (SELECT value FROM json_each(?))',
       ),
-      addPosting: q('INSERT INTO postings VALUES (?, ?, ?, ?, ?)'),
       segmentRows: q(
         'SELECT term, units, sentences, data FROM postings WHERE segment = ? AND term > ? ORDER BY term LIMIT ?',
       ),
@@ -215,50 +225,42 @@ export class LexicalStore {
    * process adding the same item meanwhile is harmless: the key is unique, the second copy is skipped.
    */
   add(items: readonly NewItem[]): number {
-    const fresh: [string, number][] = [];
+    // Terms this transaction creates: cached only once it commits (a rolled-back id may go to another term).
+    const fresh = new Map<string, number>();
     const added = transaction(this.db, () => {
+      this.pendingRows.length = 0;
       const ids = (terms: readonly string[]) =>
         terms.map((t) => {
-          const id = this.termCache.get(t) ?? (this.stmts.termId!.get(t)?.id as number | undefined);
+          let id = fresh.get(t) ?? this.termCache.get(t);
           if (id !== undefined) return id;
-          const created = Number(this.stmts.addTerm!.run(t).lastInsertRowid) - 1;
-          fresh.push([t, created]);
-          return created;
+          id = this.stmts.termId!.get(t)?.id as number | undefined;
+          if (id !== undefined)
+            this.termCache.set(t, id); // committed by an earlier transaction
+          else fresh.set(t, (id = Number(this.stmts.addTerm!.run(t).lastInsertRowid) - 1));
+          return id;
         });
-      const pageLevel = new Map<number, PostingsWriter>();
-      const sentenceDf = new Map<number, number>();
+      const segment = new SegmentBuilder();
       const sums = { items: 0, length: 0, sentences: 0, sentenceLength: 0 };
       for (const it of items) {
         const sentences = it.sentences.map(ids);
         const blob = bytesOf(ItemWords.encode(sentences));
         const r = this.stmts.addItem!.run(it.key, blob, it.vector.length ? bytesOf(it.vector) : null);
         if (!Number(r.changes)) continue; // already there
-        const no = Number(r.lastInsertRowid);
-        const terms = withBigrams(sentences.flat());
-        const tf = new Map<number, number>();
-        for (const t of terms) tf.set(t, (tf.get(t) ?? 0) + 1);
-        for (const [t, n] of tf) {
-          let w = pageLevel.get(t);
-          if (!w) pageLevel.set(t, (w = new PostingsWriter()));
-          w.add(no, n, terms.length);
-        }
-        for (const s of sentences) for (const t of new Set(s)) sentenceDf.set(t, (sentenceDf.get(t) ?? 0) + 1);
+        const keys = withBigrams(sentences.flat());
+        segment.add(Number(r.lastInsertRowid), keys, sentences);
         sums.items++;
-        sums.length += terms.length;
+        sums.length += keys.length;
         sums.sentences += sentences.length;
         sums.sentenceLength += sentences.reduce((n, s) => n + s.length, 0);
       }
       if (!sums.items) return 0;
-      const segment = Number(this.stmts.addSegment!.run(0).lastInsertRowid);
-      for (const t of [...pageLevel.keys()].sort((a, b) => a - b)) {
-        const w = pageLevel.get(t)!;
-        this.stmts.addPosting!.run(segment, t, w.count, sentenceDf.get(t) ?? 0, w.finish());
-      }
+      const id = Number(this.stmts.addSegment!.run(0).lastInsertRowid);
+      for (const row of segment.rows()) this.addPosting(id, row.key, row.units, row.sentences, row.data);
+      this.flushPostings();
       this.stmts.addTotals!.run(sums.items, sums.length, sums.sentences, sums.sentenceLength);
       for (let level = 0; this.mergeLevel(level); level++);
       return sums.items;
     });
-    // Only ids that were committed are cached: a rolled-back id may be given to another term.
     for (const [t, id] of fresh) this.termCache.set(t, id);
     return added;
   }
@@ -296,13 +298,29 @@ export class LexicalStore {
         c.at++;
       }
       const { data, count } = mergePostings(parts);
-      this.stmts.addPosting!.run(merged, term, count, sentences, data);
+      this.addPosting(merged, term, count, sentences, data);
     }
+    this.flushPostings();
     for (const s of segments) {
       this.stmts.dropPostings!.run(s);
       this.stmts.dropSegment!.run(s);
     }
     return true;
+  }
+
+  /** Queues one postings row, written ROWS_PER_INSERT at a time (flushPostings writes the rest). */
+  private addPosting(segment: number, term: number, units: number, sentences: number, data: Uint8Array): void {
+    this.pendingRows.push(segment, term, units, sentences, data);
+    if (this.pendingRows.length === 5 * ROWS_PER_INSERT) {
+      this.insertRows.run(...this.pendingRows);
+      this.pendingRows.length = 0;
+    }
+  }
+
+  private flushPostings(): void {
+    const one = this.db.prepare('INSERT INTO postings VALUES (?, ?, ?, ?, ?)');
+    for (let i = 0; i < this.pendingRows.length; i += 5) one.run(...this.pendingRows.slice(i, i + 5));
+    this.pendingRows.length = 0;
   }
 
   close(): void {
