@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS totals (
   faults INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
+-- Last: its presence says the schema is complete.
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
 
@@ -249,7 +250,10 @@ export class Catalog extends EventEmitter {
     await mkdir(dataDir, { recursive: true });
     const db = openDb(layout.catalog);
     try {
-      transaction(db, () => db.exec(SCHEMA));
+      // Created once, in a transaction of its own; a read says whether it is there, so opening a store while
+      // another process holds the write lock (importing a large legacy log) waits for nothing but the import.
+      if (!db.prepare(`SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'facts'`).get())
+        transaction(db, () => db.exec(SCHEMA));
       await importLegacyLog(db, layout.legacyCatalog);
     } catch (err) {
       db.close();
