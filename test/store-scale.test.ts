@@ -94,6 +94,9 @@ test(`${PAGES.toLocaleString('en')} pages: readers open and answer while another
   // Every page the writer reported, each in the page table and in L3 once.
   const reported = [...out.matchAll(/ (\d+) pages \((\d+) new\)/g)].reduce((n, m) => n + Number(m[2]), 0);
   assert.ok(reported >= PAGES, `${reported} pages ingested`);
+  // Closed first: a server summarizes the pages it evicted in the background, into the page table and L3.
+  await reader.close();
+  await late!.close();
   const stats = spawnSync(process.execPath, [CLI, 'stats', '--data-dir', dir, ...FLAGS], {
     encoding: 'utf8',
     env: ENV,
@@ -103,10 +106,9 @@ test(`${PAGES.toLocaleString('en')} pages: readers open and answer while another
     documents: number;
     pages: number;
     l3: { indexed: number };
-    summaries: { pages: number };
   };
   assert.equal(s.documents, FILES);
   assert.equal(s.pages, reported);
-  // L3 holds each page once, and the summaries of pages the readers evicted.
-  assert.equal(s.l3.indexed, s.pages + s.summaries.pages);
+  // L3 holds each page once (the offline compressor's summaries are excerpts of the page: not indexed again).
+  assert.equal(s.l3.indexed, s.pages, JSON.stringify(s));
 });
