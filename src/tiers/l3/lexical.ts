@@ -91,7 +91,9 @@ export class PageScores {
   /** The `k` best items touched, best first (ties to the earlier item). */
   top(k: number): { item: number; score: number }[] {
     const items = this.touched;
-    const scores = Float64Array.from(items, (i) => this.scores[i]!);
+    // A plain loop: Float64Array.from with a mapping function took a third of a query at 100k pages.
+    const scores = new Float64Array(items.length);
+    for (let r = 0; r < items.length; r++) scores[r] = this.scores[items[r]!]!;
     return topIndices(scores, k, (r) => items[r]!).map((r) => ({ item: items[r]!, score: scores[r]! }));
   }
 }
