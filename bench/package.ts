@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { installInto, MB, packProject, treeBytes } from '../test/support/package.js';
+import { ENV } from '../test/support/spawn.js';
 import { fmt, percentile, table } from './stats.js';
 
 const RUNS = 15;
@@ -44,7 +45,8 @@ function startOnce(command: string, args: string[], env: Record<string, string>)
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const child = spawn(command, args, {
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      // ENV: a clean environment, which on Node 20 lends the repository's better-sqlite3 (vmem's SQLite there).
+      env: { ...ENV, ...env },
       stdio: ['pipe', 'pipe', 'ignore'],
     });
     let out = '';
@@ -156,7 +158,7 @@ export function packageTable(b: PackageBench): string {
     ],
   )}
 
-vmem's tarball is ${fmt(b.tarballBytes / MB, 1)} MB. Its install is the bundle (dist/: the MCP SDK, zod and the stemmer in one file and a few chunks that only some commands load) and the BPE ranks of the two encodings it counts with, read on first use; chromadb, ioredis and openai are optional peer dependencies, installed only by those who configure them. Each server is started by its installed command (node_modules/.bin), so both pay the same \`#!/usr/bin/env node\`; the baseline is ${b.memory.from}.`;
+vmem's tarball is ${fmt(b.tarballBytes / MB, 1)} MB. Its install is the bundle (dist/: the MCP SDK, zod and the stemmer in one file and a few chunks that only some commands load) and the BPE ranks of the two encodings it counts with, read on first use; chromadb, ioredis and openai are optional peer dependencies, installed only by those who configure them, and so is better-sqlite3, SQLite for Node 20 (newer Nodes have node:sqlite; on Node 20 this bench lends the repository's copy). Each server is started by its installed command (node_modules/.bin), so both pay the same \`#!/usr/bin/env node\`; the baseline is ${b.memory.from}.`;
 }
 
 export function packageTargets(b: PackageBench, verdict: (ok: boolean) => string): (string | number)[][] {
