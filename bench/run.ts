@@ -2,7 +2,7 @@
  * `npm run bench`: measures vmem against baselines taken in the same run and writes BENCHMARKS.md.
  * Every figure that matters is a ratio to its baseline, so machines of different speed compare.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,7 +11,6 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { getEncoding } from 'js-tiktoken';
 import { type Config, loadConfig } from '../src/config.js';
-import { splitSentences } from '../src/core/sentences.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
@@ -26,6 +25,7 @@ import { openCost } from './open-cost.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
 import { qmsumRecall, qmsumSection } from './qmsum.js';
 import { recallTable } from './recall.js';
+import { scratchDir, sentencePool, spreadQuestions } from './scale-corpus.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
@@ -44,27 +44,6 @@ const MB = 1024 * 1024;
 /** What the in-memory index (before the SQLite stores) measured, for comparison: not this run's figures. */
 const PREVIOUS_SCALE =
   'Before the page table and the L3 index moved to SQLite (commit bb96384, same bench): 11,294 pages p50 1.05 ms, p99 5.45 ms, ingest 5.2 s; 101,021 pages p50 3.05 ms, p99 22.53 ms, ingest 46.4 s; opening a store of 50 MB of text (6,478 pages of 2,000 tokens) took 9.8 s to initialize and 502 MiB idle, the empty store 0.72 s and 129 MiB; every process held the whole index in its heap.';
-
-/** Real sentences (SQuAD contexts and essays) for synthetic stores. */
-function sentencePool(articles: SquadArticle[]): string[] {
-  const dir = dataPath('pg-essays');
-  const essays = readdirSync(dir)
-    .filter((f) => f.endsWith('.txt'))
-    .map((f) => readFileSync(join(dir, f), 'utf8'));
-  return [...articles.map((a) => a.text), ...essays]
-    .flatMap((text) => splitSentences(text))
-    .map((s) => s.replace(/\s+/g, ' ').trim())
-    .filter((s) => s.length > 20 && s.length < 400);
-}
-
-/** A directory for a throwaway store: in memory when /dev/shm exists, so the disk does not dominate. */
-function scratchDir(): string {
-  try {
-    return mkdtempSync('/dev/shm/vmem-bench-');
-  } catch {
-    return mkdtempSync(join(tmpdir(), 'vmem-bench-'));
-  }
-}
 
 function configFor(dir: string): Config {
   return loadConfig({ '--data-dir': dir }, {});
@@ -481,9 +460,7 @@ async function main(): Promise<void> {
   );
 
   const sentences = sentencePool(articles);
-  const scaleQuestions = questions
-    .filter((_, i) => i % Math.floor(questions.length / SCALE_QUESTIONS) === 0)
-    .slice(0, SCALE_QUESTIONS);
+  const scaleQuestions = spreadQuestions(articles, SCALE_QUESTIONS);
   const scale = [];
   const empty = await openCost(scratchDir());
   for (const pages of SCALE_PAGES) {
