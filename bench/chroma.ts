@@ -13,7 +13,7 @@ import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
 import { startChroma, type TestChroma } from '../test/support/chroma.js';
 import { fts5Latency } from './fts5.js';
 import { type OpenCost, openCost } from './open-cost.js';
-import { percentile } from './stats.js';
+import { fmt, percentile } from './stats.js';
 
 export interface Latency {
   p50: number;
@@ -212,4 +212,20 @@ function duBytes(dir: string): number {
     if (st.isFile()) n += st.size;
   }
   return n;
+}
+
+const MB = 1024 * 1024;
+
+/** A scale row's store figures as table cells: text, disk, ingest, open, idle memory, faults, the FTS5 baseline. */
+export function storeCells(r: ScaleRow): string[] {
+  return [
+    `${fmt(r.textBytes / MB, 0)} MB`,
+    `${fmt(r.diskBytes / MB, 0)} MB`,
+    `${fmt(r.ingestMs / 1000, 1)} s (${fmt(r.textBytes / MB / (r.ingestMs / 1000), 2)} MB/s)`,
+    `${fmt(r.open.ms, 0)} ms`,
+    `${fmt(r.open.rss / MB, 0)} MB`,
+    fmt(r.embedded.p50, 2),
+    fmt(r.embedded.p99, 2),
+    `${fmt(r.engine.p50, 2)} (${fmt(r.embedded.p50 / r.engine.p50)})`,
+  ];
 }

@@ -3,7 +3,7 @@
  * sentences: ingest throughput, then what opening it costs a host (spawn → initialize, idle memory) beside
  * an empty store, and page_fault latency on it. Its store is left in /dev/shm only while it runs.
  */
-import { benchScale } from './chroma.js';
+import { benchScale, storeCells } from './chroma.js';
 import { openCost } from './open-cost.js';
 import { scratchDir, sentencePool, spreadQuestions } from './scale-corpus.js';
 import { loadSquad } from './squad-data.js';
@@ -42,17 +42,7 @@ console.log(
     ],
     [
       ['empty', 0, '', '', `${fmt(empty.ms, 0)} ms`, `${fmt(empty.rss / MB, 0)} MB`, '', '', ''],
-      [
-        `${fmt(row.textBytes / MB, 0)} MB of text`,
-        row.pages,
-        `${fmt(row.diskBytes / MB, 0)} MB`,
-        `${fmt(row.ingestMs / 1000, 0)} s (${fmt(row.textBytes / MB / (row.ingestMs / 1000), 2)} MB/s)`,
-        `${fmt(row.open.ms, 0)} ms`,
-        `${fmt(row.open.rss / MB, 0)} MB`,
-        fmt(row.embedded.p50, 2),
-        fmt(row.embedded.p99, 2),
-        fmt(row.engine.p50, 2),
-      ],
+      [`${fmt(row.textBytes / MB, 0)} MB of text`, row.pages, ...storeCells(row)],
     ],
   ),
 );

@@ -14,7 +14,7 @@ import { type Config, loadConfig } from '../src/config.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
-import { benchScale, chromaLatency, type Latency, openOnChroma, withChroma } from './chroma.js';
+import { benchScale, chromaLatency, type Latency, openOnChroma, storeCells, withChroma } from './chroma.js';
 import { benchCompression } from './compression.js';
 import { covidQaRecall, covidQaSection } from './covid-qa.js';
 import { dataPath } from './data.js';
@@ -495,14 +495,7 @@ async function main(): Promise<void> {
         ['empty', '0', '', '', `${fmt(empty.ms, 0)} ms`, `${fmt(empty.rss / MB, 0)} MB`, '', '', '', '', '', '', ''],
         ...scale.map((r) => [
           r.pages,
-          `${fmt(r.textBytes / MB, 0)} MB`,
-          `${fmt(r.diskBytes / MB, 0)} MB`,
-          `${fmt(r.ingestMs / 1000, 1)} s (${fmt(r.textBytes / MB / (r.ingestMs / 1000), 2)} MB/s)`,
-          `${fmt(r.open.ms, 0)} ms`,
-          `${fmt(r.open.rss / MB, 0)} MB`,
-          fmt(r.embedded.p50, 2),
-          fmt(r.embedded.p99, 2),
-          `${fmt(r.engine.p50, 2)} (${fmt(r.embedded.p50 / r.engine.p50)})`,
+          ...storeCells(r),
           r.chroma ? fmt(r.chroma.raw.p50, 2) : 'n/a',
           r.chroma ? `${fmt(r.chroma.l3.p50, 2)} (${fmt(r.chroma.l3.p50 / r.chroma.raw.p50)})` : 'n/a',
           r.chroma ? `${fmt(r.chroma.fault.p50, 2)} (${fmt(r.chroma.fault.p50 / r.chroma.raw.p50)})` : 'n/a',
