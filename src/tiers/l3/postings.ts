@@ -34,6 +34,13 @@ export class PostingsWriter {
   finish(): Uint8Array {
     return this.bytes.slice(0, this.size);
   }
+
+  /** Empties the writer for another list, keeping its buffer. */
+  reset(): void {
+    this.size = 0;
+    this.last = 0;
+    this.count = 0;
+  }
 }
 
 /** Calls `each` with every `[item, tf, length]` of encoded postings, in item order. */
@@ -75,33 +82,55 @@ export function mergePostings(parts: readonly Uint8Array[]): { data: Uint8Array;
 /** Entries of one segment stay below this, so a key and an entry's index pack into one exact double. */
 const SLOT = 2 ** 26;
 
+/** A growable typed array: numbers kept unboxed (a JS array of doubles allocates one object per element). */
+class Column<A extends Float64Array | Uint32Array> {
+  length = 0;
+  constructor(public data: A) {}
+
+  push(v: number): void {
+    if (this.length === this.data.length) {
+      const grown = new (this.data.constructor as new (n: number) => A)(2 * this.data.length);
+      grown.set(this.data);
+      this.data = grown;
+    }
+    this.data[this.length++] = v;
+  }
+
+  /** The values pushed, sorted ascending. */
+  sorted(): A {
+    return this.data.subarray(0, this.length).sort() as A;
+  }
+}
+
 /**
- * The postings of a batch of items, gathered in flat arrays and sorted once by key: a batch of a few
- * thousand pages holds a hundred thousand keys (words and bigrams), and a map of one writer per key
+ * The postings of a batch of items, gathered in flat typed arrays and sorted once by key: a batch of a
+ * few thousand pages holds a hundred thousand keys (words and bigrams), and a map of one writer per key
  * made adding them slower than writing them.
  */
 export class SegmentBuilder {
   /** key × SLOT + index of the entry in `entries`. */
-  private readonly keys: number[] = [];
+  private readonly keys = new Column(new Float64Array(1024));
   /** [item, tf, length] per (item, key). */
-  private readonly entries: number[] = [];
+  private readonly entries = new Column(new Uint32Array(3072));
   /** Each sentence's distinct words, for the sentence-level document frequencies. */
-  private readonly sentenceWords: number[] = [];
+  private readonly sentenceWords = new Column(new Uint32Array(1024));
 
   /** Adds an item (numbered above every item added before): its page-level keys and its sentences' words. */
   add(item: number, keys: readonly number[], sentences: readonly (readonly number[])[]): void {
-    const sorted = Float64Array.from(keys).sort();
+    const sorted = Uint32Array.from(keys).sort();
     for (let i = 0; i < sorted.length; ) {
       let j = i + 1;
       while (j < sorted.length && sorted[j] === sorted[i]) j++;
       const entry = this.entries.length / 3;
       if (entry >= SLOT) throw new Error(`a segment holds at most ${SLOT} postings; index fewer pages per call`);
       this.keys.push(sorted[i]! * SLOT + entry);
-      this.entries.push(item, j - i, keys.length);
+      this.entries.push(item);
+      this.entries.push(j - i);
+      this.entries.push(keys.length);
       i = j;
     }
     for (const s of sentences) {
-      const words = Float64Array.from(s).sort();
+      const words = Uint32Array.from(s).sort();
       for (let i = 0; i < words.length; i++)
         if (i === 0 || words[i] !== words[i - 1]) this.sentenceWords.push(words[i]!);
     }
@@ -109,15 +138,17 @@ export class SegmentBuilder {
 
   /** Each key's postings, in key order, with how many items and sentences hold it. */
   *rows(): Generator<{ key: number; units: number; sentences: number; data: Uint8Array }> {
-    const keys = Float64Array.from(this.keys).sort();
-    const words = Float64Array.from(this.sentenceWords).sort();
+    const keys = this.keys.sorted();
+    const words = this.sentenceWords.sorted();
+    const entries = this.entries.data;
+    const out = new PostingsWriter();
     let w = 0;
     for (let i = 0; i < keys.length; ) {
       const key = Math.floor(keys[i]! / SLOT);
-      const out = new PostingsWriter();
+      out.reset();
       for (; i < keys.length && Math.floor(keys[i]! / SLOT) === key; i++) {
         const e = 3 * (keys[i]! % SLOT);
-        out.add(this.entries[e]!, this.entries[e + 1]!, this.entries[e + 2]!);
+        out.add(entries[e]!, entries[e + 1]!, entries[e + 2]!);
       }
       while (w < words.length && words[w]! < key) w++;
       let sentences = 0;
