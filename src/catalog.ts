@@ -1,10 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { createReadStream } from 'node:fs';
 import { access, mkdir, rename } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
 import type { PageMeta } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary } from './core/page-table.js';
 import { CATALOG_FILE, dataDirLayout, LEGACY_CATALOG_FILE } from './data-dir.js';
+import { jsonLines } from './store/json-lines.js';
 import { type Database, dataVersion, openDatabase, type Row, transaction } from './store/sqlite.js';
 
 /** A page's access statistics, or a delta of them: accesses, the faults among them, the latest access. */
@@ -446,7 +445,7 @@ async function importLegacyLog(db: Database, path: string): Promise<void> {
   try {
     if (!db.prepare('SELECT value FROM facts WHERE key = ?').get(done)) {
       const sql = statements(db);
-      for await (const r of legacyRecords(path)) {
+      for await (const r of jsonLines<LegacyRecord>(path)) {
         if (r.t === 'doc') {
           for (const p of r.pages) {
             const { gist, stored, indexed, accessCount: _a, faultCount: _f, lastAccess: _l, summary: _s, ...meta } = p;
@@ -489,17 +488,4 @@ async function importLegacyLog(db: Database, path: string): Promise<void> {
     console.error(
       `vmem: moved the page table from ${LEGACY_CATALOG_FILE} into ${CATALOG_FILE} (${counts.documents} documents, ${counts.pages} pages)`,
     );
-}
-
-/** The log's records, read a line at a time (it may be larger than memory); a line torn by a crash is skipped. */
-async function* legacyRecords(path: string): AsyncGenerator<LegacyRecord> {
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
-  for await (const line of lines) {
-    if (!line) continue;
-    try {
-      yield JSON.parse(line) as LegacyRecord;
-    } catch {
-      // a line torn by a crash: what it recorded was redone by its writer's next run, or by reindex
-    }
-  }
 }

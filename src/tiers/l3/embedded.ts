@@ -5,8 +5,7 @@ import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from '../../errors.js';
-import { tempDirOf } from '../../store/atomic-file.js';
-import { JsonlLog } from '../../store/jsonl-log.js';
+import { jsonLines } from '../../store/json-lines.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 import { idfOf, PageScores, topIndices, windowScores, withBigrams } from './lexical.js';
 import { LexicalStore } from './lexical-store.js';
@@ -244,27 +243,39 @@ function topOf(scores: Map<number, number>, k: number): number[] {
   ).map((r) => keys[r]!);
 }
 
-/** Imports the previous format's log into `store`, then renames it so it is imported once. */
+/**
+ * Imports the previous format's log into `store`, a batch of items per transaction, streamed (the log may
+ * be larger than memory), then renames it so it is imported once. Items are keyed by page id, so a second
+ * process importing at the same time adds nothing twice; the rename and the message are the first one's.
+ */
 async function importLegacy(store: LexicalStore, file: string, embedder: Embedder): Promise<void> {
-  const lines = await new JsonlLog<LegacyLine>(file, tempDirOf(dirname(file))).read();
-  const header = lines.find((l): l is { format: string; embedder: string } => 'format' in l);
-  if (header?.format !== LEGACY_FORMAT || header.embedder !== embedder.name) {
-    console.error(
-      `vmem: ${file} is of format ${header?.format} by embedder ${header?.embedder}, which this vmem does not import; run \`vmem reindex\` to index every page from L4`,
-    );
-    return;
-  }
-  const records = lines.filter((l): l is LegacyRecord => 'id' in l);
-  for (let i = 0; i < records.length; i += IMPORT_BATCH)
+  let batch: LegacyRecord[] = [];
+  let count = 0;
+  const flush = () => {
     store.add(
-      records.slice(i, i + IMPORT_BATCH).map((r) => ({
-        key: r.id,
-        sentences: r.s.map((s) => (s ? s.split(' ') : [])),
-        vector: vectorOf(r.v),
-      })),
+      batch.map((r) => ({ key: r.id, sentences: r.s.map((s) => (s ? s.split(' ') : [])), vector: vectorOf(r.v) })),
     );
-  await rename(file, `${file}.migrated`).catch(() => {}); // another process may have moved it first
-  console.error(
-    `vmem: moved the L3 index from ${basename(file)} into ${basename(store.file)} (${records.length} items); the old log is kept as ${basename(file)}.migrated`,
+    count += batch.length;
+    batch = [];
+  };
+  for await (const line of jsonLines<LegacyLine>(file)) {
+    if ('format' in line) {
+      if (line.format === LEGACY_FORMAT && line.embedder === embedder.name) continue;
+      console.error(
+        `vmem: ${file} is of format ${line.format} by embedder ${line.embedder}, which this vmem does not import; run \`vmem reindex\` to index every page from L4`,
+      );
+      return;
+    }
+    batch.push(line);
+    if (batch.length === IMPORT_BATCH) flush();
+  }
+  flush();
+  const moved = await rename(file, `${file}.migrated`).then(
+    () => true,
+    () => false, // another process moved it first, and says so
   );
+  if (moved)
+    console.error(
+      `vmem: moved the L3 index from ${basename(file)} into ${basename(store.file)} (${count} items); the old log is kept as ${basename(file)}.migrated`,
+    );
 }
