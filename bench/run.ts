@@ -554,6 +554,23 @@ async function main(): Promise<void> {
             fmt(r.chroma!.l3.p50 / r.chroma!.raw.p50),
             verdict(r.chroma!.l3.p50 <= 1.5 * r.chroma!.raw.p50),
           ]),
+        ...scale.flatMap((r) => [
+          [
+            `open (spawn → initialize) ≤ 1.5 s, ${r.pages} pages`,
+            `${fmt(r.open.ms, 0)} ms`,
+            verdict(r.open.ms <= 1500),
+          ],
+          [`idle RSS ≤ 250 MB, ${r.pages} pages`, `${fmt(r.open.rss / MB, 0)} MB`, verdict(r.open.rss <= 250 * MB)],
+        ]),
+        ...[scale.at(-1)!].flatMap((r) => [
+          [`page_fault p50 ≤ 10 ms, ${r.pages} pages`, fmt(r.embedded.p50, 2), verdict(r.embedded.p50 <= 10)],
+          [`page_fault p99 ≤ 50 ms, ${r.pages} pages`, fmt(r.embedded.p99, 2), verdict(r.embedded.p99 <= 50)],
+          [
+            `page_fault ≤ 1.5 × SQLite's own FTS5 BM25 query (p50, ${r.pages} pages)`,
+            fmt(r.embedded.p50 / r.engine.p50),
+            verdict(r.embedded.p50 <= 1.5 * r.engine.p50),
+          ],
+        ]),
       ],
     ),
   );
