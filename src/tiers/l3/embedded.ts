@@ -105,10 +105,7 @@ export class EmbeddedIndex implements L3Index {
     await mkdir(dirname(file), { recursive: true });
     const store = LexicalStore.open(file);
     try {
-      if (!store.meta('format')) {
-        store.setMeta('format', FORMAT);
-        store.setMeta('embedder', embedder.name);
-      }
+      if (!store.meta('format')) store.initMeta({ format: FORMAT, embedder: embedder.name });
       const format = store.meta('format');
       if (format !== FORMAT) {
         // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.

@@ -127,7 +127,10 @@ export class LexicalStore {
 
   static open(file: string): LexicalStore {
     const db = openDatabase(file);
-    db.exec(SCHEMA);
+    // Created once, in a transaction of its own; a read says whether it is there, so opening a store while
+    // another process writes (a long merge) waits for nothing.
+    if (!db.prepare(`SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'totals'`).get())
+      transaction(db, () => db.exec(SCHEMA));
     return new LexicalStore(db, file);
   }
 
@@ -137,6 +140,14 @@ export class LexicalStore {
 
   setMeta(key: string, value: string): void {
     this.stmts.setMeta!.run(key, value);
+  }
+
+  /** Records what a new store holds, unless a process opening it at the same time did first. */
+  initMeta(values: Record<string, string>): void {
+    transaction(this.db, () => {
+      if (this.meta('format')) return;
+      for (const [key, value] of Object.entries(values)) this.setMeta(key, value);
+    });
   }
 
   /** The ids of `terms` (undefined for a term no item has). */
