@@ -73,7 +73,12 @@ export class HybridIndex implements L3Index {
   static async open(opts: HybridOptions, onStatus?: StatusListener): Promise<HybridIndex> {
     const idx = new HybridIndex(opts);
     if (onStatus) idx.status.on(onStatus);
-    await idx.connect(true);
+    try {
+      await idx.connect(true);
+    } catch (err) {
+      await idx.close(); // and the lexical side it was given: nobody else holds it now
+      throw err;
+    }
     return idx;
   }
 

@@ -86,6 +86,7 @@ export class LexicalStore {
   private readonly stmts: Record<string, Statement>;
 
   private readonly insertRows: Statement;
+  private closed = false;
   private readonly pendingRows: SqlValue[] = [];
 
   private constructor(
@@ -334,7 +335,10 @@ export class LexicalStore {
     this.pendingRows.length = 0;
   }
 
+  /** Closes the database; a second close does nothing (node:sqlite would throw, better-sqlite3 does not). */
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.db.close();
   }
 }
