@@ -2,16 +2,14 @@
  * `npm run bench`: measures vmem against baselines taken in the same run and writes BENCHMARKS.md.
  * Every figure that matters is a ratio to its baseline, so machines of different speed compare.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { getEncoding } from 'js-tiktoken';
 import { type Config, loadConfig } from '../src/config.js';
-import { tokenizer } from '../src/core/tokenizer.js';
 import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
 import { benchScale, chromaLatency, type Latency, openOnChroma, storeCells, withChroma } from './chroma.js';
@@ -20,6 +18,7 @@ import { covidQaRecall, covidQaSection } from './covid-qa.js';
 import { dataPath } from './data.js';
 import { benchHostContext, MODELS } from './host-context.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
+import { benchIngest, INGEST_TITLE, ingestTable } from './ingest.js';
 import { benchOneLine, oneLineTable } from './one-line.js';
 import { openCost } from './open-cost.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
@@ -27,9 +26,9 @@ import { qmsumRecall, qmsumSection } from './qmsum.js';
 import { recallTable } from './recall.js';
 import { scratchDir, sentencePool, spreadQuestions } from './scale-corpus.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
-import { loadSquad, type SquadArticle } from './squad-data.js';
+import { loadSquad } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
-import { bestOf, fmt, percentile, table } from './stats.js';
+import { fmt, percentile, table } from './stats.js';
 import { benchToolList } from './tool-list.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -47,34 +46,6 @@ const PREVIOUS_SCALE =
 
 function configFor(dir: string): Config {
   return loadConfig({ '--data-dir': dir }, {});
-}
-
-async function benchIngest(articles: SquadArticle[]) {
-  const docs = articles.map((a) => ({ source: a.title, text: a.text }));
-  const mb = docs.reduce((n, d) => n + Buffer.byteLength(d.text), 0) / 1e6;
-  const enc = getEncoding('o200k_base');
-  // Special-token strings in a document are text, as vmem treats them.
-  const encodeAll = () => docs.forEach((d) => enc.encode(d.text, [], []));
-  encodeAll(); // warm the JIT for the baseline
-  const rawMs = await bestOf(3, encodeAll);
-  let dir = '';
-  const ingestOnce = async () => {
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    dir = mkdtempSync(join(tmpdir(), 'vmem-bench-'));
-    const pager = await Pager.open(configFor(dir));
-    const t = performance.now();
-    await pager.ingest(docs);
-    const ms = performance.now() - t;
-    await pager.close();
-    return ms;
-  };
-  // The first ingest in a process meets every word for the first time (cold token and term memos);
-  // later ones reuse them, as a long-running server does. Both sides have built their BPE tables first.
-  tokenizer('o200k_base');
-  const coldMs = await ingestOnce();
-  let warmMs = Infinity;
-  for (let i = 0; i < 3; i++) warmMs = Math.min(warmMs, await ingestOnce());
-  return { dir, mb, rawMbps: mb / (rawMs / 1000), coldMbps: mb / (coldMs / 1000), warmMbps: mb / (warmMs / 1000) };
 }
 
 type Samples = Record<string, number[]>;
@@ -264,25 +235,8 @@ async function main(): Promise<void> {
   log(packageTable(pkg));
 
   const ingest = await benchIngest(articles);
-  log('\n## Ingest throughput (SQuAD v1.1 dev, 48 articles)\n');
-  log(
-    table(
-      ['what', 'MB/s', 'ratio to raw tokenizer'],
-      [
-        ['raw js-tiktoken encode (o200k_base)', fmt(ingest.rawMbps), '1.00'],
-        [
-          'vmem ingest, first in the process (chunk + L4 fsync + L3 index + catalog)',
-          fmt(ingest.coldMbps),
-          fmt(ingest.coldMbps / ingest.rawMbps),
-        ],
-        [
-          'vmem ingest of the same text again, best of 3 (its pieces and words already memoized)',
-          fmt(ingest.warmMbps),
-          fmt(ingest.warmMbps / ingest.rawMbps),
-        ],
-      ],
-    ),
-  );
+  log(`\n## ${INGEST_TITLE}\n`);
+  log(ingestTable(ingest));
 
   log('\n## Ingest of one-line inputs (minified JSON: no paragraph, sentence or line break; 2000-token pages)\n');
   log(oneLineTable(await benchOneLine()));
