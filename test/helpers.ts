@@ -192,25 +192,21 @@ export async function openPager(
   return Pager.open(testConfig(dir, flags), parts);
 }
 
-/** Every page of a page table, read a batch at a time as a caller must (the stores of tests are small). */
-export function tablePages(table: PageTable): PageEntry[] {
-  const out: PageEntry[] = [];
+/** Every entry of a paged listing, read 500 at a time from position 0 as a caller must (test stores are small). */
+function readAll<T>(read: (page: { from: number; limit: number }) => T[]): T[] {
+  const out: T[] = [];
   for (;;) {
-    const batch = table.pages({ from: out.length, limit: 500 });
+    const batch = read({ from: out.length, limit: 500 });
     if (!batch.length) return out;
     out.push(...batch);
   }
 }
 
-/** Every document of a page table, in the order they were recorded, a batch at a time. */
-export function tableDocuments(table: PageTable): DocumentEntry[] {
-  const out: DocumentEntry[] = [];
-  for (;;) {
-    const batch = table.documents({ from: out.length, limit: 500 });
-    if (!batch.length) return out;
-    out.push(...batch);
-  }
-}
+/** Every page of a page table, in the order they were recorded. */
+export const tablePages = (table: PageTable): PageEntry[] => readAll((p) => table.pages(p));
+
+/** Every document of a page table, in the order they were recorded. */
+export const tableDocuments = (table: PageTable): DocumentEntry[] => readAll((p) => table.documents(p));
 
 /** The text of a tool result's first content block. */
 export function textOf(r: unknown): string {
