@@ -193,7 +193,7 @@ export async function openPager(
 }
 
 /** Every entry of a paged listing, read 500 at a time from position 0 as a caller must (test stores are small). */
-function readAll<T>(read: (page: { from: number; limit: number }) => T[]): T[] {
+function readPaged<T>(read: (page: { from: number; limit: number }) => T[]): T[] {
   const out: T[] = [];
   for (;;) {
     const batch = read({ from: out.length, limit: 500 });
@@ -203,10 +203,10 @@ function readAll<T>(read: (page: { from: number; limit: number }) => T[]): T[] {
 }
 
 /** Every page of a page table, in the order they were recorded. */
-export const tablePages = (table: PageTable): PageEntry[] => readAll((p) => table.pages(p));
+export const tablePages = (table: PageTable): PageEntry[] => readPaged((p) => table.pages(p));
 
 /** Every document of a page table, in the order they were recorded. */
-export const tableDocuments = (table: PageTable): DocumentEntry[] => readAll((p) => table.documents(p));
+export const tableDocuments = (table: PageTable): DocumentEntry[] => readPaged((p) => table.documents(p));
 
 /** The text of a tool result's first content block. */
 export function textOf(r: unknown): string {
