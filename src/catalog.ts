@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { access, mkdir, rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import type { PageMeta } from './core/page.js';
 import type { DocumentEntry, PageEntry, PageSummary } from './core/page-table.js';
 import { CATALOG_FILE, dataDirLayout, LEGACY_CATALOG_FILE } from './data-dir.js';
+import { exists } from './store/atomic-file.js';
 import { jsonLines } from './store/json-lines.js';
-import { type Database, dataVersion, openDatabase, type Row, transaction } from './store/sqlite.js';
+import { type Database, dataVersion, ensureSchema, openDatabase, type Row, transaction } from './store/sqlite.js';
 
 /** A page's access statistics, or a delta of them: accesses, the faults among them, the latest access. */
 export type StatsRow = [id: string, accesses: number, faults: number, lastAccess: number];
@@ -249,10 +250,7 @@ export class Catalog extends EventEmitter {
     await mkdir(dataDir, { recursive: true });
     const db = openDb(layout.catalog);
     try {
-      // Created once, in a transaction of its own; a read says whether it is there, so opening a store while
-      // another process holds the write lock (importing a large legacy log) waits for nothing but the import.
-      if (!db.prepare(`SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'facts'`).get())
-        transaction(db, () => db.exec(SCHEMA));
+      ensureSchema(db, 'facts', SCHEMA);
       await importLegacyLog(db, layout.legacyCatalog);
     } catch (err) {
       db.close();
@@ -412,12 +410,6 @@ type LegacyRecord =
   | { t: 'doc'; w: string; doc: DocumentEntry; pages: PageEntry[] }
   | { t: 'stats'; w: string; s: StatsRow[] }
   | { t: 'summary'; w: string; id: string; summary: PageSummary };
-
-const exists = (path: string) =>
-  access(path).then(
-    () => true,
-    () => false,
-  );
 
 /** SQLITE_BUSY, as better-sqlite3 and node:sqlite report it: another process holds the write lock. */
 const isBusy = (err: unknown) =>

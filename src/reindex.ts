@@ -1,4 +1,4 @@
-import { access, rename } from 'node:fs/promises';
+import { rename } from 'node:fs/promises';
 import { Catalog, statsIn } from './catalog.js';
 import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
@@ -9,6 +9,7 @@ import { ConfigError } from './errors.js';
 import { loadOptional } from './optional.js';
 import { Pager, type PagerParts } from './pager.js';
 import type { DocumentPages } from './paging/ingest.js';
+import { exists } from './store/atomic-file.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
@@ -146,14 +147,7 @@ export async function reindex(
   if (config.chromaUrl) backups.push(...(await retireChroma(config, stamp)));
   // Opened once before it is set aside: a page table still in an earlier vmem's log is imported, so its
   // statistics are carried over like any other's. One that cannot be opened is set aside as it is.
-  const found = await Promise.all(
-    [layout.catalog, layout.legacyCatalog].map((f) =>
-      access(f).then(
-        () => true,
-        () => false,
-      ),
-    ),
-  );
+  const found = await Promise.all([layout.catalog, layout.legacyCatalog].map(exists));
   if (found.some(Boolean))
     await Catalog.open(config.dataDir).then(
       (c) => c.close(),

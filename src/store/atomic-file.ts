@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { dataDirLayout } from '../data-dir.js';
@@ -131,3 +131,10 @@ export async function readFileIfExists(path: string): Promise<string | undefined
     throw err;
   }
 }
+
+/** Whether `path` exists (any error reading it counts as no). */
+export const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );

@@ -90,6 +90,16 @@ export function transaction<T>(db: Database, body: () => T): T {
 }
 
 /**
+ * Creates a database's tables unless `table` (the last one its schema creates) is already there. The
+ * check is a read, so a process opening a store while another holds the write lock (a long import or
+ * merge) waits for nothing; the creation is a transaction of its own, so two first opens do not collide.
+ */
+export function ensureSchema(db: Database, table: string, schema: string): void {
+  if (!db.prepare(`SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = ?`).get(table))
+    transaction(db, () => db.exec(schema));
+}
+
+/**
  * A change counter for the file that moves when another connection commits (SQLite's data_version):
  * what a process polls to notice the others' writes without reading anything else.
  */

@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from '../../errors.js';
+import { exists } from '../../store/atomic-file.js';
 import { jsonLines } from '../../store/json-lines.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 import { idfOf, PageScores, topIndices, windowScores, withBigrams } from './lexical.js';
@@ -119,7 +119,7 @@ export class EmbeddedIndex implements L3Index {
           `the L3 index at ${file} was built by embedder ${built}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
         );
       }
-      if (legacy && existsSync(legacy)) await importLegacy(store, legacy, embedder);
+      if (legacy && (await exists(legacy))) await importLegacy(store, legacy, embedder);
     } catch (err) {
       store.close();
       throw err;

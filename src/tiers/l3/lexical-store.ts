@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { type Database, openDatabase, type SqlValue, type Statement, transaction } from '../../store/sqlite.js';
+import { type Database, ensureSchema, openDatabase, type SqlValue, transaction } from '../../store/sqlite.js';
 import { ItemWords } from './item-words.js';
 import { withBigrams } from './lexical.js';
 import { mergePostings, SegmentBuilder } from './postings.js';
@@ -72,6 +72,42 @@ export interface TermPostings {
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
 
+/** The SQL the store runs, prepared once per connection. */
+function statements(db: Database) {
+  const q = (sql: string) => db.prepare(sql);
+  return {
+    meta: q('SELECT value FROM meta WHERE key = ?'),
+    setMeta: q('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
+    // Term ids count from 0 (rowids from 1): the bigram hash of ids is the one the rankings were tuned with.
+    termId: q('SELECT id - 1 AS id FROM terms WHERE term = ?'),
+    addTerm: q('INSERT INTO terms (term) VALUES (?)'),
+    hasItem: q('SELECT 1 FROM items WHERE key = ?'),
+    addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
+    keysOf: q('SELECT no, key FROM items WHERE no IN (SELECT value FROM json_each(?))'),
+    wordsOf: q('SELECT no, sentences FROM items WHERE no IN (SELECT value FROM json_each(?))'),
+    itemsAfter: q('SELECT no, key, vector FROM items WHERE no > ? ORDER BY no LIMIT ?'),
+    maxNo: q('SELECT coalesce(max(no), 0) AS n FROM items'),
+    totals: q('SELECT items, length, sentences, sentence_length FROM totals'),
+    addTotals: q(
+      'UPDATE totals SET items = items + ?, length = length + ?, sentences = sentences + ?, sentence_length = sentence_length + ?',
+    ),
+    levels: q('SELECT id FROM segments WHERE level = ? ORDER BY id'),
+    addSegment: q('INSERT INTO segments (level) VALUES (?)'),
+    dropSegment: q('DELETE FROM segments WHERE id = ?'),
+    dropPostings: q('DELETE FROM postings WHERE segment = ?'),
+    // Every live segment's row of every term asked for, in one call: a seek per (segment, term).
+    postings: q(
+      'SELECT term, units, sentences, data FROM postings WHERE segment IN (SELECT id FROM segments) AND term IN (SELECT value FROM json_each(?))',
+    ),
+    segmentRows: q(
+      'SELECT term, units, sentences, data FROM postings WHERE segment = ? AND term > ? ORDER BY term LIMIT ?',
+    ),
+    // The tail of a segment's rows, fewer than ROWS_PER_INSERT.
+    insertRow: q('INSERT INTO postings VALUES (?, ?, ?, ?, ?)'),
+    insertRows: q(`INSERT INTO postings VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`),
+  };
+}
+
 /**
  * The lexical index on disk (SQLite): nothing of it is loaded at open, so opening and idle memory do
  * not grow with the store, and every process on the data dir reads what the others committed at its
@@ -83,9 +119,8 @@ export class LexicalStore {
     maxSize: WORD_CACHE_BYTES,
     sizeCalculation: (w) => 256 + w.byteLength,
   });
-  private readonly stmts: Record<string, Statement>;
+  private readonly stmts: ReturnType<typeof statements>;
 
-  private readonly insertRows: Statement;
   private closed = false;
   private readonly pendingRows: SqlValue[] = [];
 
@@ -93,54 +128,21 @@ export class LexicalStore {
     private readonly db: Database,
     readonly file: string,
   ) {
-    this.insertRows = db.prepare(
-      `INSERT INTO postings VALUES ${Array(ROWS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', ')}`,
-    );
-    const q = (sql: string) => db.prepare(sql);
-    this.stmts = {
-      meta: q('SELECT value FROM meta WHERE key = ?'),
-      setMeta: q('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
-      // Term ids count from 0 (rowids from 1): the bigram hash of ids is the one the rankings were tuned with.
-      termId: q('SELECT id - 1 AS id FROM terms WHERE term = ?'),
-      addTerm: q('INSERT INTO terms (term) VALUES (?)'),
-      hasItem: q('SELECT 1 FROM items WHERE key = ?'),
-      addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
-      keysOf: q('SELECT no, key FROM items WHERE no IN (SELECT value FROM json_each(?))'),
-      wordsOf: q('SELECT no, sentences FROM items WHERE no IN (SELECT value FROM json_each(?))'),
-      maxNo: q('SELECT coalesce(max(no), 0) AS n FROM items'),
-      totals: q('SELECT items, length, sentences, sentence_length FROM totals'),
-      addTotals: q(
-        'UPDATE totals SET items = items + ?, length = length + ?, sentences = sentences + ?, sentence_length = sentence_length + ?',
-      ),
-      levels: q('SELECT id FROM segments WHERE level = ? ORDER BY id'),
-      addSegment: q('INSERT INTO segments (level) VALUES (?)'),
-      dropSegment: q('DELETE FROM segments WHERE id = ?'),
-      dropPostings: q('DELETE FROM postings WHERE segment = ?'),
-      // Every live segment's row of every term asked for, in one call: a seek per (segment, term).
-      postings: q(
-        'SELECT term, units, sentences, data FROM postings WHERE segment IN (SELECT id FROM segments) AND term IN (SELECT value FROM json_each(?))',
-      ),
-      segmentRows: q(
-        'SELECT term, units, sentences, data FROM postings WHERE segment = ? AND term > ? ORDER BY term LIMIT ?',
-      ),
-    };
+    this.stmts = statements(db);
   }
 
   static open(file: string): LexicalStore {
     const db = openDatabase(file);
-    // Created once, in a transaction of its own; a read says whether it is there, so opening a store while
-    // another process writes (a long merge) waits for nothing.
-    if (!db.prepare(`SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'totals'`).get())
-      transaction(db, () => db.exec(SCHEMA));
+    ensureSchema(db, 'totals', SCHEMA);
     return new LexicalStore(db, file);
   }
 
   meta(key: string): string | undefined {
-    return this.stmts.meta!.get(key)?.value as string | undefined;
+    return this.stmts.meta.get(key)?.value as string | undefined;
   }
 
   setMeta(key: string, value: string): void {
-    this.stmts.setMeta!.run(key, value);
+    this.stmts.setMeta.run(key, value);
   }
 
   /** Records what a new store holds, unless a process opening it at the same time did first. */
@@ -157,17 +159,17 @@ export class LexicalStore {
   }
 
   private lookup(term: string): number | undefined {
-    const id = this.stmts.termId!.get(term)?.id as number | undefined;
+    const id = this.stmts.termId.get(term)?.id as number | undefined;
     if (id !== undefined) this.termCache.set(term, id);
     return id;
   }
 
   has(key: string): boolean {
-    return !!this.stmts.hasItem!.get(key);
+    return !!this.stmts.hasItem.get(key);
   }
 
   totals(): Totals {
-    const r = this.stmts.totals!.get()!;
+    const r = this.stmts.totals.get()!;
     return {
       items: Number(r.items),
       length: Number(r.length),
@@ -178,12 +180,12 @@ export class LexicalStore {
 
   /** The highest item number: a bound for arrays indexed by item. */
   maxItem(): number {
-    return Number(this.stmts.maxNo!.get()!.n);
+    return Number(this.stmts.maxNo.get()!.n);
   }
 
   /** The keys of items `nos`, in that order. */
   keysOf(nos: readonly number[]): string[] {
-    const byNo = new Map(this.stmts.keysOf!.all(JSON.stringify(nos)).map((r) => [Number(r.no), r.key as string]));
+    const byNo = new Map(this.stmts.keysOf.all(JSON.stringify(nos)).map((r) => [Number(r.no), r.key as string]));
     return nos.map((no) => byNo.get(no)!);
   }
 
@@ -191,7 +193,7 @@ export class LexicalStore {
   wordsOf(nos: readonly number[]): ItemWords[] {
     const missing = nos.filter((no) => !this.wordCache.has(no));
     if (missing.length)
-      for (const r of this.stmts.wordsOf!.all(JSON.stringify(missing)))
+      for (const r of this.stmts.wordsOf.all(JSON.stringify(missing)))
         this.wordCache.set(Number(r.no), ItemWords.decode(r.sentences as Uint8Array));
     // Read again rather than kept from the loop: the cache may have let one of them go to fit the others.
     return nos.map((no) => this.wordCache.get(no) ?? this.wordsOf([no])[0]!);
@@ -199,9 +201,8 @@ export class LexicalStore {
 
   /** Every item's key and vector, in the order they were added (read in pages of `chunk`). */
   *items(chunk = 1000): Generator<{ no: number; key: string; vector: Float32Array | undefined }> {
-    const page = this.db.prepare('SELECT no, key, vector FROM items WHERE no > ? ORDER BY no LIMIT ?');
     for (let after = 0; ; ) {
-      const rows = page.all(after, chunk);
+      const rows = this.stmts.itemsAfter.all(after, chunk);
       for (const r of rows) {
         const v = r.vector as Uint8Array | null;
         yield {
@@ -220,7 +221,7 @@ export class LexicalStore {
   /** The postings of `terms` in every live segment (a term no item holds is absent). */
   postings(terms: readonly number[]): Map<number, TermPostings> {
     const out = new Map<number, TermPostings>();
-    for (const r of this.stmts.postings!.all(JSON.stringify(terms))) {
+    for (const r of this.stmts.postings.all(JSON.stringify(terms))) {
       const term = Number(r.term);
       let p = out.get(term);
       if (!p) out.set(term, (p = { units: 0, sentences: 0, parts: [] }));
@@ -245,10 +246,10 @@ export class LexicalStore {
         terms.map((t) => {
           let id = fresh.get(t) ?? this.termCache.get(t);
           if (id !== undefined) return id;
-          id = this.stmts.termId!.get(t)?.id as number | undefined;
+          id = this.stmts.termId.get(t)?.id as number | undefined;
           if (id !== undefined)
             this.termCache.set(t, id); // committed by an earlier transaction
-          else fresh.set(t, (id = Number(this.stmts.addTerm!.run(t).lastInsertRowid) - 1));
+          else fresh.set(t, (id = Number(this.stmts.addTerm.run(t).lastInsertRowid) - 1));
           return id;
         });
       const segment = new SegmentBuilder();
@@ -256,7 +257,7 @@ export class LexicalStore {
       for (const it of items) {
         const sentences = it.sentences.map(ids);
         const blob = bytesOf(ItemWords.encode(sentences));
-        const r = this.stmts.addItem!.run(it.key, blob, it.vector.length ? bytesOf(it.vector) : null);
+        const r = this.stmts.addItem.run(it.key, blob, it.vector.length ? bytesOf(it.vector) : null);
         if (!Number(r.changes)) continue; // already there
         const keys = withBigrams(sentences.flat());
         segment.add(Number(r.lastInsertRowid), keys, sentences);
@@ -266,10 +267,10 @@ export class LexicalStore {
         sums.sentenceLength += sentences.reduce((n, s) => n + s.length, 0);
       }
       if (!sums.items) return 0;
-      const id = Number(this.stmts.addSegment!.run(0).lastInsertRowid);
+      const id = Number(this.stmts.addSegment.run(0).lastInsertRowid);
       for (const row of segment.rows()) this.addPosting(id, row.key, row.units, row.sentences, row.data);
       this.flushPostings();
-      this.stmts.addTotals!.run(sums.items, sums.length, sums.sentences, sums.sentenceLength);
+      this.stmts.addTotals.run(sums.items, sums.length, sums.sentences, sums.sentenceLength);
       for (let level = 0; this.mergeLevel(level); level++);
       return sums.items;
     });
@@ -279,14 +280,14 @@ export class LexicalStore {
 
   /** Merges level `level` into one segment of the next when it is full; true if it did. */
   private mergeLevel(level: number): boolean {
-    const segments = this.stmts.levels!.all(level).map((r) => Number(r.id));
+    const segments = this.stmts.levels.all(level).map((r) => Number(r.id));
     if (segments.length < MERGE_FACTOR) return false;
-    const merged = Number(this.stmts.addSegment!.run(level + 1).lastInsertRowid);
+    const merged = Number(this.stmts.addSegment.run(level + 1).lastInsertRowid);
     // A k-way merge by term over the segments' rows, a chunk of each at a time.
     const cursors = segments.map((s) => ({ s, rows: [] as Record<string, unknown>[], at: 0, after: -1, done: false }));
     const current = (c: (typeof cursors)[number]) => {
       if (c.at === c.rows.length && !c.done) {
-        c.rows = this.stmts.segmentRows!.all(c.s, c.after, MERGE_CHUNK);
+        c.rows = this.stmts.segmentRows.all(c.s, c.after, MERGE_CHUNK);
         c.at = 0;
         c.done = c.rows.length < MERGE_CHUNK;
         if (c.rows.length) c.after = Number(c.rows.at(-1)!.term);
@@ -314,8 +315,8 @@ export class LexicalStore {
     }
     this.flushPostings();
     for (const s of segments) {
-      this.stmts.dropPostings!.run(s);
-      this.stmts.dropSegment!.run(s);
+      this.stmts.dropPostings.run(s);
+      this.stmts.dropSegment.run(s);
     }
     return true;
   }
@@ -324,14 +325,13 @@ export class LexicalStore {
   private addPosting(segment: number, term: number, units: number, sentences: number, data: Uint8Array): void {
     this.pendingRows.push(segment, term, units, sentences, data);
     if (this.pendingRows.length === 5 * ROWS_PER_INSERT) {
-      this.insertRows.run(...this.pendingRows);
+      this.stmts.insertRows.run(...this.pendingRows);
       this.pendingRows.length = 0;
     }
   }
 
   private flushPostings(): void {
-    const one = this.db.prepare('INSERT INTO postings VALUES (?, ?, ?, ?, ?)');
-    for (let i = 0; i < this.pendingRows.length; i += 5) one.run(...this.pendingRows.slice(i, i + 5));
+    for (let i = 0; i < this.pendingRows.length; i += 5) this.stmts.insertRow.run(...this.pendingRows.slice(i, i + 5));
     this.pendingRows.length = 0;
   }
 

@@ -43,36 +43,38 @@ export class PostingsWriter {
   }
 }
 
-/** Calls `each` with every `[item, tf, length]` of encoded postings, in item order. */
-export function forEachPosting(data: Uint8Array, each: (item: number, tf: number, length: number) => void): void {
-  let i = 0;
-  let item = 0;
-  const next = () => {
+/** Reads LEB128 varints one after another from `data`, from `at`. */
+class Varints {
+  constructor(
+    private readonly data: Uint8Array,
+    public at = 0,
+  ) {}
+
+  next(): number {
     let v = 0;
-    let scale = 1;
-    for (;;) {
-      const b = data[i++]!;
+    for (let scale = 1; ; scale *= 128) {
+      const b = this.data[this.at++]!;
       v += (b & 0x7f) * scale;
       if (b < 0x80) return v;
-      scale *= 128;
     }
-  };
-  while (i < data.length) {
-    item += next();
-    const tf = next();
-    each(item, tf, next());
+  }
+}
+
+/** Calls `each` with every `[item, tf, length]` of encoded postings, in item order. */
+export function forEachPosting(data: Uint8Array, each: (item: number, tf: number, length: number) => void): void {
+  const read = new Varints(data);
+  let item = 0;
+  while (read.at < data.length) {
+    item += read.next();
+    const tf = read.next();
+    each(item, tf, read.next());
   }
 }
 
 /** One postings list from several of disjoint item ranges (segments never share an item), re-encoded in item order. */
 export function mergePostings(parts: readonly Uint8Array[]): { data: Uint8Array; count: number } {
-  const first = (p: Uint8Array) => {
-    let v = 0;
-    for (let i = 0, scale = 1; ; i++, scale *= 128) {
-      v += (p[i]! & 0x7f) * scale;
-      if (p[i]! < 0x80) return v;
-    }
-  };
+  // A list's first varint is its first item (a delta from 0).
+  const first = (p: Uint8Array) => new Varints(p).next();
   const w = new PostingsWriter();
   for (const p of [...parts].sort((a, b) => first(a) - first(b)))
     forEachPosting(p, (item, tf, length) => w.add(item, tf, length));
