@@ -155,10 +155,7 @@ describe('vmem start-up failures the user can fix', () => {
     try {
       if (asRoot) fs.chmodSync(dir, 0o755);
       else fs.chmodSync(dir, 0o555);
-      const r = vmem(
-        ['stats', '--data-dir', join(dir, 'store')],
-        asRoot ? nobody : {},
-      );
+      const r = vmem(['stats', '--data-dir', join(dir, 'store')], asRoot ? nobody : {});
       assertOneLine(
         r,
         new RegExp(
