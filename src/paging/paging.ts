@@ -155,7 +155,8 @@ export class Paging {
       l1.remove(id);
       return handleIn(table, id);
     });
-    const keep = new Set(entries.map((e) => e.id));
+    const entryOf = new Map(entries.map((e) => [e.id, e]));
+    const keep = new Set(entryOf.keys());
     const served = new Map<string, ServedPage>();
     for (const step of plan.steps) {
       const resident = l1.get(step.id);
@@ -167,8 +168,7 @@ export class Paging {
         else l1.markOmitted(step.id);
         served.set(step.id, {
           ...servedPage(
-            table,
-            step.id,
+            entryOf.get(step.id)!,
             'L1',
             resident!.pinned,
             step.resend ? resident!.text : undefined,
@@ -181,15 +181,14 @@ export class Paging {
         catalog.recordAccess(step.id, at, false);
         continue;
       }
+      const entry = entryOf.get(step.id)!;
       const got: { text: string; level: Level } =
-        step.resolution === 'full'
-          ? fetchedById.get(step.id)!
-          : { text: table.get(step.id)!.summary!.text, level: 'L4' };
+        step.resolution === 'full' ? fetchedById.get(step.id)! : { text: entry.summary!.text, level: 'L4' };
       const pinned = opts.pin || !!resident?.pinned;
       if (step.replaces) l1.remove(step.id); // a summary making way for its page: not an eviction
       l1.admit({ pageId: step.id, tokens: step.tokens, pinned, resolution: step.resolution, text: got.text }, keep);
       l1.markSent(step.id, at);
-      served.set(step.id, servedPage(table, step.id, got.level, pinned, got.text, step.resolution));
+      served.set(step.id, servedPage(entry, got.level, pinned, got.text, step.resolution));
       catalog.recordAccess(step.id, at, true);
     }
     this.levels.evicted(plan.evict);

@@ -100,7 +100,8 @@ export class Snapshots {
     for (const step of plan.steps) {
       if (step.kind !== 'admit') continue;
       const p = latest.get(step.id)!;
-      const got = texts.get(p.id) ?? { text: this.levels.table.get(p.id)!.summary!.text, level: 'L4' as Level };
+      const entry = this.levels.table.get(p.id)!;
+      const got = texts.get(p.id) ?? { text: entry.summary!.text, level: 'L4' as Level };
       session.l1.admit({
         pageId: p.id,
         tokens: p.tokens,
@@ -109,7 +110,7 @@ export class Snapshots {
         text: got.text,
       });
       session.l1.markSent(p.id, this.levels.now());
-      pages.push(servedPage(this.levels.table, p.id, got.level, p.pinned ?? false, got.text, step.resolution));
+      pages.push(servedPage(entry, got.level, p.pinned ?? false, got.text, step.resolution));
       this.levels.catalog.recordAccess(p.id, this.levels.now(), true);
     }
     const skipped = plan.skip.reverse().map((id) => handleIn(this.levels.table, id));

@@ -1,5 +1,6 @@
 import type { PageTable } from '../catalog.js';
 import { type Handle, handleOf, type Level, type Resolution } from '../core/page.js';
+import type { PageEntry } from '../core/page-table.js';
 import type { Session } from '../session.js';
 import type { L2Store } from '../tiers/l2/store.js';
 
@@ -50,17 +51,15 @@ export function handleIn(table: PageTable, pageId: string): Handle {
 
 /** A page as served at `resolution` from `level`, with its text unless it is left out. */
 export function servedPage(
-  table: PageTable,
-  pageId: string,
+  e: PageEntry,
   level: Level,
   pinned: boolean,
   text: string | undefined,
   resolution: Resolution,
 ): ServedPage {
-  const e = table.get(pageId)!;
   const tokens = resolution === 'summary' ? e.summary!.tokens : e.tokens;
   return {
-    pageId,
+    pageId: e.id,
     source: e.source,
     ordinal: e.ordinal,
     tokens,
