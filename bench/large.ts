@@ -5,7 +5,7 @@
  */
 import { benchScale, storeCells } from './chroma.js';
 import { openCost } from './open-cost.js';
-import { scratchDir, sentencePool, spreadQuestions } from './scale-corpus.js';
+import { scratchDir, sentencePool, spreadQuestions, warmupQuestions } from './scale-corpus.js';
 import { loadSquad } from './squad-data.js';
 import { fmt, table } from './stats.js';
 
@@ -22,6 +22,7 @@ const row = await benchScale({
   pageTokens: PAGE_TOKENS,
   sentences: sentencePool(articles),
   questions: spreadQuestions(articles, 200),
+  warmup: warmupQuestions(articles, 200),
   dir: scratchDir(),
 });
 console.log(

@@ -24,7 +24,7 @@ import { openCost } from './open-cost.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
 import { qmsumRecall, qmsumSection } from './qmsum.js';
 import { recallTable } from './recall.js';
-import { scratchDir, sentencePool, spreadQuestions } from './scale-corpus.js';
+import { scratchDir, sentencePool, spreadQuestions, warmupQuestions } from './scale-corpus.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
@@ -418,7 +418,14 @@ async function main(): Promise<void> {
   const scale = [];
   const empty = await openCost(scratchDir());
   for (const pages of SCALE_PAGES) {
-    const opts = { pages, pageTokens: SCALE_PAGE_TOKENS, sentences, questions: scaleQuestions, dir: scratchDir() };
+    const opts = {
+      pages,
+      pageTokens: SCALE_PAGE_TOKENS,
+      sentences,
+      questions: scaleQuestions,
+      warmup: warmupQuestions(articles, SCALE_QUESTIONS),
+      dir: scratchDir(),
+    };
     const row =
       (pages <= CHROMA_SCALE_PAGES && (await withChroma(({ url }) => benchScale({ ...opts, chromaUrl: url })))) ||
       (await benchScale(opts));
@@ -426,7 +433,7 @@ async function main(): Promise<void> {
     console.log(`scale ${row.pages} pages done`);
   }
   log(
-    `\n## Stores as they grow (pages of ≤${SCALE_PAGE_TOKENS} tokens of real sentences drawn at random; ${SCALE_QUESTIONS} SQuAD questions; page_fault in-process; open: spawn → initialize of \`vmem serve\` on the store, median of 5, and its resident memory idle after it)\n`,
+    `\n## Stores as they grow (pages of ≤${SCALE_PAGE_TOKENS} tokens of real sentences drawn at random; ${SCALE_QUESTIONS} SQuAD questions, after ${SCALE_QUESTIONS} others unmeasured; page_fault in-process; open: spawn → initialize of \`vmem serve\` on the store, median of 5, and its resident memory idle after it)\n`,
   );
   log(
     table(

@@ -61,6 +61,15 @@ function loadDriver(): Driver {
 }
 
 /**
+ * Bytes of a database file read through a memory map rather than copied into SQLite's page cache: a
+ * fault's postings are a few hundred KB spread over overflow pages, and at a million pages reading them
+ * took 3.7 ms copied, 1.0 ms mapped. The mapped pages are the OS's file cache, shared by every process on
+ * the store and reclaimed under memory pressure; writes still go through the journal, never the map. Both
+ * drivers cap the map just under 2 GiB; a larger file is read past it as before.
+ */
+const MMAP_BYTES = 2 ** 31;
+
+/**
  * Opens `file` for several processes at once: write-ahead logging (readers never wait for the writer),
  * a wait of up to `busyMs` for the write lock instead of an immediate SQLITE_BUSY, and full syncs, so a
  * commit that returned survives a crash of the process or the machine.
@@ -70,6 +79,7 @@ export function openDatabase(file: string, { busyMs = 10_000 }: { busyMs?: numbe
   db.exec(`PRAGMA busy_timeout = ${busyMs}`);
   db.exec('PRAGMA journal_mode = WAL');
   db.exec('PRAGMA synchronous = FULL');
+  db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
   return db;
 }
 

@@ -147,17 +147,15 @@ export class EmbeddedIndex implements L3Index {
     // The query's words no item has are dropped; bigram keys come from the rest, in order.
     const ids = this.store.termIds(analyze(query)).filter((t): t is number => t !== undefined);
     // Page BM25 over words and bigrams; the words' sentence frequencies come with their postings.
-    this.pageScores.begin(this.store.maxItem());
     const keys = [...new Set(withBigrams(ids))];
     const postings = this.store.postings(keys);
-    // Added in the query's order (words, then bigrams), so equal pages tie the same way in every store.
-    for (const key of keys) {
+    const lists = keys.flatMap((key) => {
       const p = postings.get(key);
-      if (p) this.pageScores.add(p.parts, idfOf(totals.items, p.units), totals.length / totals.items);
-    }
+      return p ? [{ parts: p.parts, idf: idfOf(totals.items, p.units), units: p.units }] : [];
+    });
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
-    const byPage = this.pageScores.top(PASSAGE_CANDIDATES);
+    const byPage = this.pageScores.best(this.store.maxItem(), lists, totals.length / totals.items, PASSAGE_CANDIDATES);
     let cosine: Map<number, number> | undefined;
     if (this.weights.vector > 0) cosine = await this.cosines(query);
     const candidates = [

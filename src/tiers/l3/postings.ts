@@ -44,15 +44,17 @@ export class PostingsWriter {
 }
 
 /** Reads LEB128 varints one after another from `data`, from `at`. */
-class Varints {
+export class Varints {
   constructor(
     private readonly data: Uint8Array,
     public at = 0,
   ) {}
 
   next(): number {
-    let v = 0;
-    for (let scale = 1; ; scale *= 128) {
+    let v = this.data[this.at++]!;
+    if (v < 0x80) return v; // most values (a tf, a small gap) take one byte
+    v &= 0x7f;
+    for (let scale = 128; ; scale *= 128) {
       const b = this.data[this.at++]!;
       v += (b & 0x7f) * scale;
       if (b < 0x80) return v;
@@ -85,17 +87,21 @@ export function mergePostings(parts: readonly Uint8Array[]): { data: Uint8Array;
 const SLOT = 2 ** 26;
 
 /** A growable typed array: numbers kept unboxed (a JS array of doubles allocates one object per element). */
-class Column<A extends Float64Array | Uint32Array> {
+export class Column<A extends Float64Array | Uint32Array> {
   length = 0;
   constructor(public data: A) {}
 
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const grown = new (this.data.constructor as new (n: number) => A)(2 * this.data.length);
-      grown.set(this.data);
-      this.data = grown;
-    }
+    if (this.length === this.data.length) this.reserve(1);
     this.data[this.length++] = v;
+  }
+
+  /** Makes room for `n` more values, so a loop may write `data` directly. */
+  reserve(n: number): void {
+    if (this.length + n <= this.data.length) return;
+    const grown = new (this.data.constructor as new (n: number) => A)(Math.max(this.length + n, 2 * this.data.length));
+    grown.set(this.data.subarray(0, this.length));
+    this.data = grown;
   }
 
   /** The values pushed, sorted ascending. */
