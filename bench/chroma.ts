@@ -11,6 +11,7 @@ import { Pager } from '../src/pager.js';
 import { clientFor, collectionName } from '../src/tiers/l3/chroma.js';
 import { CANDIDATES, HybridIndex } from '../src/tiers/l3/hybrid.js';
 import { startChroma, type TestChroma } from '../test/support/chroma.js';
+import { prng } from '../test/support/prng.js';
 import { fts5Latency } from './fts5.js';
 import { type OpenCost, openCost } from './open-cost.js';
 import { fmt, percentile } from './stats.js';
@@ -104,17 +105,6 @@ export async function embeddedFaultLatency(pager: Pager, questions: string[]): P
     ms.push(performance.now() - t);
   }
   return latency(ms);
-}
-
-/** A deterministic PRNG (mulberry32), so every run builds the same synthetic store. */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export interface ScaleRow {

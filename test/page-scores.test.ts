@@ -6,17 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { idfOf, PAGE_BM25, PageScores, type TermList } from '../src/tiers/l3/lexical.ts';
 import { PostingsWriter } from '../src/tiers/l3/postings.ts';
-
-/** A deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './support/prng.ts';
 
 interface Posting {
   item: number;
