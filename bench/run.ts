@@ -42,7 +42,7 @@ const SCALE_QUESTIONS = 200;
 const MB = 1024 * 1024;
 /** What the in-memory index (before the SQLite stores) measured, for comparison: not this run's figures. */
 const PREVIOUS_SCALE =
-  'Before the page table and the L3 index moved to SQLite (commit bb96384, same bench): 11,294 pages p50 1.05 ms, p99 5.45 ms, ingest 5.2 s; 101,021 pages p50 3.05 ms, p99 22.53 ms, ingest 46.4 s; opening a store of 50 MB of text (6,478 pages of 2,000 tokens) took 9.8 s to initialize and 502 MiB idle, the empty store 0.72 s and 129 MiB; every process held the whole index in its heap.';
+  'Faults are timed after 200 other questions (JIT and file cache warm, as in a server that has answered a few); runs before commit 51f59d9 timed the first 200 a process asked. The run before that commit (c4f4646): 1,000,693 pages p50 29.76 ms, p99 79.32 ms; on the same million-page store, in-process, the page scoring went from 11 to 3 ms a fault (a typed array for the pages reached, MaxScore) and reading the postings from 3.7 to 1.0 ms (memory-mapped). Before the page table and the L3 index moved to SQLite (commit bb96384, without the warm-up): 11,294 pages p50 1.05 ms, p99 5.45 ms, ingest 5.2 s; 101,021 pages p50 3.05 ms, p99 22.53 ms, ingest 46.4 s; opening a store of 50 MB of text (6,478 pages of 2,000 tokens) took 9.8 s to initialize and 502 MiB idle, the empty store 0.72 s and 129 MiB; every process held the whole index in its heap.';
 
 function configFor(dir: string): Config {
   return loadConfig({ '--data-dir': dir }, {});
@@ -237,6 +237,9 @@ async function main(): Promise<void> {
   const ingest = await benchIngest(articles);
   log(`\n## ${INGEST_TITLE}\n`);
   log(ingestTable(ingest));
+  log(
+    "\nBoth sides build their BPE table before they are timed; runs before commit cab013c counted the building of vmem's (about 0.2 s) in its first ingest. Where the first ingest goes, profiled on this text: the L3 index half (analysing sentences 0.12 s, building the segment 0.11 s, writing to SQLite 0.27 s: 153,000 postings rows, 87% of them bigrams held by one or two pages); chunking (the tokenizer) a third; L4's page files the rest.",
+  );
 
   log('\n## Ingest of one-line inputs (minified JSON: no paragraph, sentence or line break; 2000-token pages)\n');
   log(oneLineTable(await benchOneLine()));
