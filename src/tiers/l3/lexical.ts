@@ -74,8 +74,8 @@ export interface TermList {
 }
 
 /**
- * Page-level BM25 accumulated one term at a time from stored postings, into arrays indexed by item
- * number and reused across queries: a query touches the items holding its terms and nothing else.
+ * Page-level BM25 accumulated one term at a time from stored postings, into arrays reused across
+ * queries: a query touches the items holding its terms and nothing else.
  */
 export class PageScores {
   private readonly slots = new Slots();
@@ -118,12 +118,14 @@ export class PageScores {
   }
 
   /** Adds one term's contribution to every item holding it, or with `open` false only to the items reached. */
-  private add({ parts, idf, units }: TermList, avgLength: number, open: boolean): void {
+  private add({ parts, idf }: TermList, avgLength: number, open: boolean): void {
     const { k1, b } = PAGE_BM25;
     const slots = this.slots;
     if (open) {
-      this.items.reserve(units);
-      this.scores.reserve(units);
+      // Room for every posting the parts can hold (one takes three bytes at least), whatever they say they hold.
+      const most = parts.reduce((n, p) => n + Math.floor(p.length / 3), 0);
+      this.items.reserve(most);
+      this.scores.reserve(most);
     }
     const items = this.items.data;
     const scores = this.scores.data;
