@@ -33,7 +33,10 @@ export async function fts5Latency(dataDir: string, questions: string[], warmup: 
         .filter((w) => analyze(w).length)
         .map((w) => `"${w}"`)
         .join(' OR ');
-    for (const q of warmup) if (match(q)) query.all(match(q));
+    for (const q of warmup) {
+      const m = match(q);
+      if (m) query.all(m);
+    }
     const ms: number[] = [];
     for (const q of questions) {
       const m = match(q);

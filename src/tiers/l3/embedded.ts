@@ -247,6 +247,7 @@ async function importLegacy(store: LexicalStore, file: string, embedder: Embedde
   let batch: LegacyRecord[] = [];
   let count = 0;
   const flush = () => {
+    if (!batch.length) return; // a write transaction for nothing
     store.add(
       batch.map((r) => ({ key: r.id, sentences: r.s.map((s) => (s ? s.split(' ') : [])), vector: vectorOf(r.v) })),
     );
