@@ -100,6 +100,12 @@ describe('chunker: token bound and reassembly', () => {
     checkInvariants(text, chunks, 200, o200k);
   });
 
+  test('a long text counts as js-tiktoken encodes it, walked piece by piece or taken whole', () => {
+    // 120,000 characters are past the length up to which count() takes all pieces at once; 20,000 are not.
+    for (const text of [demoDoc().slice(0, 120_000), demoDoc().slice(0, 20_000)])
+      for (const [name, enc] of ENCODINGS) assert.equal(enc.count(text), ref(enc).encode(text).length, name);
+  });
+
   test('empty text gives no pages; whitespace-only text is one page', () => {
     assert.deepEqual(chunkText('', 64, o200k), []);
     const ws = chunkText('  \n\n \t\n', 64, o200k);

@@ -72,8 +72,9 @@ export function analyze(text: string): string[] {
   const out: string[] = [];
   let lower = text.toLowerCase();
   if (NON_ASCII.test(lower)) lower = lower.normalize('NFD').replace(MARKS, '');
-  for (const m of lower.matchAll(WORD)) {
-    const t = term(m[0]);
+  // match() with the g flag: the words alone, without matchAll's match objects (a sentence is short).
+  for (const w of lower.match(WORD) ?? []) {
+    const t = term(w);
     if (t !== null) out.push(t);
   }
   return out;

@@ -6,14 +6,19 @@
 export class PostingsWriter {
   private bytes = new Uint8Array(32);
   private size = 0;
+  /** Where the current list starts. */
+  private start = 0;
   private last = 0;
   count = 0;
 
   add(item: number, tf: number, length: number): void {
     if (this.size + 15 > this.bytes.length) {
-      const b = new Uint8Array(2 * this.bytes.length + 15);
-      b.set(this.bytes.subarray(0, this.size));
+      // Only the current list moves to the new buffer: the lists before it keep their views of the old one.
+      const b = new Uint8Array(2 * (this.size - this.start) + 1024);
+      b.set(this.bytes.subarray(this.start, this.size));
       this.bytes = b;
+      this.size -= this.start;
+      this.start = 0;
     }
     this.varint(item - this.last);
     this.varint(tf);
@@ -30,16 +35,24 @@ export class PostingsWriter {
     this.bytes[this.size++] = v;
   }
 
-  /** The encoded postings (a copy: the writer may be reused or dropped). */
+  /** The encoded postings of the current list (a copy: the writer may be reused or dropped). */
   finish(): Uint8Array {
-    return this.bytes.slice(0, this.size);
+    return this.bytes.slice(this.start, this.size);
   }
 
-  /** Empties the writer for another list, keeping its buffer. */
-  reset(): void {
-    this.size = 0;
+  /**
+   * Starts another list after the current one, which stays in the buffer: `view()` of a list is valid for as
+   * long as the caller keeps it (a buffer outgrown is left to the views of the lists written in it).
+   */
+  nextList(): void {
+    this.start = this.size;
     this.last = 0;
     this.count = 0;
+  }
+
+  /** The current list's bytes, without a copy. */
+  view(): Uint8Array {
+    return this.bytes.subarray(this.start, this.size);
   }
 }
 
@@ -153,7 +166,7 @@ export class SegmentBuilder {
     let w = 0;
     for (let i = 0; i < keys.length; ) {
       const key = Math.floor(keys[i]! / SLOT);
-      out.reset();
+      out.nextList();
       for (; i < keys.length && Math.floor(keys[i]! / SLOT) === key; i++) {
         const e = 3 * (keys[i]! % SLOT);
         out.add(entries[e]!, entries[e + 1]!, entries[e + 2]!);
@@ -161,7 +174,7 @@ export class SegmentBuilder {
       while (w < words.length && words[w]! < key) w++;
       let sentences = 0;
       for (; w < words.length && words[w] === key; w++) sentences++;
-      yield { key, units: out.count, sentences, data: out.finish() };
+      yield { key, units: out.count, sentences, data: out.view() };
     }
   }
 }
