@@ -21,7 +21,9 @@ import type { L4Store } from './tiers/l4/store.js';
 import { openStore, type Store, type StoreParts } from './wiring.js';
 
 export type { Health } from './health.js';
+export type { Candidate } from './paging/candidates.js';
 export type { IngestResult } from './paging/ingest.js';
+export type { FaultResult } from './paging/paging.js';
 export type { PagingResult, Pressure, ServedPage } from './paging/views.js';
 export { defaultResendPolicy, type StoreParts as PagerParts } from './wiring.js';
 

@@ -102,6 +102,7 @@ describe('MCP server, in process', () => {
     }
     const paging = tools.find((x) => x.name === 'page_fault')!;
     assert.deepEqual(Object.keys(paging.outputSchema!.properties!).sort(), [
+      'candidates',
       'evicted',
       'l1',
       'pages',

@@ -53,8 +53,15 @@ const GIST_CHARS = 120;
 /** A one-line gist: the page's first sentence, or its first words, on one line. */
 export function gistOf(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
-  const sentence = firstSentence(flat, 20) ?? flat;
-  return sentence.length <= GIST_CHARS ? sentence : `${sentence.slice(0, GIST_CHARS - 1).trimEnd()}…`;
+  return clip(firstSentence(flat, 20) ?? flat, GIST_CHARS);
+}
+
+/** `text` in at most `chars` characters: cut at its end (or, with 'start', at its start), marked by an ellipsis. */
+export function clip(text: string, chars: number, cut: 'start' | 'end' = 'end'): string {
+  if (text.length <= chars) return text;
+  return cut === 'end'
+    ? `${text.slice(0, chars - 1).trimEnd()}…`
+    : `…${text.slice(text.length - chars + 1).trimStart()}`;
 }
 
 /** The one tool call that brings pages (back) into context with their text. */

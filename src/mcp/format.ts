@@ -1,7 +1,7 @@
 import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Handle, reloadCall } from '../core/page.js';
 import { audienceOf } from '../errors.js';
-import type { PagingResult, Pressure, ServedPage } from '../pager.js';
+import type { Candidate, FaultResult, PagingResult, Pressure, ServedPage } from '../pager.js';
 
 /** Structured forms, matching ./schemas.ts. */
 export const pressureJson = (p: Pressure) => ({ used_tokens: p.used, budget_tokens: p.budget, pages: p.pages });
@@ -34,6 +34,22 @@ export const pageJson = (p: ServedPage) => ({
       }),
 });
 
+export const candidateJson = (c: Candidate) => ({
+  page_id: c.pageId,
+  source: c.source,
+  ordinal: c.ordinal,
+  tokens: c.tokens,
+  gist: c.gist,
+  score: Number(c.score.toFixed(4)),
+  reload: c.reload,
+});
+
+export const faultJson = (r: FaultResult) => ({
+  query: r.query,
+  ...pagingJson(r),
+  candidates: r.candidates.map(candidateJson),
+});
+
 export const pagingJson = (r: PagingResult) => ({
   pages: r.pages.map(pageJson),
   evicted: r.evicted.map(handleJson),
@@ -47,6 +63,17 @@ export const pressureText = (p: Pressure) => `L1: ${p.used}/${p.budget} tokens i
 export const handleText = (h: Handle) =>
   `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
+/** One line of at most CANDIDATE_LINE_CHARS characters (source and gist are clipped by candidateIn). */
+export const candidateText = (c: Candidate) =>
+  `- ${c.pageId} · ${c.source} #${c.ordinal} · ${c.tokens} tokens · score ${c.score.toFixed(3)} · ${c.gist}`;
+
+/** The candidates' part of a page_fault result, empty when there are none. */
+export function candidatesText(candidates: Candidate[]): string {
+  if (!candidates.length) return '';
+  const call = reloadCall([candidates[0]!.pageId]);
+  return `Next best matches, not loaded (if the pages above do not answer, load one by id, e.g. ${call}):\n${candidates.map(candidateText).join('\n')}`;
+}
+
 export function pageText(p: ServedPage): string {
   const what =
     p.resolution === 'summary'
@@ -58,8 +85,18 @@ export function pageText(p: ServedPage): string {
   return `${head}\n(text sent to you${when}, not repeated; if you do not see it: ${reloadCall([p.pageId])})`;
 }
 
-export function pagingText(r: PagingResult, lead: string): string {
+/** A page_fault result as text: its pages, then its candidates, then what the other results show. */
+export function faultText(r: FaultResult): string {
+  const lead = r.pages.length
+    ? `Page fault for "${r.query}": ${r.pages.length} page(s).`
+    : `No page matches "${r.query}". Ingest the document first, or rephrase.`;
+  return pagingText(r, lead, candidatesText(r.candidates));
+}
+
+/** A paging result as text; `extra`, when given, goes right after the pages. */
+export function pagingText(r: PagingResult, lead: string, extra = ''): string {
   const parts = [lead, ...r.pages.map(pageText)];
+  if (extra) parts.push(extra);
   if (r.evicted.length)
     parts.push(`Evicted from L1 (load_page brings one back):\n${r.evicted.map(handleText).join('\n')}`);
   if (r.skipped.length) {

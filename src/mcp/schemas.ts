@@ -51,6 +51,17 @@ export const handleOut = z.object({
   reload: z.string(),
 });
 
+/** A page ranked next after those a page_fault brought in (see src/paging/candidates.ts). */
+export const candidateOut = z.object({
+  page_id: z.string(),
+  source: z.string(),
+  ordinal: z.number().int(),
+  tokens: z.number().int(),
+  gist: z.string(),
+  score: z.number(),
+  reload: z.string(),
+});
+
 export const pageOut = z.object({
   page_id: z.string(),
   source: z.string(),

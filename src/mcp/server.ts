@@ -25,7 +25,7 @@ export function instructions(resendAfterSeconds: number): string {
   const window =
     resendAfterSeconds >= 120 ? `${Math.round(resendAfterSeconds / 60)} minutes` : `${resendAfterSeconds} seconds`;
   return `vmem is your virtual memory: documents too large for your context are stored as pages.
-- ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in.
+- ingest a document (text or path) once; then page_fault with what you are missing to bring relevant pages in. It also lists the next best pages by id (candidates): if the pages it brought do not answer, load_page a candidate rather than faulting again.
 - Your context (L1) has a token budget; new pages evict the least recently used ones, which leave handles. load_page brings a page back by id; pin what you must keep.
 - vmem cannot see your context. ${
     resendAfterSeconds

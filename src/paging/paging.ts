@@ -7,6 +7,7 @@ import type { PageEntry } from '../core/page-table.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L3Index } from '../tiers/l3/index.js';
+import { type Candidate, candidateCount, candidateIn } from './candidates.js';
 import type { ReadPath } from './read-path.js';
 import { handleIn, type PagingResult, type Pressure, pressureOf, type ServedPage, servedPage } from './views.js';
 
@@ -24,6 +25,13 @@ export interface PagingLevels {
   evicted(pageIds: string[]): void;
 }
 
+/** What page_fault returns: the pages it brought in, and the next best as candidates to load instead. */
+export interface FaultResult extends PagingResult {
+  query: string;
+  /** Best first; none of them is in the session's L1. */
+  candidates: Candidate[];
+}
+
 /** page_fault, load_page and evict on one session's L1, with their argument checks; admission is planned by planAdmission. */
 export class Paging {
   constructor(private readonly levels: PagingLevels) {}
@@ -31,25 +39,34 @@ export class Paging {
   /**
    * Ranks pages for `query` and brings the best into the session's L1, evicting LRU pages as needed.
    * A resident page's text is left out only while the model can be assumed to still see it (the resend
-   * policy) and `resend` is not set; its entry then says how to get the text back.
+   * policy) and `resend` is not set; its entry then says how to get the text back. The `candidates` next
+   * best pages (default DEFAULT_CANDIDATES) not in L1 come back as candidates, for the model to load instead.
    */
   async fault(
     session: Session,
     query: string,
-    opts: { maxPages?: number; maxTokens?: number; resolution?: Resolution; resend?: boolean } = {},
-  ): Promise<PagingResult & { query: string }> {
+    opts: {
+      maxPages?: number;
+      maxTokens?: number;
+      resolution?: Resolution;
+      resend?: boolean;
+      candidates?: number;
+    } = {},
+  ): Promise<FaultResult> {
     const { table, l3 } = this.levels;
     if (!query.trim())
       throw new InputError('query', 'is empty; say what you are missing, e.g. "the 2015 revenue figures"');
     const maxPages = opts.maxPages ?? 3;
     const maxTokens = opts.maxTokens ?? this.levels.config.l1Tokens;
+    const candidates = candidateCount(opts.candidates);
     // A page matched through its summary counts once, with its better score. Asking for twice as many
     // hits leaves room for both keys of a page.
     const scores = new Map<string, number>();
-    for (const h of await l3.query(query, 2 * maxPages)) {
+    for (const h of await l3.query(query, 2 * (maxPages + candidates))) {
       if (table.has(h.pageId) && !scores.has(h.pageId)) scores.set(h.pageId, h.score);
     }
-    const ranked = [...scores.keys()].slice(0, maxPages).map((id) => table.get(id)!);
+    const order = [...scores.keys()];
+    const ranked = order.slice(0, maxPages).map((id) => table.get(id)!);
     const best = ranked[0];
     const smallest =
       best && Math.min(best.tokens, opts.resolution !== 'full' && best.summary ? best.summary.tokens : Infinity);
@@ -66,7 +83,13 @@ export class Paging {
       resolution: opts.resolution ?? 'auto',
     });
     for (const p of result.pages) p.score = scores.get(p.pageId);
-    return { query, ...result };
+    // The next best, taken after admission: a page the model holds already is no choice to offer.
+    const offered = order
+      .slice(maxPages)
+      .filter((id) => !session.l1.has(id))
+      .slice(0, candidates)
+      .map((id) => candidateIn(table, id, scores.get(id)!));
+    return { query, ...result, candidates: offered };
   }
 
   /**

@@ -1,0 +1,60 @@
+import type { PageTable } from '../catalog.js';
+import { clip, reloadCall } from '../core/page.js';
+import { InputError } from '../errors.js';
+
+/**
+ * Candidates: the pages page_fault ranked next after the ones it brought in, offered as short handles so
+ * that a model whose top page is wrong loads the right one with one load_page instead of asking again.
+ * They cost the host's context, so each is one short line (see CANDIDATE_LINE_CHARS).
+ */
+
+/** How many candidates a fault lists when not told; bench/candidates.ts measures the choice. */
+export const DEFAULT_CANDIDATES = 3;
+/** More than this and the candidates stop being cheap beside the pages. */
+export const MAX_CANDIDATES = 10;
+/** Gists are first sentences of up to 120 characters; a candidate needs only enough to recognise it. */
+export const CANDIDATE_GIST_CHARS = 80;
+/** A source is often a path: its end (the file name) is kept. */
+export const CANDIDATE_SOURCE_CHARS = 48;
+/**
+ * The bound on one candidate's line in a tool result's text: id (21), clipped source and gist, ordinal,
+ * tokens and score, with their separators. About 40 o200k tokens of English.
+ */
+export const CANDIDATE_LINE_CHARS = 200;
+
+/** A page ranked next after those a fault brought in: enough to choose it, and the call that loads it. */
+export interface Candidate {
+  pageId: string;
+  source: string;
+  ordinal: number;
+  tokens: number;
+  gist: string;
+  /** Its L3 score for the query, on the scale of the served pages' scores. */
+  score: number;
+  reload: string;
+}
+
+/** The number of candidates asked for, or the caller's error naming the field and the fix. */
+export function candidateCount(asked: number | undefined): number {
+  if (asked === undefined) return DEFAULT_CANDIDATES;
+  if (!Number.isInteger(asked) || asked < 0 || asked > MAX_CANDIDATES)
+    throw new InputError(
+      'candidates',
+      `is ${asked}; give a whole number from 0 (none) to ${MAX_CANDIDATES}, or leave it out for ${DEFAULT_CANDIDATES}`,
+    );
+  return asked;
+}
+
+/** The candidate a ranked page makes, its source and gist clipped to keep its line short. */
+export function candidateIn(table: PageTable, pageId: string, score: number): Candidate {
+  const e = table.get(pageId)!;
+  return {
+    pageId,
+    source: clip(e.source, CANDIDATE_SOURCE_CHARS, 'start'),
+    ordinal: e.ordinal,
+    tokens: e.tokens,
+    gist: clip(e.gist, CANDIDATE_GIST_CHARS),
+    score,
+    reload: reloadCall([pageId]),
+  };
+}
