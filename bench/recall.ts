@@ -84,12 +84,28 @@ export interface PageRecall extends Recall {
   faultMs: number[];
 }
 
-export async function pageRecall(docs: SourceFile[], questions: RangeQuestion[]): Promise<PageRecall> {
+/** A page as ingest cut it, with the character range of its document that it covers. */
+export interface CutPage {
+  id: string;
+  charStart: number;
+  charEnd: number;
+  text: string;
+}
+
+/** A fresh store with the default settings holding `docs`, and each document's pages as ingest cut them. */
+export interface RecallStore {
+  pager: Pager;
+  pagesOf: CutPage[][];
+  ingestMs: number;
+}
+
+/** Runs `fn` on a RecallStore of `docs` in a temporary data dir, removed afterwards. */
+export async function withRecallStore<T>(docs: SourceFile[], fn: (store: RecallStore) => Promise<T>): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'vmem-recall-'));
   try {
     const pager = await Pager.open(loadConfig({ '--data-dir': dir }, {}));
     try {
-      let t = performance.now();
+      const t = performance.now();
       await pager.ingest(docs);
       const ingestMs = performance.now() - t;
       // The pages as ingest cut them, with the ranges they cover; ids match because pages are content-addressed.
@@ -100,51 +116,64 @@ export async function pageRecall(docs: SourceFile[], questions: RangeQuestion[])
           id: pageOf(c, { documentId: '', source: d.source }).id,
         })),
       );
-      const texts = new Map(pagesOf.flat().map((p) => [p.id, p.text]));
-      const ids = [...texts.keys()];
-      if (ids.length !== pager.table.pageCount || ids.some((id) => !pager.table.has(id)))
+      const ids = new Set(pagesOf.flat().map((p) => p.id));
+      if (ids.size !== pager.table.pageCount || [...ids].some((id) => !pager.table.has(id)))
         throw new Error('the pages chunked here are not the pages ingest made');
-      const baseline = bm25Baseline([...texts.values()].map(analyze));
-
-      const session = pager.newSession();
-      const hit = [0, 0, 0, 0];
-      const faultMs: number[] = [];
-      let goldPages = 0;
-      for (const q of questions) {
-        const gold = new Set(
-          pagesOf[q.doc]!.filter((p) => q.ranges.some(([s, e]) => p.charStart < e && s < p.charEnd)).map((p) => p.id),
-        );
-        if (!gold.size) throw new Error(`no page holds the answer to ${JSON.stringify(q.question)}`);
-        goldPages += gold.size;
-        pager.evict(session, 'all');
-        t = performance.now();
-        const got = (await pager.fault(session, q.question, { maxPages: 3 })).pages.map((p) => p.pageId);
-        faultMs.push(performance.now() - t);
-        const base = baseline(analyze(q.question))
-          .slice(0, 3)
-          .map((p) => ids[p]!);
-        const within = (ranked: string[], k: number) => ranked.slice(0, k).some((id) => gold.has(id));
-        [within(got, 1), within(got, 3), within(base, 1), within(base, 3)].forEach((m, j) => (hit[j]! += m ? 1 : 0));
-      }
-      const n = questions.length;
-      return {
-        documents: docs.length,
-        pages: ids.length,
-        questions: n,
-        recallAt1: hit[0]! / n,
-        recallAt3: hit[1]! / n,
-        bm25RecallAt1: hit[2]! / n,
-        bm25RecallAt3: hit[3]! / n,
-        goldPages: goldPages / n,
-        ingestMs,
-        faultMs,
-      };
+      return await fn({ pager, pagesOf, ingestMs });
     } finally {
       await pager.close();
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The pages of the question's document that overlap one of its answer ranges: any of them is a hit. */
+export function goldPages(pagesOf: CutPage[][], q: RangeQuestion): Set<string> {
+  const gold = new Set(
+    pagesOf[q.doc]!.filter((p) => q.ranges.some(([s, e]) => p.charStart < e && s < p.charEnd)).map((p) => p.id),
+  );
+  if (!gold.size) throw new Error(`no page holds the answer to ${JSON.stringify(q.question)}`);
+  return gold;
+}
+
+export async function pageRecall(docs: SourceFile[], questions: RangeQuestion[]): Promise<PageRecall> {
+  return withRecallStore(docs, async ({ pager, pagesOf, ingestMs }) => {
+    const texts = new Map(pagesOf.flat().map((p) => [p.id, p.text]));
+    const ids = [...texts.keys()];
+    const baseline = bm25Baseline([...texts.values()].map(analyze));
+
+    const session = pager.newSession();
+    const hit = [0, 0, 0, 0];
+    const faultMs: number[] = [];
+    let goldCount = 0;
+    for (const q of questions) {
+      const gold = goldPages(pagesOf, q);
+      goldCount += gold.size;
+      pager.evict(session, 'all');
+      const t = performance.now();
+      const got = (await pager.fault(session, q.question, { maxPages: 3 })).pages.map((p) => p.pageId);
+      faultMs.push(performance.now() - t);
+      const base = baseline(analyze(q.question))
+        .slice(0, 3)
+        .map((p) => ids[p]!);
+      const within = (ranked: string[], k: number) => ranked.slice(0, k).some((id) => gold.has(id));
+      [within(got, 1), within(got, 3), within(base, 1), within(base, 3)].forEach((m, j) => (hit[j]! += m ? 1 : 0));
+    }
+    const n = questions.length;
+    return {
+      documents: docs.length,
+      pages: ids.length,
+      questions: n,
+      recallAt1: hit[0]! / n,
+      recallAt3: hit[1]! / n,
+      bm25RecallAt1: hit[2]! / n,
+      bm25RecallAt3: hit[3]! / n,
+      goldPages: goldCount / n,
+      ingestMs,
+      faultMs,
+    };
+  });
 }
 
 /** The line under a page_fault recall table: how many pages count as a hit, and the time it took. */

@@ -18,7 +18,7 @@ export const CANDIDATE_GIST_CHARS = 80;
 export const CANDIDATE_SOURCE_CHARS = 48;
 /**
  * The bound on one candidate's line in a tool result's text: id (21), clipped source and gist, ordinal,
- * tokens and score, with their separators. About 40 o200k tokens of English.
+ * tokens and score, with their separators: about 40 o200k tokens with a short source, 60 with a long path.
  */
 export const CANDIDATE_LINE_CHARS = 200;
 
