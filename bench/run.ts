@@ -12,6 +12,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { type Config, loadConfig } from '../src/config.js';
 import { Pager } from '../src/pager.js';
 import { startRedis } from '../test/support/redis.js';
+import { benchCandidates, CANDIDATES_NOTE, CANDIDATES_TITLE, candidatesTable } from './candidates.js';
 import { benchScale, chromaLatency, type Latency, openOnChroma, storeCells, withChroma } from './chroma.js';
 import { benchCompression } from './compression.js';
 import { covidQaRecall, covidQaSection } from './covid-qa.js';
@@ -294,6 +295,9 @@ async function main(): Promise<void> {
   log(recallTable(recall));
   log(`\n${covidQaSection(await covidQaRecall())}`);
   log(`\n${qmsumSection(await qmsumRecall())}`);
+  log(`\n## ${CANDIDATES_TITLE}\n`);
+  log(candidatesTable(await benchCandidates()));
+  log(`\n${CANDIDATES_NOTE}`);
 
   const ms = (l: Latency) => [l.n, fmt(l.p50, 3), fmt(l.p99, 3)];
   const chroma = await withChroma(async ({ url }) => {

@@ -59,7 +59,7 @@ describe('page_fault candidates', () => {
 
     const enc = tokenizer('o200k_base');
     const lines = r.text.split('\n');
-    assert.match(r.text, /Next best matches, not loaded \(if the pages above do not answer, load one by id/);
+    assert.match(r.text, /Next best matches, not loaded \(load_page one by id if the pages above do not answer\):/);
     for (const c of r.s.candidates) {
       assert.ok(
         c.source.length <= CANDIDATE_SOURCE_CHARS && c.source.startsWith('…') && c.source.endsWith('first-chapters.md'),

@@ -70,8 +70,7 @@ export const candidateText = (c: Candidate) =>
 /** The candidates' part of a page_fault result, empty when there are none. */
 export function candidatesText(candidates: Candidate[]): string {
   if (!candidates.length) return '';
-  const call = reloadCall([candidates[0]!.pageId]);
-  return `Next best matches, not loaded (if the pages above do not answer, load one by id, e.g. ${call}):\n${candidates.map(candidateText).join('\n')}`;
+  return `Next best matches, not loaded (load_page one by id if the pages above do not answer):\n${candidates.map(candidateText).join('\n')}`;
 }
 
 export function pageText(p: ServedPage): string {
