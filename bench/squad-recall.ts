@@ -15,7 +15,7 @@ import { tokenizer } from '../src/core/tokenizer.js';
 import { analyze } from '../src/embed/analyzer.js';
 import { HashingEmbedder } from '../src/embed/hashing.js';
 import { EmbeddedIndex, type FusionWeights } from '../src/tiers/l3/embedded.js';
-import { bm25Baseline, type Recall } from './recall.js';
+import { bm25Baseline, type HalvedRecall, RecallCounter } from './recall.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
 
 export interface SquadRecallOptions {
@@ -30,11 +30,8 @@ export interface SquadRecallOptions {
   rank?: (question: string) => Promise<string[]>;
 }
 
-export interface SquadRecallResult extends Recall {
+export interface SquadRecallResult extends HalvedRecall {
   pages: number;
-  /** The same numbers over the even- and odd-indexed questions: tune on even, check on odd. */
-  even: Recall;
-  odd: Recall;
 }
 
 export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadRecallResult> {
@@ -64,31 +61,16 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
     await index.flush();
 
     const baseline = bm25Baseline(pageTexts.map(analyze));
-    const hit = { all: [0, 0, 0, 0], even: [0, 0, 0, 0], odd: [0, 0, 0, 0] };
-    for (const [i, ask] of asks.entries()) {
+    const counter = new RecallCounter();
+    for (const ask of asks) {
       const got = opts.rank ? await opts.rank(ask.question) : (await index.query(ask.question, 3)).map((h) => h.pageId);
       const base = baseline(analyze(ask.question))
         .slice(0, 3)
         .map((p) => pageIds[p]!);
-      const marks = [got[0] === ask.gold, got.includes(ask.gold), base[0] === ask.gold, base.includes(ask.gold)];
-      for (const h of [hit.all, i % 2 ? hit.odd : hit.even]) marks.forEach((m, j) => (h[j]! += m ? 1 : 0));
+      counter.add([got[0] === ask.gold, got.includes(ask.gold), base[0] === ask.gold, base.includes(ask.gold)]);
     }
     await index.close();
-
-    const recall = (h: number[], n: number): Recall => ({
-      questions: n,
-      recallAt1: h[0]! / n,
-      recallAt3: h[1]! / n,
-      bm25RecallAt1: h[2]! / n,
-      bm25RecallAt3: h[3]! / n,
-    });
-    const nEven = Math.ceil(asks.length / 2);
-    return {
-      pages: pageIds.length,
-      ...recall(hit.all, asks.length),
-      even: recall(hit.even, nEven),
-      odd: recall(hit.odd, asks.length - nEven),
-    };
+    return { pages: pageIds.length, ...counter.result() };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -79,3 +79,23 @@ export function analyze(text: string): string[] {
   }
   return out;
 }
+
+/**
+ * Words that frame a question rather than say what it is about: "Summarize the discussion about X", "What
+ * did the manager think of X?". A meeting transcript is full of them, so they rank pages by how much was
+ * said rather than by X. Dropped from queries only (the index keeps them: "think tank" is still found
+ * through "tank", and a query of framing words alone keeps them). Chosen on the even half of QMSum val:
+ * recall@3 0.571 → 0.597, and on the odd half 0.475 → 0.508; SQuAD and COVID-QA within one question.
+ */
+const QUESTION_FRAMING = new Set(
+  'summarize summarise discuss discussed discussion discussing think thought talk talked say said mention mentioned opinion opinions describe explain'
+    .split(' ')
+    .flatMap((w) => analyze(w)),
+);
+
+/** Index terms of a query: those of `analyze`, without the words that only frame the question. */
+export function analyzeQuery(text: string): string[] {
+  const terms = analyze(text);
+  const topical = terms.filter((t) => !QUESTION_FRAMING.has(t));
+  return topical.length ? topical : terms;
+}

@@ -1,7 +1,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
-import { analyze } from '../../embed/analyzer.js';
+import { analyze, analyzeQuery } from '../../embed/analyzer.js';
 import { dot, type Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from '../../errors.js';
 import { exists } from '../../store/atomic-file.js';
@@ -145,7 +145,7 @@ export class EmbeddedIndex implements L3Index {
     const totals = this.store.totals();
     if (!totals.items || k <= 0) return [];
     // The query's words no item has are dropped; bigram keys come from the rest, in order.
-    const ids = this.store.termIds(analyze(query)).filter((t): t is number => t !== undefined);
+    const ids = this.store.termIds(analyzeQuery(query)).filter((t): t is number => t !== undefined);
     // Page BM25 over words and bigrams; the words' sentence frequencies come with their postings.
     const keys = [...new Set(withBigrams(ids))];
     const postings = this.store.postings(keys);
