@@ -61,7 +61,12 @@ export class OpenAIEmbedder implements Embedder {
       reply = await this.client.embeddings.create(
         // 'float': the client's default asks for base64, which Ollama and other servers do not all speak.
         { model: this.opts.model, input, encoding_format: 'float' },
-        { timeout: call.timeoutMs, maxRetries: call.maxRetries, signal: call.signal },
+        // Only the limits a call sets: the client refuses an explicit undefined.
+        {
+          ...(call.timeoutMs !== undefined && { timeout: call.timeoutMs }),
+          ...(call.maxRetries !== undefined && { maxRetries: call.maxRetries }),
+          ...(call.signal && { signal: call.signal }),
+        },
       );
     } catch (err) {
       // The client's own messages carry the status and the server's reason, never the request's headers.

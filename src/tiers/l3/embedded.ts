@@ -246,17 +246,25 @@ export class EmbeddedIndex implements L3Index {
     if (!semantic?.catchUp.reachable()) return undefined;
     const dim = semantic.vectors.dim();
     if (!dim) return undefined;
+    let q: Float32Array;
     try {
-      const [q] = await semantic.opts.embedder.embed([query], { timeoutMs: QUERY_TIMEOUT_MS, maxRetries: 0 });
-      if (q!.length !== dim)
-        throw new EmbedderMismatchError(
-          `${semantic.opts.describe} returned a query vector of dimension ${q!.length}, but the L3 index at ${this.store.file} holds vectors of dimension ${dim}; run \`vmem reindex\` to rebuild it from L4`,
-        );
-      return bestPassages(semantic.vectors.scan(), q!, PASSAGE_CANDIDATES);
+      [q] = (await semantic.opts.embedder.embed([query], { timeoutMs: QUERY_TIMEOUT_MS, maxRetries: 0 })) as [
+        Float32Array,
+      ];
     } catch (err) {
+      // The endpoint's failure, not the caller's: this query ranks lexically, the background retries.
       semantic.catchUp.lost(err);
       return undefined;
     }
+    if (q.length !== dim) {
+      semantic.catchUp.lost(
+        new EmbedderMismatchError(
+          `${semantic.opts.describe} returned a query vector of dimension ${q.length}, but the L3 index at ${this.store.file} holds vectors of dimension ${dim}; run \`vmem reindex\` to rebuild it from L4`,
+        ),
+      );
+      return undefined;
+    }
+    return bestPassages(semantic.vectors.scan(), q, PASSAGE_CANDIDATES);
   }
 
   has(pageId: string, kind?: ItemKind): boolean {

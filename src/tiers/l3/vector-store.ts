@@ -48,7 +48,7 @@ export class VectorStore {
         'SELECT no, key, EXISTS (SELECT 1 FROM passage_vectors v WHERE v.item = i.no) AS done FROM items i WHERE no > ? ORDER BY no LIMIT ?',
       ),
       scan: q(
-        'SELECT item, passage, vector FROM passage_vectors WHERE item > ?1 OR (item = ?1 AND passage > ?2) ORDER BY item, passage LIMIT ?3',
+        'SELECT item, passage, vector FROM passage_vectors WHERE (item, passage) > (?, ?) ORDER BY item, passage LIMIT ?',
       ),
     };
   }
