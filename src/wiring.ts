@@ -161,6 +161,6 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     events,
   };
   watchHealth('L2', l2, (h) => events.emit('health', h));
-  watchHealth('L3', l3, (h) => events.emit('health', h));
+  for (const part of [l3, ...(l3.within?.() ?? [])]) watchHealth('L3', part, (h) => events.emit('health', h));
   return store;
 }

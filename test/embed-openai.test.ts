@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import { OpenAIEmbedder } from '../src/embed/openai.ts';
 import { passagesOf } from '../src/embed/passages.ts';
@@ -13,8 +14,9 @@ import { EmbedderMismatchError, EmbeddingError } from '../src/errors.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import type { IndexItem, ItemKind } from '../src/tiers/l3/index.ts';
 import { VectorStore } from '../src/tiers/l3/vector-store.ts';
-import { tempDir } from './helpers.ts';
+import { call, connectedStore, tempDir } from './helpers.ts';
 import { FAKE_DIM, fakeEmbeddings, topicVector } from './support/fake-embeddings.ts';
+import { waitFor } from './support/wait.ts';
 
 const KEY = 'sk-test-secret-key';
 const tok = tokenizer('o200k_base');
@@ -156,14 +158,6 @@ function allHaveVectors(file: string): boolean {
   }
 }
 
-async function until(cond: () => boolean, what: string, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 test('a page whose passage means what the query asks wins through the vector signal, with no word in common', async (t) => {
   const fake = await server(t);
   const tmp = tempDir('vmem-embed-');
@@ -197,12 +191,12 @@ test('the endpoint down at ingest: pages are found by their words at once, their
   t.after(() => index.close());
   await index.upsert(itemsOf(['pA', 'pB', 'pC']));
   assert.equal((await index.query('doubloon', 1))[0]?.pageId, 'pB', 'found by its words before any vector');
-  await until(() => statuses.length === 1, 'the outage report');
+  await waitFor(() => statuses.length === 1, 'the outage report');
   assert.deepEqual(statuses, [false]);
   assert.equal(index.available(), false);
   assert.ok(!allHaveVectors(file));
   down = false;
-  await until(() => statuses.length === 2, 'the recovery report');
+  await waitFor(() => statuses.length === 2, 'the recovery report');
   await index.vectorsIdle();
   assert.deepEqual(statuses, [false, true], 'one report each way, however many retries');
   assert.ok(allHaveVectors(file));
@@ -246,7 +240,38 @@ test('an index built by one embedding model refuses another, naming vmem reindex
     semanticIndex(file, fake.baseURL),
     (e: Error) =>
       e instanceof EmbedderMismatchError &&
-      /built by embedder none, but openai:fake-embed/.test(e.message) &&
+      /built by embedder lexical, but openai:fake-embed/.test(e.message) &&
       /vmem reindex/.test(e.message),
   );
+});
+
+test('through the MCP server: VMEM_EMBEDDER=openai pages are found by their words while the endpoint is down, by their meaning once it is back, and the host hears of both', async (t) => {
+  const fake = await server(t);
+  let down = true;
+  fake.set(() => (down ? { status: 503, body: { error: { message: 'loading model' } } } : undefined));
+  const { client } = await connectedStore(t, {
+    '--embedder': 'openai',
+    '--embed-base-url': fake.baseURL,
+    '--embed-model': 'fake-embed',
+  });
+  const logs: string[] = [];
+  client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => void logs.push(String(n.params.data)));
+  await client.setLoggingLevel('info');
+  for (const [id, text] of Object.entries(PAGES)) await call(client, 'ingest', { text, source: `${id}.md` });
+  const byWords = await call(client, 'page_fault', { query: 'albatross wings', max_pages: 1 });
+  assert.equal(byWords.s.pages[0]?.source, 'pC.md', 'found by its words at once');
+  await waitFor(() => logs.some((l) => /L3 \(embedded\) is unreachable/.test(l)), 'the outage notice');
+  assert.ok(!logs.some((l) => l.includes(KEY)));
+  down = false;
+  await waitFor(() => logs.some((l) => /reachable again/.test(l)), 'the recovery notice', { timeoutMs: 15_000 });
+  const byMeaning = await waitFor(async () => {
+    await call(client, 'evict', { all: true });
+    const r = await call(client, 'page_fault', { query: 'saltwater expanse', max_pages: 1 });
+    return r.s.pages[0]?.source === 'pA.md' ? r : undefined;
+  }, 'a fault found by meaning');
+  assert.equal(byMeaning.s.pages.length, 1);
+  assert.equal(logs.filter((l) => /unreachable/.test(l)).length, 1, 'one notice of the outage');
+  assert.equal(logs.filter((l) => /reachable again/.test(l)).length, 1, 'one notice of the recovery');
+  const embeddingsCalls = fake.requests.filter((r) => r.url === '/v1/embeddings');
+  assert.ok(embeddingsCalls.every((r) => r.body.model === 'fake-embed'));
 });

@@ -55,7 +55,7 @@ export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6 };
  * What the meta's `embedder` says of a lexical-only index. Indexes written before semantic embedders
  * name the hashing embedder there, whose vectors were never stored (its weight was 0): lexical-only too.
  */
-const LEXICAL_ONLY = 'none';
+const LEXICAL_ONLY = 'lexical';
 const LEXICAL_ONLY_BEFORE = 'hashing-v2-1024';
 const builtBy = (name: string | undefined) => (name === LEXICAL_ONLY_BEFORE ? LEXICAL_ONLY : name);
 
