@@ -7,13 +7,15 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { LoggingMessageNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig } from '../src/config.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import { OpenAIEmbedder } from '../src/embed/openai.ts';
 import { passagesOf } from '../src/embed/passages.ts';
-import { EmbedderMismatchError, EmbeddingError } from '../src/errors.ts';
+import { ConfigError, EmbedderMismatchError, EmbeddingError } from '../src/errors.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import type { IndexItem, ItemKind } from '../src/tiers/l3/index.ts';
 import { VectorStore } from '../src/tiers/l3/vector-store.ts';
+import { semanticEmbedderFor } from '../src/wiring.ts';
 import { call, connectedStore, tempDir } from './helpers.ts';
 import { FAKE_DIM, fakeEmbeddings, topicVector } from './support/fake-embeddings.ts';
 import { waitFor } from './support/wait.ts';
@@ -274,4 +276,21 @@ test('through the MCP server: VMEM_EMBEDDER=openai pages are found by their word
   assert.equal(logs.filter((l) => /reachable again/.test(l)).length, 1, 'one notice of the recovery');
   const embeddingsCalls = fake.requests.filter((r) => r.url === '/v1/embeddings');
   assert.ok(embeddingsCalls.every((r) => r.body.model === 'fake-embed'));
+});
+
+test('VMEM_EMBEDDER=openai against api.openai.com without OPENAI_API_KEY stops at start, naming the key and the local alternative', async () => {
+  const config = loadConfig({ '--embedder': 'openai' }, {});
+  await assert.rejects(
+    semanticEmbedderFor(config, {}),
+    (e: Error) => e instanceof ConfigError && /OPENAI_API_KEY/.test(e.message) && /VMEM_EMBED_BASE_URL/.test(e.message),
+  );
+  assert.equal(await semanticEmbedderFor(loadConfig({}, {}), {}), undefined, 'the default is lexical, offline');
+  const local = await semanticEmbedderFor(
+    loadConfig(
+      { '--embedder': 'openai', '--embed-base-url': 'http://localhost:11434/v1', '--embed-model': 'nomic-embed-text' },
+      {},
+    ),
+    {},
+  );
+  assert.equal(local?.embedder.name, 'openai:nomic-embed-text');
 });
