@@ -4,8 +4,8 @@ import { dot } from '../../embed/embedder.js';
  * The `n` items whose best passage is closest to `query`, best first, from passage vectors streamed in item
  * order: memory holds one chunk of vectors and the `n` best, whatever the store holds.
  *
- * A brute-force scan: its cost grows with the store (about a millisecond per 10k passages of 768
- * dimensions). Past a few hundred thousand passages it wants an approximate nearest-neighbour index on
+ * A brute-force scan: its cost grows with the store (one dot product per passage, not measured here at
+ * scale). Past a few hundred thousand passages it wants an approximate nearest-neighbour index on
  * disk beside the postings (HNSW or IVF over the same rows, e.g. sqlite-vec or a DiskANN-style graph),
  * which this function's callers would query instead.
  */
