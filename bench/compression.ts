@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { ExtractiveCompressor } from '../src/compress/extractive.js';
 import { chunkText } from '../src/core/chunker.js';
 import { tokenizer } from '../src/core/tokenizer.js';
-import { HashingEmbedder } from '../src/embed/hashing.js';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.js';
 import type { SquadArticle } from './squad-data.js';
 
@@ -38,7 +37,7 @@ async function recall(
 ): Promise<{ recallAt1: number; recallAt3: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-bench-summaries-'));
   try {
-    const index = await EmbeddedIndex.open(join(dir, 'l3.db'), new HashingEmbedder());
+    const index = await EmbeddedIndex.open(join(dir, 'l3.db'));
     const meta = (i: number) => ({
       id: `p${i}`,
       sha256: '',

@@ -13,7 +13,6 @@ import { chunkText } from '../src/core/chunker.js';
 import { pageOf } from '../src/core/page.js';
 import { tokenizer } from '../src/core/tokenizer.js';
 import { analyze } from '../src/embed/analyzer.js';
-import { HashingEmbedder } from '../src/embed/hashing.js';
 import { EmbeddedIndex, type FusionWeights } from '../src/tiers/l3/embedded.js';
 import { bm25Baseline, type HalvedRecall, RecallCounter } from './recall.js';
 import { loadSquad, type SquadArticle } from './squad-data.js';
@@ -39,7 +38,7 @@ export async function squadRecall(opts: SquadRecallOptions = {}): Promise<SquadR
   const enc = tokenizer('o200k_base');
   const dir = await mkdtemp(join(tmpdir(), 'vmem-squad-'));
   try {
-    const index = await EmbeddedIndex.open(join(dir, 'l3.db'), new HashingEmbedder(), { weights: opts.weights });
+    const index = await EmbeddedIndex.open(join(dir, 'l3.db'), { weights: opts.weights });
     const pageIds: string[] = [];
     const pageTexts: string[] = [];
     /** Per question: gold page id and question text, in dataset order. */

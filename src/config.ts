@@ -8,6 +8,8 @@ export const ENCODINGS = ['o200k_base', 'cl100k_base'] as const;
 export type EncodingName = (typeof ENCODINGS)[number];
 /** How evicted pages are compressed. */
 export const COMPRESSORS = ['extractive', 'openai', 'sampling'] as const;
+/** What L3 ranks with besides its lexical index: nothing (offline), or an OpenAI-compatible embeddings API. */
+export const EMBEDDERS = ['lexical', 'openai'] as const;
 
 function defaultDataDir(env: NodeJS.ProcessEnv): string {
   // Never the working directory: under `npx` that is a throwaway cache or the host's cwd.
@@ -52,6 +54,17 @@ export const configSchema = z
     compressConcurrency: intFrom(1, 64),
     openaiModel: z.string().min(1, 'must name a model'),
     openaiBaseUrl: z
+      .string()
+      .regex(
+        /^https?:\/\/\S+$/,
+        'must be an http:// or https:// URL of an OpenAI-compatible API, e.g. http://localhost:11434/v1',
+      ),
+    embedder: z.enum(EMBEDDERS, { message: `must be one of ${EMBEDDERS.join(', ')}` }),
+    embedModel: z
+      .string()
+      .trim()
+      .min(1, 'must name an embedding model, e.g. text-embedding-3-small or nomic-embed-text'),
+    embedBaseUrl: z
       .string()
       .regex(
         /^https?:\/\/\S+$/,
@@ -201,6 +214,24 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     env: 'VMEM_OPENAI_BASE_URL',
     flag: '--openai-base-url',
     doc: 'OpenAI-compatible API (Ollama, vLLM, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY',
+    default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1',
+  },
+  embedder: {
+    env: 'VMEM_EMBEDDER',
+    flag: '--embedder',
+    doc: 'what L3 ranks with besides words: lexical (offline) or openai (an OpenAI-compatible embeddings API)',
+    default: () => 'lexical',
+  },
+  embedModel: {
+    env: 'VMEM_EMBED_MODEL',
+    flag: '--embed-model',
+    doc: 'embedding model of the openai embedder (e.g. nomic-embed-text on Ollama)',
+    default: () => 'text-embedding-3-small',
+  },
+  embedBaseUrl: {
+    env: 'VMEM_EMBED_BASE_URL',
+    flag: '--embed-base-url',
+    doc: 'OpenAI-compatible embeddings API (Ollama, vLLM, TEI, LM Studio, llama.cpp); the key comes from OPENAI_API_KEY',
     default: (env) => env.OPENAI_BASE_URL || 'https://api.openai.com/v1',
   },
   httpHost: {

@@ -71,6 +71,15 @@ export class CompressionError extends VmemError {
   }
 }
 
+/**
+ * The embeddings endpoint failed or answered something unusable (a wrong count, a non-number): L3 ranks
+ * lexically meanwhile and retries; the message names the endpoint, never the key.
+ */
+export class EmbeddingError extends VmemError {
+  readonly audience = 'vmem';
+  override name = 'EmbeddingError';
+}
+
 /** vmem broke its own invariant (e.g. it built a snapshot its own schema refuses): a bug to report. */
 export class InternalError extends VmemError {
   readonly audience = 'vmem';

@@ -75,7 +75,8 @@ export class Pager {
 
   /** Networked levels unreachable right now. */
   outages(): Health[] {
-    return outagesOf({ L2: this.l2, L3: this.l3 });
+    const l3 = [this.l3, ...(this.l3.within?.() ?? [])].flatMap((part) => outagesOf({ L3: part }));
+    return [...outagesOf({ L2: this.l2 }), ...l3];
   }
 
   newSession(id?: string): Session {

@@ -6,6 +6,7 @@ import { tokenizer } from './core/tokenizer.js';
 import { dataDirLayout } from './data-dir.js';
 import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing.js';
+import { ConfigError } from './errors.js';
 import { EventBus } from './events.js';
 import { watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
@@ -14,14 +15,48 @@ import { indexItemsIn } from './paging/summaries.js';
 import { MemoryL2 } from './tiers/l2/memory.js';
 import type { L2Store } from './tiers/l2/store.js';
 import { EmbeddedIndex } from './tiers/l3/embedded.js';
-import type { L3Index } from './tiers/l3/index.js';
+import type { ItemKind, L3Index } from './tiers/l3/index.js';
 import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
 
-/** The embedder a configuration gives L3: the offline hashing embedder (no model, no network). */
-export function embedderFor(_config: Config): Embedder {
-  return new HashingEmbedder();
+/**
+ * The semantic embedder a configuration gives L3: an OpenAI-compatible embeddings API (its client loaded
+ * only then), or none, for lexical ranking alone (offline).
+ */
+export async function semanticEmbedderFor(
+  config: Config,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ embedder: Embedder; describe: string } | undefined> {
+  if (config.embedder !== 'openai') return undefined;
+  const apiKey = env.OPENAI_API_KEY;
+  // Local OpenAI-compatible servers take any key; OpenAI itself does not.
+  if (!apiKey && new URL(config.embedBaseUrl).hostname === 'api.openai.com') {
+    throw new ConfigError(
+      `${settingName('embedder')} is openai: it needs OPENAI_API_KEY in the environment (or ${settingName('embedBaseUrl')} pointing at a local OpenAI-compatible server, e.g. http://localhost:11434/v1)`,
+    );
+  }
+  const { OpenAIEmbedder } = await loadOptional(
+    'openai',
+    `${settingName('embedder')} is openai`,
+    () => import('./embed/openai.js'),
+  );
+  return {
+    embedder: new OpenAIEmbedder({
+      baseURL: config.embedBaseUrl,
+      model: config.embedModel,
+      apiKey: apiKey || 'unused',
+    }),
+    describe: `the embeddings endpoint ${config.embedBaseUrl} (model ${config.embedModel})`,
+  };
 }
+
+/**
+ * What Chroma's records get as vectors: Chroma needs one per record, and without one it would embed the
+ * text itself with its default model (a download). The hashing embedder's vectors cost nothing, keep the
+ * collections built so far valid, and at weight 0.03 only break ties (see hybrid.ts). Passage vectors of a
+ * semantic embedder are ranked by the embedded index in the data dir; they do not go to Chroma (yet).
+ */
+const chromaEmbedder = (): Embedder => new HashingEmbedder();
 
 /** L2 from the configuration: Redis when a URL is set (loaded only then), else the in-process map. */
 export async function openL2(config: Config): Promise<L2Store> {
@@ -35,12 +70,18 @@ export async function openL2(config: Config): Promise<L2Store> {
 }
 
 /**
- * L3 from the configuration: the embedded index, fused with vectors on Chroma when a URL is set
- * (the Chroma client is loaded only then). Chroma catches up from L4.
+ * L3 from the configuration: the embedded index (with passage vectors from a semantic embedder when one is
+ * configured, filled in from L4 in the background), fused with vectors on Chroma when a URL is set (the
+ * Chroma client is loaded only then). Chroma catches up from L4.
  */
-export async function openL3(config: Config, l4: L4Store, embedder: Embedder = embedderFor(config)): Promise<L3Index> {
+export async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
   const layout = dataDirLayout(config.dataDir);
-  const lexical = await EmbeddedIndex.open(layout.lexicalIndex, embedder, { legacy: layout.legacyLexicalIndex });
+  const semantic = await semanticEmbedderFor(config);
+  const texts = (items: { pageId: string; kind: ItemKind }[]) => indexItemsIn(l4, items);
+  const lexical = await EmbeddedIndex.open(layout.lexicalIndex, {
+    legacy: layout.legacyLexicalIndex,
+    semantic: semantic && { ...semantic, texts, tokenizer: tokenizer(config.encoding) },
+  });
   if (!config.chromaUrl) return lexical;
   const { ChromaIndex, collectionName } = await loadOptional(
     'chromadb',
@@ -51,8 +92,8 @@ export async function openL3(config: Config, l4: L4Store, embedder: Embedder = e
   const url = config.chromaUrl;
   return HybridIndex.open({
     lexical,
-    connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder }),
-    texts: (items) => indexItemsIn(l4, items),
+    connect: () => ChromaIndex.open({ url, collection: collectionName(config.namespace), embedder: chromaEmbedder() }),
+    texts,
   });
 }
 
@@ -120,6 +161,6 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     events,
   };
   watchHealth('L2', l2, (h) => events.emit('health', h));
-  watchHealth('L3', l3, (h) => events.emit('health', h));
+  for (const part of [l3, ...(l3.within?.() ?? [])]) watchHealth('L3', part, (h) => events.emit('health', h));
   return store;
 }

@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { delayOf, Retries } from '../src/backoff.ts';
-import { HashingEmbedder } from '../src/embed/hashing.ts';
 import type { ChromaIndex } from '../src/tiers/l3/chroma.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
 import { HybridIndex } from '../src/tiers/l3/hybrid.ts';
@@ -84,7 +83,7 @@ describe('backoff', () => {
     const statuses: boolean[] = [];
     const index = await HybridIndex.open(
       {
-        lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl'), new HashingEmbedder()),
+        lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl')),
         connect: async () => {
           attempts++;
           if (!reachable) throw new Error('ECONNREFUSED');

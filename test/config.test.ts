@@ -53,6 +53,9 @@ describe('config', () => {
         compressConcurrency: 2,
         openaiModel: 'gpt-4o-mini',
         openaiBaseUrl: 'https://api.openai.com/v1',
+        embedder: 'lexical',
+        embedModel: 'text-embedding-3-small',
+        embedBaseUrl: 'https://api.openai.com/v1',
         httpHost: '127.0.0.1',
         httpPort: 7411,
         sessionIdleSeconds: 1800,
@@ -111,6 +114,9 @@ describe('config', () => {
       compressConcurrency: '3',
       openaiModel: 'env-model',
       openaiBaseUrl: 'http://env:11434/v1',
+      embedder: 'openai',
+      embedModel: 'nomic-embed-text',
+      embedBaseUrl: 'http://env:11434/v1',
       httpHost: '0.0.0.0',
       httpPort: '8080',
       sessionIdleSeconds: '60',
@@ -136,6 +142,9 @@ describe('config', () => {
       compressConcurrency: '4',
       openaiModel: 'flag-model',
       openaiBaseUrl: 'https://llm.example/v1',
+      embedder: 'lexical',
+      embedModel: 'text-embedding-3-large',
+      embedBaseUrl: 'https://embed.example/v1',
       httpHost: '::1',
       httpPort: '0',
       sessionIdleSeconds: '5',
@@ -176,6 +185,12 @@ describe('config', () => {
     assertNames(() => loadConfig({}, { VMEM_CHROMA_URL: 'localhost:8000' }), 'chromaUrl', /http:\/\/localhost:8000/);
     assertNames(() => loadConfig({ '--chroma-url': 'http://host:8000/api/v2' }, {}), 'chromaUrl', /Chroma server/);
     assertNames(() => loadConfig({}, { VMEM_COMPRESSOR: 'gpt' }), 'compressor', /extractive, openai, sampling/);
+    assertNames(() => loadConfig({}, { VMEM_EMBEDDER: 'ollama' }), 'embedder', /lexical, openai/);
+    assertNames(
+      () => loadConfig({}, { VMEM_EMBED_BASE_URL: 'localhost:11434' }),
+      'embedBaseUrl',
+      /http:\/\/localhost:11434\/v1/,
+    );
     assertNames(() => loadConfig({ '--compress-ratio': '1' }, {}), 'compressRatio', /at least 2/);
     assertNames(
       () => loadConfig({}, { VMEM_OPENAI_BASE_URL: 'localhost:11434' }),

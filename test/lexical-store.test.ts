@@ -32,8 +32,8 @@ test('postings merged across segments rank exactly as postings written at once',
   t.after(() => tmp.cleanup());
   const all = items(120);
   assert.ok(all.length >= 100, 'enough paragraphs for three levels of segments');
-  const once = await EmbeddedIndex.open(join(tmp.dir, 'once.db'), new HashingEmbedder());
-  const piecewise = await EmbeddedIndex.open(join(tmp.dir, 'piecewise.db'), new HashingEmbedder());
+  const once = await EmbeddedIndex.open(join(tmp.dir, 'once.db'));
+  const piecewise = await EmbeddedIndex.open(join(tmp.dir, 'piecewise.db'));
   t.after(async () => {
     await once.close();
     await piecewise.close();
@@ -49,8 +49,8 @@ test('a second connection finds what the first committed, at its next query', as
   const tmp = tempDir('vmem-lexical-');
   t.after(() => tmp.cleanup());
   const file = join(tmp.dir, 'lexical.db');
-  const writer = await EmbeddedIndex.open(file, new HashingEmbedder());
-  const reader = await EmbeddedIndex.open(file, new HashingEmbedder());
+  const writer = await EmbeddedIndex.open(file);
+  const reader = await EmbeddedIndex.open(file);
   t.after(async () => {
     await writer.close();
     await reader.close();
@@ -84,7 +84,7 @@ test('the previous format (JSON lines) is imported once, said on stderr, and kep
   console.error = (...args: unknown[]) => void said.push(args.join(' '));
   let imported: EmbeddedIndex;
   try {
-    imported = await EmbeddedIndex.open(join(tmp.dir, 'l3', 'lexical.db'), embedder, { legacy });
+    imported = await EmbeddedIndex.open(join(tmp.dir, 'l3', 'lexical.db'), { legacy });
   } finally {
     console.error = error;
   }
@@ -94,7 +94,7 @@ test('the previous format (JSON lines) is imported once, said on stderr, and kep
   assert.equal(said.length, 1);
   assert.match(said[0]!, /moved the L3 index from embedded\.jsonl into lexical\.db \(30 items\)/);
   // Ranked as if the pages had been indexed by this version.
-  const fresh = await EmbeddedIndex.open(join(tmp.dir, 'fresh.db'), embedder);
+  const fresh = await EmbeddedIndex.open(join(tmp.dir, 'fresh.db'));
   t.after(() => fresh.close());
   await fresh.upsert(old);
   for (const q of QUERIES) assert.deepEqual(await imported.query(q, 5), await fresh.query(q, 5), q);

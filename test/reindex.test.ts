@@ -3,7 +3,6 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { HashingEmbedder } from '../src/embed/hashing.ts';
 import { EmbedderMismatchError } from '../src/errors.ts';
 import { reindex } from '../src/reindex.ts';
 import { EmbeddedIndex } from '../src/tiers/l3/embedded.ts';
@@ -59,7 +58,7 @@ test('reindex rebuilds the page table and L3 from L4 alone, after both were lost
   stale.setMeta('format', 'vmem-l3-embedded/0');
   stale.close();
   await assert.rejects(
-    EmbeddedIndex.open(join(dir, 'l3', 'lexical.db'), new HashingEmbedder()),
+    EmbeddedIndex.open(join(dir, 'l3', 'lexical.db')),
     (err: Error) => err instanceof EmbedderMismatchError && /vmem reindex/.test(err.message),
   );
 

@@ -1,5 +1,5 @@
 import { analyze } from './analyzer.js';
-import type { Embedder } from './embedder.js';
+import { type Embedder, normalise } from './embedder.js';
 
 /** FNV-1a, 32 bit: fast, stable across processes and platforms. */
 function fnv1a(s: string): number {
@@ -14,7 +14,9 @@ function fnv1a(s: string): number {
 /**
  * The offline embedder: signed feature hashing of stemmed words and word bigrams, sublinear term
  * frequency, unit length. No weights, no download, deterministic; it matches vocabulary and phrasing,
- * not paraphrase, which is why L3 fuses it with a lexical ranker rather than relying on it alone.
+ * not paraphrase: it is not semantic, and the embedded index's lexical ranker already knows all it
+ * knows. It survives only where Chroma needs a vector for each record and no semantic embedder is
+ * configured (see wiring.ts).
  */
 export class HashingEmbedder implements Embedder {
   readonly name: string;
@@ -39,11 +41,7 @@ export class HashingEmbedder implements Embedder {
       const h = fnv1a(term);
       v[h % this.dim]! += (h & 0x80000000 ? -1 : 1) * (1 + Math.log(n));
     }
-    let norm = 0;
-    for (const x of v) norm += x * x;
-    norm = Math.sqrt(norm) || 1;
-    for (let i = 0; i < v.length; i++) v[i]! /= norm;
-    return v;
+    return normalise(v);
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {

@@ -2,13 +2,16 @@ import { mkdir, rename } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import { splitSentences } from '../../core/sentences.js';
 import { analyze, analyzeQuery } from '../../embed/analyzer.js';
-import { dot, type Embedder } from '../../embed/embedder.js';
 import { EmbedderMismatchError } from '../../errors.js';
 import { exists } from '../../store/atomic-file.js';
 import { jsonLines } from '../../store/json-lines.js';
+import type { StatusListener } from '../status.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
 import { idfOf, PageScores, topIndices, windowScores, withBigrams } from './lexical.js';
 import { LexicalStore } from './lexical-store.js';
+import { type SemanticOptions, VectorCatchUp } from './vector-catch-up.js';
+import { bestPassages, fuseByRank } from './vector-rank.js';
+import { VectorStore } from './vector-store.js';
 
 /**
  * The passage windows, as half-widths around a centre sentence (0: the sentence alone, 1: three
@@ -35,19 +38,34 @@ const PASSAGE_CANDIDATES = 200;
 const FORMAT = 'vmem-l3-embedded/4';
 const LEGACY_FORMAT = 'vmem-l3-embedded/3';
 
-/** How much each signal weighs in the fused score (each normalised to the best page first). */
+/** How much each lexical signal weighs in the lexical score (each normalised to the best page first). */
 export interface FusionWeights {
   page: number;
   passage: number;
-  vector: number;
 }
 
 /**
- * Page BM25 with bigrams finds the article, the passage windows the page within it. The hashing cosine
- * stays off: alone it ranks pages far worse than BM25 (35% vs 81% recall@1 on SQuAD), and at weight 0.1 it
- * lowers the fused recall@1 (88.3% to 87.7%).
+ * Page BM25 with bigrams finds the article, the passage windows the page within it. The offline hashing
+ * embedder's cosine is not among them: alone it ranks pages far worse than BM25 (35% vs 81% recall@1 on
+ * SQuAD), and at weight 0.1 it lowered the fused recall@1 (88.3% to 87.7%).
  */
-export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6, vector: 0 };
+export const DEFAULT_WEIGHTS: FusionWeights = { page: 0.4, passage: 0.6 };
+
+/**
+ * What the meta's `embedder` says of a lexical-only index. Indexes written before semantic embedders
+ * name the hashing embedder there, whose vectors were never stored (its weight was 0): lexical-only too.
+ */
+const LEXICAL_ONLY = 'lexical';
+const LEXICAL_ONLY_BEFORE = 'hashing-v2-1024';
+const builtBy = (name: string | undefined) => (name === LEXICAL_ONLY_BEFORE ? LEXICAL_ONLY : name);
+
+export interface EmbeddedIndexOptions {
+  weights?: FusionWeights;
+  /** The previous format's log, imported once if present. */
+  legacy?: string;
+  /** A semantic embedder and what it needs; absent: lexical ranking alone, offline. */
+  semantic?: SemanticOptions;
+}
 
 /** A record of the previous format's log (`embedded.jsonl`), imported once into the store. */
 interface LegacyRecord {
@@ -69,19 +87,24 @@ function addNormalised(into: Float64Array, scores: Float64Array, weight: number)
 
 type LegacyLine = { format: string; embedder: string } | LegacyRecord;
 
+/** The items table's own vector column is left empty: passage vectors live in their own table. */
+const NO_VECTOR = new Float32Array(0);
+
+/**
+ * A query's embedding waits this long, once: a fault should not wait on a slow endpoint longer than the
+ * lexical ranking alone would be worth.
+ */
+const QUERY_TIMEOUT_MS = 5000;
+
 /** Items imported from the previous format per transaction. */
 const IMPORT_BATCH = 1000;
-
-const vectorOf = (base64: string) => {
-  const buf = Buffer.from(base64, 'base64');
-  return new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
-};
 
 /**
  * The embedded L3: in-process ranking over an index on disk (a SQLite file in the data dir, see
  * lexical-store.ts) that every process on that data dir writes and reads; nothing of it is loaded at
  * open. Ranks by fusing page-level BM25 (words and bigrams), best-passage BM25 (sentence windows of 1,
- * 3 and 5 sentences, which reward the page where the query's words sit together), and the embedder's cosine.
+ * 3 and 5 sentences, which reward the page where the query's words sit together); with a semantic embedder,
+ * fused by rank with the best cosine of each page's passages (see vector-rank.ts).
  */
 export class EmbeddedIndex implements L3Index {
   readonly name = 'embedded';
@@ -89,9 +112,11 @@ export class EmbeddedIndex implements L3Index {
 
   private constructor(
     private readonly store: LexicalStore,
-    private readonly embedder: Embedder,
     private readonly weights: FusionWeights,
-  ) {}
+    private readonly semantic?: { opts: SemanticOptions; vectors: VectorStore; catchUp: VectorCatchUp },
+  ) {
+    semantic?.catchUp.kick(); // items a killed process left without vectors
+  }
 
   /**
    * Opens (or creates) the index file; refuses one built by another analyzer or embedder. A data dir
@@ -99,13 +124,14 @@ export class EmbeddedIndex implements L3Index {
    */
   static async open(
     file: string,
-    embedder: Embedder,
-    { weights = DEFAULT_WEIGHTS, legacy }: { weights?: FusionWeights; legacy?: string } = {},
+    { weights = DEFAULT_WEIGHTS, legacy, semantic }: EmbeddedIndexOptions = {},
   ): Promise<EmbeddedIndex> {
     await mkdir(dirname(file), { recursive: true });
     const store = LexicalStore.open(file);
+    const embedder = semantic?.embedder.name ?? LEXICAL_ONLY;
+    let vectors: VectorStore | undefined;
     try {
-      if (!store.meta('format')) store.initMeta({ format: FORMAT, embedder: embedder.name });
+      if (!store.meta('format')) store.initMeta({ format: FORMAT, embedder });
       const format = store.meta('format');
       if (format !== FORMAT) {
         // Stored terms from another analyzer would never match the query's: rebuild rather than mis-rank.
@@ -113,18 +139,37 @@ export class EmbeddedIndex implements L3Index {
           `the L3 index at ${file} has format ${format}, this vmem reads ${FORMAT}; run \`vmem reindex\` to rebuild it from L4`,
         );
       }
-      const built = store.meta('embedder');
-      if (built !== embedder.name) {
+      const built = builtBy(store.meta('embedder'));
+      if (built !== embedder) {
         throw new EmbedderMismatchError(
-          `the L3 index at ${file} was built by embedder ${built}, but ${embedder.name} is configured; run \`vmem reindex\` to rebuild it from L4`,
+          `the L3 index at ${file} was built by embedder ${built}, but ${embedder} is configured; run \`vmem reindex\` to rebuild it from L4`,
         );
       }
-      if (legacy && (await exists(legacy))) await importLegacy(store, legacy, embedder);
+      if (legacy && (await exists(legacy))) await importLegacy(store, legacy);
+      if (semantic) vectors = VectorStore.open(file);
     } catch (err) {
       store.close();
       throw err;
     }
-    return new EmbeddedIndex(store, embedder, weights);
+    return new EmbeddedIndex(
+      store,
+      weights,
+      semantic && vectors && { opts: semantic, vectors, catchUp: new VectorCatchUp(vectors, semantic) },
+    );
+  }
+
+  /** Whether the embeddings endpoint is not known to be down (always, without one). */
+  available(): boolean {
+    return this.semantic?.catchUp.reachable() ?? true;
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    return this.semantic?.catchUp.onStatus(listener) ?? (() => {});
+  }
+
+  /** Resolves when the background embedding has nothing running (tests). */
+  async vectorsIdle(): Promise<void> {
+    await this.semantic?.catchUp.idle();
   }
 
   async upsert(items: IndexItem[]): Promise<void> {
@@ -132,13 +177,11 @@ export class EmbeddedIndex implements L3Index {
     const keyed = items.map((it) => ({ key: keyOf(it.meta.id, it.kind), text: it.text }));
     const fresh = keyed.filter((it) => !seen.has(it.key) && seen.add(it.key) && !this.store.has(it.key));
     if (!fresh.length) return;
-    const vectors =
-      this.weights.vector > 0
-        ? await this.embedder.embed(fresh.map((it) => it.text))
-        : fresh.map(() => new Float32Array(0));
     this.store.add(
-      fresh.map((it, i) => ({ key: it.key, sentences: splitSentences(it.text).map(analyze), vector: vectors[i]! })),
+      fresh.map((it) => ({ key: it.key, sentences: splitSentences(it.text).map(analyze), vector: NO_VECTOR })),
     );
+    // Findable by their words now; their vectors follow in the background.
+    this.semantic?.catchUp.kick();
   }
 
   async query(query: string, k: number): Promise<Hit[]> {
@@ -156,11 +199,8 @@ export class EmbeddedIndex implements L3Index {
     // The top k are among the pages the page-level signals rank best, and only those get the costlier
     // passage scores: every signal below is computed for these candidates alone.
     const byPage = this.pageScores.best(this.store.maxItem(), lists, totals.length / totals.items, PASSAGE_CANDIDATES);
-    let cosine: Map<number, number> | undefined;
-    if (this.weights.vector > 0) cosine = await this.cosines(query);
-    const candidates = [
-      ...new Set([...byPage.map((c) => c.item), ...(cosine ? topOf(cosine, PASSAGE_CANDIDATES) : [])]),
-    ];
+    const byMeaning = await this.byMeaning(query);
+    const candidates = [...new Set([...byPage.map((c) => c.item), ...(byMeaning ?? []).map((c) => c.item)])];
     const pageScore = new Map(byPage.map((c) => [c.item, c.score]));
     const words = [...new Set(ids)].filter((t) => postings.get(t)?.sentences);
     const idf = words.map((t) => idfOf(totals.sentences, postings.get(t)!.sentences));
@@ -186,26 +226,45 @@ export class EmbeddedIndex implements L3Index {
       this.weights.page,
     );
     addNormalised(fused, passageScores, this.weights.passage);
-    if (cosine)
-      addNormalised(
-        fused,
-        Float64Array.from(candidates, (i) => cosine.get(i) ?? 0),
-        this.weights.vector,
-      );
+    if (byMeaning?.length) {
+      const ranked = fuseByRank(candidates, fused, byMeaning, k);
+      const keys = this.store.keysOf(ranked.map((r) => r.item));
+      return ranked.map((r, i) => ({ ...itemOfKey(keys[i]!), score: r.score }));
+    }
     const best = topIndices(fused, k);
     const hits = this.store.keysOf(best.map((r) => candidates[r]!));
     return best.map((r, i) => ({ ...itemOfKey(hits[i]!), score: fused[r]! }));
   }
 
   /**
-   * The cosine of the query with every item's vector: a scan of the store, as the vectors of the offline
-   * embedder are no index's job (a semantic embedder would bring an ANN index beside the postings).
+   * The items whose best passage is closest to the query, best first; undefined without a semantic
+   * embedder, before any vector is stored, or when the endpoint does not answer (then the query ranks
+   * lexically, at once: one short attempt, no retries, and the outage is the background's to retry).
    */
-  private async cosines(query: string): Promise<Map<number, number>> {
-    const [q] = await this.embedder.embed([query]);
-    const out = new Map<number, number>();
-    for (const { no, vector } of this.store.items()) if (vector) out.set(no, Math.max(0, dot(q!, vector)));
-    return out;
+  private async byMeaning(query: string): Promise<{ item: number; cosine: number }[] | undefined> {
+    const semantic = this.semantic;
+    if (!semantic?.catchUp.reachable()) return undefined;
+    const dim = semantic.vectors.dim();
+    if (!dim) return undefined;
+    let q: Float32Array;
+    try {
+      [q] = (await semantic.opts.embedder.embed([query], { timeoutMs: QUERY_TIMEOUT_MS, maxRetries: 0 })) as [
+        Float32Array,
+      ];
+    } catch (err) {
+      // The endpoint's failure, not the caller's: this query ranks lexically, the background retries.
+      semantic.catchUp.lost(err);
+      return undefined;
+    }
+    if (q.length !== dim) {
+      semantic.catchUp.lost(
+        new EmbedderMismatchError(
+          `${semantic.opts.describe} returned a query vector of dimension ${q.length}, but the L3 index at ${this.store.file} holds vectors of dimension ${dim}; run \`vmem reindex\` to rebuild it from L4`,
+        ),
+      );
+      return undefined;
+    }
+    return bestPassages(semantic.vectors.scan(), q, PASSAGE_CANDIDATES);
   }
 
   has(pageId: string, kind?: ItemKind): boolean {
@@ -225,17 +284,10 @@ export class EmbeddedIndex implements L3Index {
   async flush(): Promise<void> {}
 
   async close(): Promise<void> {
+    await this.semantic?.catchUp.close();
+    this.semantic?.vectors.close();
     this.store.close();
   }
-}
-
-/** Keys of the `k` highest positive values of `scores`, best first. */
-function topOf(scores: Map<number, number>, k: number): number[] {
-  const keys = [...scores.keys()].sort((a, b) => a - b);
-  return topIndices(
-    Float64Array.from(keys, (key) => scores.get(key)!),
-    k,
-  ).map((r) => keys[r]!);
 }
 
 /**
@@ -243,20 +295,19 @@ function topOf(scores: Map<number, number>, k: number): number[] {
  * be larger than memory), then renames it so it is imported once. Items are keyed by page id, so a second
  * process importing at the same time adds nothing twice; the rename and the message are the first one's.
  */
-async function importLegacy(store: LexicalStore, file: string, embedder: Embedder): Promise<void> {
+async function importLegacy(store: LexicalStore, file: string): Promise<void> {
   let batch: LegacyRecord[] = [];
   let count = 0;
   const flush = () => {
     if (!batch.length) return; // a write transaction for nothing
-    store.add(
-      batch.map((r) => ({ key: r.id, sentences: r.s.map((s) => (s ? s.split(' ') : [])), vector: vectorOf(r.v) })),
-    );
+    store.add(batch.map((r) => ({ key: r.id, sentences: r.s.map((s) => (s ? s.split(' ') : [])), vector: NO_VECTOR })));
     count += batch.length;
     batch = [];
   };
   for await (const line of jsonLines<LegacyLine>(file)) {
     if ('format' in line) {
-      if (line.format === LEGACY_FORMAT && line.embedder === embedder.name) continue;
+      // Its hashing vectors are not kept: they never ranked (a semantic embedder's are filled in afterwards).
+      if (line.format === LEGACY_FORMAT && line.embedder === LEXICAL_ONLY_BEFORE) continue;
       console.error(
         `vmem: ${file} is of format ${line.format} by embedder ${line.embedder}, which this vmem does not import; run \`vmem reindex\` to index every page from L4`,
       );

@@ -1,7 +1,7 @@
 import { Retries, type Timers } from '../../backoff.js';
 import { withDeadline } from '../../deadline.js';
 import { EmbedderMismatchError } from '../../errors.js';
-import { Status, type StatusListener } from '../status.js';
+import { type Networked, Status, type StatusListener } from '../status.js';
 import type { ChromaIndex } from './chroma.js';
 import type { EmbeddedIndex } from './embedded.js';
 import { type Hit, type IndexItem, type ItemKind, itemOfKey, keyOf, type L3Index } from './index.js';
@@ -136,6 +136,11 @@ export class HybridIndex implements L3Index {
       .map(([key, score]) => ({ ...itemOfKey(key), score }))
       .sort((a, b) => b.score - a.score)
       .slice(0, k);
+  }
+
+  /** The embedded side's embeddings endpoint goes down and comes back on its own, apart from Chroma. */
+  within(): Networked[] {
+    return [this.opts.lexical];
   }
 
   has(pageId: string, kind?: ItemKind): boolean {

@@ -45,6 +45,8 @@ export interface L3Index extends Networked {
   /** Whether the page (or, with kind 'summary', its summary) is indexed. */
   has(pageId: string, kind?: ItemKind): boolean;
   size(): number;
+  /** The networked parts inside this index that report their own outages (the hybrid's embedded side). */
+  within?(): Networked[];
   /** Makes every upsert so far durable. */
   flush(): Promise<void>;
   close(): Promise<void>;
