@@ -1,19 +1,11 @@
 import OpenAI from 'openai';
 import type { Tokenizer } from '../core/tokenizer.js';
 import { CompressionError } from '../errors.js';
+import { type EndpointOptions, endpointClient } from '../openai-endpoint.js';
 import { type Compressor, summaryPrompt } from './compressor.js';
 
-export interface OpenAICompressorOptions {
-  /** Any OpenAI-compatible endpoint: OpenAI, Ollama, vLLM, LM Studio, llama.cpp's server. */
-  baseURL: string;
-  model: string;
-  /** Sent as a bearer token; local servers accept any. Never logged, never put in an error message. */
-  apiKey: string;
+export interface OpenAICompressorOptions extends EndpointOptions {
   tokenizer: Tokenizer;
-  /** One attempt's limit. Default 60 s. */
-  timeoutMs?: number;
-  /** Retries of a 408/409/429/5xx or a connection error, with exponential backoff (honouring Retry-After). Default 3. */
-  maxRetries?: number;
 }
 
 /**
@@ -27,12 +19,7 @@ export class OpenAICompressor implements Compressor {
 
   constructor(private readonly opts: OpenAICompressorOptions) {
     this.name = `openai:${opts.model}`;
-    this.client = new OpenAI({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseURL,
-      timeout: opts.timeoutMs ?? 60_000,
-      maxRetries: opts.maxRetries ?? 3,
-    });
+    this.client = endpointClient(opts);
   }
 
   async compress(text: string, targetTokens: number): Promise<string> {

@@ -1,17 +1,9 @@
 import OpenAI from 'openai';
 import { EmbedderMismatchError, EmbeddingError } from '../errors.js';
+import { type EndpointOptions, endpointClient } from '../openai-endpoint.js';
 import { type EmbedCallOptions, type Embedder, normalise } from './embedder.js';
 
-export interface OpenAIEmbedderOptions {
-  /** Any OpenAI-compatible endpoint: OpenAI, Ollama, vLLM, HF TEI, LM Studio, llama.cpp's server. */
-  baseURL: string;
-  model: string;
-  /** Sent as a bearer token; local servers accept any. Never logged, never put in an error message. */
-  apiKey: string;
-  /** One attempt's limit unless a call says otherwise. Default 60 s. */
-  timeoutMs?: number;
-  /** Retries of a 408/409/429/5xx or a connection error, with exponential backoff (honouring Retry-After). Default 3. */
-  maxRetries?: number;
+export interface OpenAIEmbedderOptions extends EndpointOptions {
   /** Inputs per request. Default EMBED_BATCH. */
   batchSize?: number;
 }
@@ -35,12 +27,7 @@ export class OpenAIEmbedder implements Embedder {
 
   constructor(private readonly opts: OpenAIEmbedderOptions) {
     this.name = `openai:${opts.model}`;
-    this.client = new OpenAI({
-      apiKey: opts.apiKey,
-      baseURL: opts.baseURL,
-      timeout: opts.timeoutMs ?? 60_000,
-      maxRetries: opts.maxRetries ?? 3,
-    });
+    this.client = endpointClient(opts);
   }
 
   /** The dimension of the vectors received so far; 0 before the first reply. */
