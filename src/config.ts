@@ -118,10 +118,31 @@ export const configSchema = z
           'must be an http:// or https:// URL of a Chroma server, e.g. http://localhost:8000',
         ),
     ),
+    l4Url: z
+      .string()
+      .trim()
+      .regex(
+        // A bucket name as S3 allows it (3-63 lowercase letters, digits, dots, hyphens), then an optional key prefix.
+        /^(file:|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?)$/,
+        'must be file: (pages in the data dir) or s3://bucket[/prefix], e.g. s3://vmem-pages/team-a',
+      ),
+    s3Endpoint: optional(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s/]+\/?$/,
+          'must be the http:// or https:// URL of an S3-compatible server, e.g. http://localhost:9000 (unset for AWS S3)',
+        ),
+    ),
   })
   .refine((c) => c.l1Tokens >= c.pageTokens, {
     path: ['l1Tokens'],
     message: 'must be at least pageTokens, or no page would fit in L1',
+  })
+  .refine((c) => !c.s3Endpoint || c.l4Url.startsWith('s3://'), {
+    path: ['s3Endpoint'],
+    message:
+      'is set but L4 is not on object storage: set VMEM_L4_URL / --l4-url to s3://bucket[/prefix], or unset this',
   });
 
 export type Config = z.infer<typeof configSchema>;
@@ -294,7 +315,26 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     doc: 'L3 vectors on a Chroma server (http://host:port), one collection per namespace; unset: embedded L3 only',
     default: () => '',
   },
+  l4Url: {
+    env: 'VMEM_L4_URL',
+    flag: '--l4-url',
+    doc: 'where L4 keeps every page: file: (the data dir) or s3://bucket[/prefix] (credentials from the AWS environment)',
+    default: () => 'file:',
+  },
+  s3Endpoint: {
+    env: 'VMEM_S3_ENDPOINT',
+    flag: '--s3-endpoint',
+    doc: 'an S3-compatible server for VMEM_L4_URL=s3://… (MinIO, Ceph, R2, Garage), path-style; unset: AWS S3',
+    default: () => '',
+  },
 };
+
+/** Where L4 lives on object storage: the bucket and key prefix of an s3:// L4 URL; undefined for `file:`. */
+export function s3Location(config: Pick<Config, 'l4Url'>): { bucket: string; prefix: string } | undefined {
+  if (!config.l4Url.startsWith('s3://')) return undefined;
+  const url = new URL(config.l4Url);
+  return { bucket: url.hostname, prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '') };
+}
 
 /** How a setting is named in messages: its env var and its flag. */
 export const settingName = (key: keyof Config): string => `${SETTINGS[key].env} / ${SETTINGS[key].flag}`;

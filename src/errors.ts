@@ -59,6 +59,16 @@ export class MissingPageError extends VmemError {
   override name = 'MissingPageError';
 }
 
+/**
+ * L4 (the object storage holding the pages) did not answer, or refused vmem (credentials, permissions, a
+ * missing bucket): pages cached in L2 are still served, everything else waits for the operator to restore
+ * it. Nothing is cached of the failure: the next request tries the storage again.
+ */
+export class L4UnavailableError extends VmemError {
+  readonly audience = 'operator';
+  override name = 'L4UnavailableError';
+}
+
 /** A compressor that could not compress a page this time; `retryable` false means it never will (e.g. no sampling support). */
 export class CompressionError extends VmemError {
   readonly audience = 'vmem';

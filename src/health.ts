@@ -12,6 +12,7 @@ export interface Health {
 const MEANWHILE: Partial<Record<Level, string>> = {
   L2: 'pages are served from L4',
   L3: 'page_fault ranks with the local lexical index alone, and pages indexed meanwhile are added once it is back',
+  L4: 'pages cached in L2 are still served; other pages and ingest wait for it',
 };
 
 /** The message for a networked level going down (with its error) or coming back. */

@@ -7,6 +7,8 @@ import { ConfigError } from './errors.js';
  * brings a 51 MB native binding).
  */
 export const OPTIONAL_PACKAGES = {
+  /** L4 on S3-compatible object storage. */
+  '@aws-sdk/client-s3': '^3.1178.0',
   /** SQLite for Node 20; Node ≥ 22.13 has it built in (node:sqlite). */
   'better-sqlite3': '^12.11.1',
   chromadb: '^3.5.0',

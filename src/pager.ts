@@ -76,7 +76,7 @@ export class Pager {
   /** Networked levels unreachable right now. */
   outages(): Health[] {
     const l3 = [this.l3, ...(this.l3.within?.() ?? [])].flatMap((part) => outagesOf({ L3: part }));
-    return [...outagesOf({ L2: this.l2 }), ...l3];
+    return [...outagesOf({ L2: this.l2 }), ...l3, ...outagesOf({ L4: this.l4 })];
   }
 
   newSession(id?: string): Session {

@@ -10,8 +10,8 @@ import { loadOptional } from './optional.js';
 import { Pager, type PagerParts } from './pager.js';
 import type { DocumentPages } from './paging/ingest.js';
 import { exists } from './store/atomic-file.js';
-import { FsL4 } from './tiers/l4/fs.js';
 import type { L4Store } from './tiers/l4/store.js';
+import { openL4 } from './wiring.js';
 
 const BATCH = 256;
 
@@ -138,7 +138,7 @@ export async function reindex(
   parts: PagerParts = {},
 ): Promise<ReindexResult> {
   // The L4 the pager is given (the configured one unless a caller brings its own): read here, written by the pager.
-  const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
+  const l4 = parts.l4 ?? (await openL4(config));
   const layout = dataDirLayout(config.dataDir);
   const ids = await l4.listPageIds();
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -1,6 +1,6 @@
 import { Catalog } from './catalog.js';
 import { type Compressors, openCompressors } from './compress/index.js';
-import { type Config, settingName } from './config.js';
+import { type Config, s3Location, settingName } from './config.js';
 import type { ResendPolicy } from './core/l1.js';
 import { tokenizer } from './core/tokenizer.js';
 import { dataDirLayout } from './data-dir.js';
@@ -98,6 +98,18 @@ export async function openL3(config: Config, l4: L4Store): Promise<L3Index> {
 }
 
 /**
+ * L4 from the configuration: S3-compatible object storage for an s3:// URL (its client loaded only then), else
+ * the data dir's files.
+ */
+export async function openL4(config: Config): Promise<L4Store> {
+  const location = s3Location(config);
+  if (!location) return FsL4.open(config.dataDir);
+  const why = `${settingName('l4Url')} is ${config.l4Url}`;
+  const { S3L4 } = await loadOptional('@aws-sdk/client-s3', why, () => import('./tiers/l4/s3.js'));
+  return S3L4.open({ ...location, endpoint: config.s3Endpoint, setting: settingName('l4Url') });
+}
+
+/**
  * A page counts as seen for VMEM_RESEND_AFTER seconds, until an L1 budget of other text was sent after
  * it, and for one re-fault: the next one sends it again. Chosen on the scripted-host figures in BENCHMARKS.md.
  */
@@ -143,7 +155,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
   // First, so that a compressor's configuration error stops vmem before anything is opened.
   const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
   const catalog = await Catalog.open(config.dataDir);
-  const l4 = parts.l4 ?? (await FsL4.open(config.dataDir));
+  const l4 = parts.l4 ?? (await openL4(config));
   const l3 = parts.l3 ?? (await openL3(config, l4));
   const l2 = parts.l2 ?? (await openL2(config));
   const events = new EventBus();
@@ -161,6 +173,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     events,
   };
   watchHealth('L2', l2, (h) => events.emit('health', h));
+  watchHealth('L4', l4, (h) => events.emit('health', h));
   for (const part of [l3, ...(l3.within?.() ?? [])]) watchHealth('L3', part, (h) => events.emit('health', h));
   return store;
 }

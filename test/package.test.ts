@@ -35,7 +35,7 @@ const pkg = JSON.parse(fs.readFileSync(join(REPO, 'package.json'), 'utf8')) as R
   Record<string, unknown> | undefined
 >;
 
-test('package.json: no runtime dependencies; chromadb, ioredis and openai optional peers, as src/optional.ts names them', () => {
+test('package.json: no runtime dependencies; @aws-sdk/client-s3, chromadb, ioredis and openai optional peers, as src/optional.ts names them', () => {
   assert.equal(pkg.dependencies, undefined, 'everything the embedded defaults run is bundled into dist/');
   assert.deepEqual(pkg.peerDependencies, OPTIONAL_PACKAGES);
   assert.deepEqual(Object.keys(OPTIONAL_PACKAGES).sort(), HEAVY_BACKENDS);

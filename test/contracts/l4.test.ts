@@ -1,28 +1,32 @@
 /**
- * One contract for every L4Store backend (today: FsL4, files in a temp data dir). L4 is the source of
- * truth, so the contract is about never losing or mis-serving a page: round trips of any text, order,
- * idempotent writes, concurrent writers, leftovers of a crashed write, and pages altered on disk.
+ * One contract for every L4Store backend: FsL4 (files in a temp data dir) and S3L4 (objects on s3rver, each
+ * test on its own key prefix). L4 is the source of truth, so the contract is about never losing or
+ * mis-serving a page: round trips of any text, order, idempotent writes, concurrent writers, leftovers of a
+ * crashed write, and pages altered in storage.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sha256 } from '../../src/core/hash.ts';
 import { manifestId } from '../../src/core/manifest.ts';
 import { type Page, pageOf } from '../../src/core/page.ts';
 import { CorruptPageError } from '../../src/errors.ts';
 import { tempPath } from '../../src/store/atomic-file.ts';
 import { FsL4 } from '../../src/tiers/l4/fs.ts';
+import { S3L4 } from '../../src/tiers/l4/s3.ts';
 import { type L4Store, RECORD_KINDS } from '../../src/tiers/l4/store.ts';
 import { deadPid, tempDir } from '../helpers.ts';
 import { withHarness } from '../support/contract.ts';
+import { S3_MISSING, S3RVER_CREDENTIALS, startS3, type TestS3 } from '../support/s3.ts';
 
 interface Harness {
   store: L4Store;
   /** Another instance on the same storage (as another process would open it). */
   another(): L4Store;
   /** Damages a stored page's bytes behind the store's back. */
-  tamper(id: string, edit: (raw: string) => string): void;
+  tamper(id: string, edit: (raw: string) => string): void | Promise<void>;
   /** Leaves what a write killed half-way would leave. */
   crashMidWrite(page: Page): void;
   /** Opens the storage again, as the next process to use it would. */
@@ -46,10 +50,10 @@ const TEXTS = [
 ];
 const PAGES = TEXTS.map((t, i) => page(t, i));
 
-export function l4Contract(name: string, make: () => Promise<Harness>): void {
+export function l4Contract(name: string, make: () => Promise<Harness>, skipReason?: () => string | undefined): void {
   describe(`L4 contract: ${name}`, () => {
     const test = (title: string, fn: (h: Harness) => Promise<void>) =>
-      it(title, { timeout: 30_000 }, (t) => withHarness(t, make, undefined, fn));
+      it(title, { timeout: 30_000 }, (t) => withHarness(t, make, skipReason, fn));
 
     test('pages round-trip byte for byte, in the order asked, with misses as undefined', async ({ store }) => {
       await store.putPages(PAGES);
@@ -92,13 +96,13 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
     test('a page altered on disk is refused, even with its recorded hash rewritten to match', async (h) => {
       const [p] = PAGES;
       await h.store.putPages([p!]);
-      h.tamper(p!.id, (raw) => raw.replace('plain', 'PLAIN'));
+      await h.tamper(p!.id, (raw) => raw.replace('plain', 'PLAIN'));
       await assert.rejects(
         h.store.getPages([p!.id]),
         (err: Error) => err instanceof CorruptPageError && err.message.includes(p!.id) && /re-ingest/.test(err.message),
       );
       const forged = { ...p!, text: 'PLAIN text', sha256: sha256('PLAIN text') };
-      h.tamper(p!.id, () => JSON.stringify(forged));
+      await h.tamper(p!.id, () => JSON.stringify(forged));
       await assert.rejects(h.store.getPages([p!.id]), CorruptPageError);
     });
 
@@ -112,7 +116,7 @@ export function l4Contract(name: string, make: () => Promise<Harness>): void {
       );
       assert.deepEqual(await h.store.listPageIds(), [], 'nothing was stored');
       await h.store.putPages([good]);
-      h.tamper(good.id, () => JSON.stringify(lone));
+      await h.tamper(good.id, () => JSON.stringify(lone));
       await assert.rejects(h.store.getPages([good.id]), CorruptPageError);
     });
 
@@ -166,3 +170,46 @@ l4Contract('files', async () => {
     cleanup: async () => cleanup(),
   };
 });
+
+let s3: TestS3 | undefined;
+before(async () => {
+  s3 = await startS3();
+});
+after(async () => {
+  await s3?.cleanup();
+});
+
+l4Contract(
+  's3 (s3rver)',
+  async () => {
+    const server = s3!;
+    const options = server.options();
+    const store = await S3L4.open(options);
+    const raw = new S3Client({
+      endpoint: server.endpoint,
+      forcePathStyle: true,
+      region: 'us-east-1',
+      credentials: S3RVER_CREDENTIALS,
+    });
+    const key = (id: string) => `${options.prefix}/pages/${id}.json`;
+    return {
+      store,
+      another: () => new S3L4(options),
+      // Behind the store's back: a plain GetObject and PutObject of the same key.
+      tamper: async (id, edit) => {
+        const got = await raw.send(new GetObjectCommand({ Bucket: server.bucket, Key: key(id) }));
+        const body = edit(await got.Body!.transformToString('utf-8'));
+        await raw.send(new PutObjectCommand({ Bucket: server.bucket, Key: key(id), Body: body }));
+      },
+      // A PUT is all or nothing on S3: a writer killed mid-upload leaves no object and no temp file behind.
+      crashMidWrite: () => {},
+      reopen: () => S3L4.open(options),
+      leftovers: () => [],
+      cleanup: async () => {
+        raw.destroy();
+        store.close();
+      },
+    };
+  },
+  () => (s3 ? undefined : S3_MISSING),
+);

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 const SOURCES = ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'src', 'scripts', 'schemas'];
 
 /** The packages a default install must not bring (optional peers: installed only by those who configure them). */
-export const HEAVY_BACKENDS = ['better-sqlite3', 'chromadb', 'ioredis', 'openai'];
+export const HEAVY_BACKENDS = ['@aws-sdk/client-s3', 'better-sqlite3', 'chromadb', 'ioredis', 'openai'];
 
 /** Why an npm command failed when the reason is the registry being out of reach, else undefined. */
 export function registryUnreachable(output: string): string | undefined {
