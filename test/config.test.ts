@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, isAbsolute, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { type Config, loadConfig, SETTINGS } from '../src/config.ts';
+import { type Config, loadConfig, SETTINGS, s3Location } from '../src/config.ts';
 import { ConfigError } from '../src/errors.ts';
 import { REPO, tempDir } from './helpers.ts';
 
@@ -64,6 +64,8 @@ describe('config', () => {
         authTokenFile: undefined,
         resendAfterSeconds: 600,
         ingestRoots: [],
+        l4Url: 'file:',
+        s3Endpoint: undefined,
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -125,6 +127,8 @@ describe('config', () => {
       authTokenFile: '/env/token',
       resendAfterSeconds: '0',
       ingestRoots: '/env/docs',
+      l4Url: 's3://env-bucket/env/prefix',
+      s3Endpoint: 'http://env:9000',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -153,6 +157,8 @@ describe('config', () => {
       authTokenFile: '/flag/token',
       resendAfterSeconds: '120',
       ingestRoots: '/flag/docs',
+      l4Url: 's3://flag.bucket',
+      s3Endpoint: 'https://flag.example',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));
@@ -202,6 +208,23 @@ describe('config', () => {
     assertNames(() => loadConfig({ '--namespace': 'a b' }, {}), 'namespace', /letters, digits/);
     assertNames(() => loadConfig({ '--ingest-roots': 'docs' }, {}), 'ingestRoots', /absolute paths/);
     assertNames(() => loadConfig({ '--resend-after': '-1' }, {}), 'resendAfterSeconds', /whole number/);
+    assertNames(() => loadConfig({}, { VMEM_L4_URL: 'http://bucket' }), 'l4Url', /s3:\/\/bucket\[\/prefix\]/);
+    assertNames(() => loadConfig({}, { VMEM_L4_URL: 's3://Upper_Case' }), 'l4Url', /file:/);
+    assertNames(
+      () => loadConfig({}, { VMEM_L4_URL: 's3://bkt/prefix', VMEM_S3_ENDPOINT: 'minio:9000' }),
+      's3Endpoint',
+      /http:\/\/localhost:9000/,
+    );
+    assertNames(() => loadConfig({}, { VMEM_S3_ENDPOINT: 'http://minio:9000' }), 's3Endpoint', /VMEM_L4_URL/);
+  });
+
+  test('an s3:// L4 URL names a bucket and a key prefix; file: names the data dir', () => {
+    assert.equal(s3Location(loadConfig({}, {})), undefined);
+    assert.deepEqual(s3Location(loadConfig({}, { VMEM_L4_URL: 's3://pages' })), { bucket: 'pages', prefix: '' });
+    assert.deepEqual(s3Location(loadConfig({ '--l4-url': 's3://my.pages/team-a/vmem/' }, {})), {
+      bucket: 'my.pages',
+      prefix: 'team-a/vmem',
+    });
   });
 
   test('ingest roots are a list of absolute paths separated by the platform delimiter', () => {
