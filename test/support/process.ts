@@ -11,3 +11,19 @@ export function captureOutput(child: ChildProcess): { output: () => string; exit
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return { output: () => output, exited };
 }
+
+/** Stops a server the tests started: SIGTERM, then SIGKILL if it has not exited within 5 s. */
+export async function killChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([
+    exited.then(() => true),
+    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000))),
+  ]);
+  clearTimeout(timer);
+  if (!done) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}

@@ -7,12 +7,12 @@
  * service is a failure there) and returns undefined elsewhere, so the caller can skip visibly.
  */
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { captureOutput } from './process.ts';
+import { captureOutput, killChild } from './process.ts';
 
 export interface TestRedis {
   url: string;
@@ -117,21 +117,6 @@ async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
     await sleep(25);
   }
   return { url: `redis://${host}:${port}`, host, port, external: false, pid: child.pid, stop };
-}
-
-async function killChild(child: ChildProcess, exited: Promise<void>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  const done = await Promise.race([
-    exited.then(() => true),
-    new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 5000))),
-  ]);
-  clearTimeout(timer);
-  if (!done) {
-    child.kill('SIGKILL');
-    await exited;
-  }
 }
 
 /** A TCP port that was free on 127.0.0.1 a moment ago. */

@@ -1,20 +1,26 @@
 /**
- * A throwaway S3-compatible server for tests and the bench: s3rver (a devDependency) in this process, on a free
+ * A throwaway S3-compatible server for tests and the bench: s3rver (a devDependency) in a child process on a free
  * loopback port, its objects in a temp directory. It can be stopped and started again on the same port with the
  * same objects, as an operator's storage that goes away and comes back.
+ *
+ * The child runs with --openssl-legacy-provider: s3rver makes ListObjectsV2 continuation tokens with DES, which
+ * OpenSSL 3 (Node ≥ 17) keeps only in its legacy provider; without it every truncated listing is a 500.
  *
  * Tests isolate themselves with a random key prefix in the one bucket. Failing to start is a failure under
  * CI=true; elsewhere `startS3` returns undefined with the reason in `S3_MISSING`, so the caller skips visibly.
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { S3L4Options } from '../../src/tiers/l4/s3.ts';
+import { captureOutput, killChild } from './process.ts';
 
 /** s3rver accepts these and only these credentials. */
 export const S3RVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 export const TEST_BUCKET = 'vmem-test';
+const MAIN = join(import.meta.dirname, 's3rver-main.mjs');
 
 export interface TestS3 {
   endpoint: string;
@@ -29,42 +35,56 @@ export interface TestS3 {
   cleanup(): Promise<void>;
 }
 
+/** Why startS3() returned undefined; tests skip with this. */
 export let S3_MISSING = '';
 
-interface Server {
-  run(): Promise<{ port: number }>;
-  close(): Promise<void>;
+interface Running {
+  child: ChildProcess;
+  exited: Promise<void>;
+  port: number;
+}
+
+/** Starts s3rver on `port` (0: a free one) and waits until it listens. */
+async function serve(port: number, directory: string): Promise<Running> {
+  const child = spawn(process.execPath, ['--openssl-legacy-provider', MAIN, String(port), directory, TEST_BUCKET], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const { output, exited } = captureOutput(child);
+  const onExit = () => child.kill('SIGKILL');
+  process.once('exit', onExit);
+  exited.then(() => process.removeListener('exit', onExit));
+  const listening = new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', () => {
+      const m = /\{"port":(\d+)\}/.exec(output());
+      if (m) resolve(Number(m[1]));
+    });
+    exited.then(() => reject(new Error(`s3rver exited before listening:\n${output()}`)));
+    setTimeout(() => reject(new Error(`s3rver did not listen within 10 s:\n${output()}`)), 10_000).unref();
+  });
+  try {
+    return { child, exited, port: await listening };
+  } catch (err) {
+    await killChild(child, exited);
+    throw err;
+  }
 }
 
 export async function startS3(): Promise<TestS3 | undefined> {
   const directory = fs.mkdtempSync(join(os.tmpdir(), 'vmem-s3rver-'));
-  let S3rver: new (o: Record<string, unknown>) => Server;
+  let running: Running | undefined;
   try {
-    S3rver = (await import('s3rver')).default as unknown as typeof S3rver;
+    running = await serve(0, directory);
   } catch (err) {
     fs.rmSync(directory, { recursive: true, force: true });
-    S3_MISSING = `s3rver could not be loaded (${(err as Error).message}); npm install it (a devDependency)`;
+    S3_MISSING = `s3rver (a devDependency) could not start: ${(err as Error).message}`;
     if (process.env.CI === 'true') throw new Error(`CI=true but ${S3_MISSING}: the S3 tests cannot run`);
     return undefined;
   }
-  const serve = async (port: number) => {
-    const server = new S3rver({
-      address: '127.0.0.1',
-      port,
-      directory,
-      silent: true,
-      configureBuckets: [{ name: TEST_BUCKET, configs: [] }],
-    });
-    const address = await server.run();
-    return { server, port: address.port };
-  };
-  let { server, port } = await serve(0);
-  let running = true;
+  const port = running.port;
   const endpoint = `http://127.0.0.1:${port}`;
   const stop = async () => {
-    if (!running) return;
-    running = false;
-    await server.close();
+    if (running) await killChild(running.child, running.exited);
+    running = undefined;
   };
   return {
     endpoint,
@@ -79,8 +99,7 @@ export async function startS3(): Promise<TestS3 | undefined> {
     stop,
     restart: async () => {
       await stop();
-      ({ server, port } = await serve(port));
-      running = true;
+      running = await serve(port, directory);
     },
     cleanup: async () => {
       await stop();
