@@ -25,6 +25,7 @@ import { openCost } from './open-cost.js';
 import { benchPackage, PACKAGE_TITLE, packageTable, packageTargets } from './package.js';
 import { qmsumRecall, qmsumSection } from './qmsum.js';
 import { recallTable } from './recall.js';
+import { benchS3, S3_TITLE, s3Table } from './s3.js';
 import { scratchDir, sentencePool, spreadQuestions, warmupQuestions } from './scale-corpus.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad } from './squad-data.js';
@@ -280,6 +281,10 @@ async function main(): Promise<void> {
       ? table(['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GET'], redis.rows)
       : 'redis-server is not installed here; skipped.',
   );
+
+  const s3 = await benchS3();
+  log(`\n## ${S3_TITLE}\n`);
+  log(s3 ? s3Table(s3) : 's3rver could not start here; skipped.');
 
   const recall = await squadRecall({
     articles,
