@@ -155,6 +155,9 @@ describe('formats', () => {
       assert.match(doc.text, /\| Site +\| Nests +\|\n\| -+ \| -+ \|\n\| Bend +\| 12 +\|/);
       const at = doc.text.indexOf('Herons');
       assert.deepEqual(breadcrumbsAt(doc.headings!, [at])[0], ['River survey', 'Findings']);
+      // A page too short for Readability to tell the article apart loses its boilerplate all the same.
+      fs.writeFileSync(path, htmlPageOf('Note', [{ heading: 'Only', paragraphs: ['Short.'] }]));
+      assert.equal((await readDocument(path, 'post.html', 1 << 20)).text, '# Note\n\n## Only\n\nShort.');
     } finally {
       src.cleanup();
     }

@@ -3,30 +3,41 @@ import { parseHTML } from 'linkedom';
 import type { DocumentText } from './formats.js';
 import { htmlToMarkdown } from './markdown.js';
 
-/** Elements that frame a page rather than say what it says: left out when Readability finds no article. */
-const BOILERPLATE =
-  'script, style, noscript, template, nav, header, footer, aside, form, [role=navigation], [aria-hidden=true]';
+/**
+ * Elements that frame a page rather than say what it says, removed before Readability reads it: on a short page
+ * Readability keeps the whole body. A header or footer inside the article (its title, its byline) stays.
+ */
+const BOILERPLATE = [
+  'script, style, noscript, template, nav, aside, form',
+  '[role="navigation"], [aria-hidden="true"], [id*="cookie"], [class*="cookie"]',
+  'body > header, body > footer',
+].join(', ');
+
+type ParsedDocument = ReturnType<typeof parseHTML>['document'];
+
+function withoutBoilerplate(html: string): ParsedDocument {
+  const { document } = parseHTML(html);
+  for (const el of document.querySelectorAll(BOILERPLATE)) el.remove();
+  return document;
+}
 
 /**
- * A web page's main content as Markdown: Readability (Firefox's reader view) picks the article out of
- * navigation, footers, sidebars and scripts; its title becomes the top heading. A page too short or too
- * unusual for Readability keeps its body without the usual boilerplate elements.
+ * A web page's main content as Markdown: Readability (Firefox's reader view) picks the article out of what
+ * surrounds it (navigation, banners, sidebars, footers); its title becomes the top heading. A page in which
+ * Readability finds no article keeps its body, without the boilerplate elements.
  */
 export function htmlText(html: string): DocumentText {
-  const { document } = parseHTML(html);
-  // Readability edits the document it reads: the fallback works on a second parse.
-  const article = new Readability(document as unknown as ConstructorParameters<typeof Readability>[0], {
-    charThreshold: 0,
-  }).parse();
-  let body = article?.content ?? '';
+  const article = new Readability(
+    withoutBoilerplate(html) as unknown as ConstructorParameters<typeof Readability>[0],
+  ).parse();
+  let markdown = htmlToMarkdown(article?.content ?? '');
   let title = article?.title?.trim() ?? '';
-  if (!htmlToMarkdown(body)) {
-    const { document: whole } = parseHTML(html);
-    for (const el of whole.querySelectorAll(BOILERPLATE)) el.remove();
-    body = whole.body?.innerHTML ?? whole.toString();
+  if (!markdown) {
+    // Readability edits the document it reads: the fallback parses the page again.
+    const whole = withoutBoilerplate(html);
+    markdown = htmlToMarkdown(whole.body?.innerHTML ?? '');
     title = whole.title?.trim() ?? '';
   }
-  const markdown = htmlToMarkdown(body);
   // The title heads the document unless the article already opens with it as a heading.
   const opensWithTitle = title && new RegExp(`^#+[ \\t]+${escapeRegExp(title)}\\s*$`, 'm').test(markdown.slice(0, 500));
   return { text: title && !opensWithTitle ? `# ${title}\n\n${markdown}` : markdown };
