@@ -17,6 +17,7 @@ import { benchScale, chromaLatency, type Latency, openOnChroma, storeCells, with
 import { benchCompression } from './compression.js';
 import { covidQaRecall, covidQaSection } from './covid-qa.js';
 import { dataPath } from './data.js';
+import { benchFormats, FORMATS_NOTE, FORMATS_TITLE, formatsTable } from './formats.js';
 import { benchHostContext, MODELS } from './host-context.js';
 import { concurrency, handOff, pingLatency, withHttpServer } from './http.js';
 import { benchIngest, INGEST_TITLE, ingestTable } from './ingest.js';
@@ -242,6 +243,10 @@ async function main(): Promise<void> {
   log(
     "\nBoth sides build their BPE table before they are timed; runs before commit cab013c counted the building of vmem's (about 0.2 s) in its first ingest. Where the first ingest goes, profiled on this text: the L3 index half (analysing sentences 0.12 s, building the segment 0.11 s, writing to SQLite 0.27 s: 153,000 postings rows, 87% of them bigrams held by one or two pages); chunking (the tokenizer) a third; L4's page files the rest.",
   );
+
+  log(`\n## ${FORMATS_TITLE}\n`);
+  log(formatsTable(await benchFormats(articles)));
+  log(`\n${FORMATS_NOTE}`);
 
   log('\n## Ingest of one-line inputs (minified JSON: no paragraph, sentence or line break; 2000-token pages)\n');
   log(oneLineTable(await benchOneLine()));

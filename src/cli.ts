@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { type Config, loadConfig, settingName } from './config.js';
 import { audienceOf, ConfigError, InputError } from './errors.js';
+import type { SkippedFile } from './ingest/sources.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import { Pager } from './pager.js';
@@ -84,7 +85,7 @@ const INGEST_GROUP_BYTES = 32 << 20;
 
 async function ingest(config: Config, paths: string[]): Promise<void> {
   if (!paths.length) throw new InputError('path', 'give at least one file or directory: vmem ingest <path>...');
-  const { sourceFiles, readSourceFiles, nothingToPage } = await import('./ingest/sources.js');
+  const { sourceFiles, readSourceFiles, nothingToPage, skippedLines } = await import('./ingest/sources.js');
   const { progressBar } = await import('./progress.js');
   const pager = await Pager.open(config);
   try {
@@ -94,7 +95,7 @@ async function ingest(config: Config, paths: string[]): Promise<void> {
       const bar = progressBar(`ingest ${path}`);
       let before = 0;
       let paged = 0;
-      let skipped = 0;
+      const skipped: SkippedFile[] = [];
       for (let i = 0; i < files.length; ) {
         const group = [];
         for (let bytes = 0; i < files.length && (bytes === 0 || bytes + files[i]!.bytes <= INGEST_GROUP_BYTES); i++) {
@@ -102,7 +103,7 @@ async function ingest(config: Config, paths: string[]): Promise<void> {
           group.push(files[i]!);
         }
         const read = await readSourceFiles(group, config.maxIngestBytes, { single });
-        skipped += read.skipped;
+        skipped.push(...read.skipped);
         const results = read.docs.length
           ? await pager.ingest(read.docs, (done) => bar.update(before + done, total))
           : [];
@@ -114,6 +115,7 @@ async function ingest(config: Config, paths: string[]): Promise<void> {
       }
       bar.done();
       if (!paged) throw nothingToPage(path, skipped);
+      if (skipped.length) console.error(`skipped ${skipped.length} file(s):\n${skippedLines(skipped).join('\n')}`);
     }
   } finally {
     await pager.close();

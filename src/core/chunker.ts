@@ -17,15 +17,18 @@ interface Unit {
   start: number;
   end: number;
   tokens: number;
-  /** 0 paragraph, 1 sentence, 2 line: the next finer level it can be cut at. */
+  /** 0 section, 1 paragraph, 2 sentence, 3 line: the next finer level it can be cut at. */
   level: number;
 }
 
 // Each boundary splits *before* the whitespace that follows a sentence end, and *after* a blank-line run.
 // BPE never merges across those pre-tokenizer boundaries, so the token count of a page is the sum of its units'.
+/** A blank-line run before a Markdown heading: a section starts there. A subset of the paragraph cuts. */
+const SECTION = /\n[ \t]*\n\s*(?=#{1,6}[ \t])/g;
 const PARAGRAPH = /\n[ \t]*\n\s*/g;
 const LINE = /\n/g;
-const LEVELS = [PARAGRAPH, SENTENCE_END_BEFORE_SPACE, LINE];
+/** Coarsest first: a page closes at a section's start rather than inside it when it can (see chunkText). */
+const LEVELS = [SECTION, PARAGRAPH, SENTENCE_END_BEFORE_SPACE, LINE];
 
 /** Code points that extend the grapheme before them: combining marks, ZWJ, variation selectors, skin tones, tags. */
 // biome-ignore lint/suspicious/noMisleadingCharacterClass: each code point of the class is matched on its own, after the grapheme it extends
@@ -63,9 +66,10 @@ function* cutPoints(text: string, start: number, end: number, re: RegExp): Gener
 }
 
 /**
- * Cuts `text` into chunks of at most `maxTokens` tokens, at paragraph, then sentence, then line
- * boundaries; a span with no boundary left is cut between tokens (never inside a character or grapheme).
- * Each paragraph is counted once, so chunking costs at most one pass of the tokenizer.
+ * Cuts `text` into chunks of at most `maxTokens` tokens, at the start of a Markdown section (a blank line
+ * then a `#` heading), then paragraph, sentence and line boundaries; a span with no boundary left is cut
+ * between tokens (never inside a character or grapheme). Each paragraph is counted once, so chunking costs
+ * at most one pass of the tokenizer, two for the text of sections longer than a page.
  * Units are produced lazily and every array holds at most a page's worth of them, so memory and the call
  * stack stay bounded on any input (a 64 MiB line of minified JSON is one span cut into millions of pieces).
  */
@@ -82,7 +86,8 @@ export function chunkText(text: string, maxTokens: number, enc: Tokenizer): Chun
       yield* span(from, at, level);
       from = at;
     }
-    if (from === start && overlong) yield* units(start, end, level + 1, true);
+    // A text without headings is not counted as one section: it goes straight to its paragraphs.
+    if (from === start && (overlong || re === SECTION)) yield* units(start, end, level + 1, overlong);
     else yield* span(from, end, level);
   }
 

@@ -1,9 +1,14 @@
 import type { Chunk } from './chunker.js';
 import { pageIdOf, sha256 } from './hash.js';
 import { firstSentence } from './sentences.js';
+import type { PageStructure } from './structure.js';
 
-/** Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents keeps the first. */
-export interface PageOrigin {
+/**
+ * Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents
+ * keeps the first. `pdfPages` (first and last PDF page, 1-based) is there for pages of a PDF, `breadcrumb`
+ * (the headings above the page, outermost first) for pages under a heading.
+ */
+export interface PageOrigin extends PageStructure {
   documentId: string;
   source: string;
   ordinal: number;
@@ -21,10 +26,22 @@ export interface Page extends PageOrigin {
   text: string;
 }
 
-/** The page a chunk of a document becomes: its id and hash are those of its text. */
-export function pageOf(chunk: Chunk, origin: { documentId: string; source: string }): Page {
+/** The page a chunk of a document becomes: its id and hash are those of its text, never of its structure. */
+export function pageOf(
+  chunk: Chunk,
+  origin: { documentId: string; source: string },
+  structure: PageStructure = {},
+): Page {
   const hash = sha256(chunk.text);
-  return { id: pageIdOf(hash), sha256: hash, documentId: origin.documentId, source: origin.source, ...chunk };
+  return {
+    id: pageIdOf(hash),
+    sha256: hash,
+    documentId: origin.documentId,
+    source: origin.source,
+    ...chunk,
+    ...(structure.pdfPages ? { pdfPages: structure.pdfPages } : {}),
+    ...(structure.breadcrumb?.length ? { breadcrumb: structure.breadcrumb } : {}),
+  };
 }
 
 /** A page in full, or its summary (about a tenth of its tokens). */
@@ -34,7 +51,7 @@ export type Resolution = 'full' | 'summary';
 export type Level = 'L1' | 'L2' | 'L3' | 'L4';
 
 /** What an evicted (or not admitted) page leaves behind: enough to recognise it and get it back. */
-export interface Handle {
+export interface Handle extends PageStructure {
   pageId: string;
   source: string;
   ordinal: number;
@@ -72,6 +89,8 @@ export function handleOf(meta: PageMeta, gist: string, summary?: { text: string;
     pageId: meta.id,
     source: meta.source,
     ordinal: meta.ordinal,
+    ...(meta.pdfPages ? { pdfPages: meta.pdfPages } : {}),
+    ...(meta.breadcrumb?.length ? { breadcrumb: meta.breadcrumb } : {}),
     tokens: meta.tokens,
     gist,
     ...(summary ? { summary: { text: summary.text, tokens: summary.tokens } } : {}),

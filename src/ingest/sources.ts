@@ -1,12 +1,24 @@
-import { open, readdir, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
+import { type DocumentText, readDocument, UnreadableFile } from './formats.js';
 
-/** A text document read from disk, named relative to what the user passed. */
-export interface SourceFile {
+/**
+ * A document to page, named relative to what the user passed: its text and, when its format has them, the
+ * offsets of its PDF pages and its headings (undefined: found as Markdown headings in the text).
+ */
+export interface SourceFile extends DocumentText {
   source: string;
-  text: string;
 }
+
+/** A file of a directory that was not paged, and why. */
+export interface SkippedFile {
+  source: string;
+  reason: string;
+}
+
+/** Skipped files named in a report at most; the rest are counted. */
+export const MAX_SKIPPED_NAMED = 20;
 
 /** Directories never worth paging: dependencies, build output, VCS internals. */
 const SKIP_DIRS = new Set([
@@ -21,33 +33,6 @@ const SKIP_DIRS = new Set([
   '.venv',
   'venv',
 ]);
-
-/** A file is text if its first 8 KiB hold no NUL byte and decode as UTF-8. */
-function looksLikeText(head: Buffer): boolean {
-  if (head.includes(0)) return false;
-  const decoded = new TextDecoder('utf-8', { fatal: false }).decode(head);
-  // Allow a multi-byte character cut at the 8 KiB mark; anything else that is not UTF-8 is binary.
-  const bad = (decoded.match(/\uFFFD/g) ?? []).length;
-  return bad <= 1;
-}
-
-async function readText(path: string, maxBytes: number): Promise<string | undefined> {
-  const fh = await open(path, 'r');
-  try {
-    const { size } = await fh.stat();
-    const head = Buffer.alloc(Math.min(size, 8192));
-    await fh.read(head, 0, head.length, 0);
-    if (!looksLikeText(head)) return undefined;
-    if (size > maxBytes)
-      throw new InputError(
-        'path',
-        `${path} is ${size} bytes, over the ${maxBytes}-byte limit per file; split it or raise VMEM_MAX_INGEST_BYTES`,
-      );
-    return (await fh.readFile('utf8')).replace(/^\uFEFF/, '');
-  } finally {
-    await fh.close();
-  }
-}
 
 /** A file to page, found under what the user passed: its path, its name as a source, its size. */
 export interface SourceEntry {
@@ -94,42 +79,56 @@ export async function sourceFiles(path: string): Promise<{ files: SourceEntry[];
 }
 
 /**
- * Reads listed files as text: binary, empty and unreadable ones are left out and counted, except that
- * the file a path named itself must be text (`single`). A file over `maxBytes` is an error naming it.
+ * Reads listed files as documents (see formats.ts): files that cannot be paged (binary, empty, a PDF without
+ * text, …) and unreadable ones are left out with the reason, except that the file a path named itself must be
+ * readable (`single`): its problem is the caller's error. A file over `maxBytes` is an error naming it.
  */
 export async function readSourceFiles(
   files: readonly SourceEntry[],
   maxBytes: number,
   { single = false }: { single?: boolean } = {},
-): Promise<{ docs: SourceFile[]; skipped: number }> {
+): Promise<{ docs: SourceFile[]; skipped: SkippedFile[] }> {
   const docs: SourceFile[] = [];
-  let skipped = 0;
+  const skipped: SkippedFile[] = [];
   for (const f of files) {
-    const text = await readText(f.path, maxBytes).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EACCES') throw err;
-      if (single) throw new InputError('path', `${f.path} is not readable (permission denied)`);
-      return undefined;
-    });
-    if (single && text === undefined)
-      throw new InputError('path', `${f.path} is a binary file; vmem pages text, markdown and source code`);
-    if (text === undefined || !text.trim()) skipped++;
-    else docs.push({ source: f.source, text });
+    try {
+      docs.push(await readDocument(f.path, f.source, maxBytes));
+    } catch (err) {
+      const denied = (err as NodeJS.ErrnoException).code === 'EACCES';
+      if (single && denied) throw new InputError('path', `${f.path} is not readable (permission denied)`);
+      if (single || !(denied || err instanceof UnreadableFile)) throw err;
+      skipped.push({
+        source: f.source,
+        reason: err instanceof UnreadableFile ? err.reason : 'is not readable (permission denied)',
+      });
+    }
   }
   return { docs, skipped };
 }
 
+/** Skipped files as lines for a report: the first MAX_SKIPPED_NAMED named with their reasons, the rest counted. */
+export function skippedLines(skipped: readonly SkippedFile[]): string[] {
+  const lines = skipped.slice(0, MAX_SKIPPED_NAMED).map((s) => `- ${s.source} ${s.reason}`);
+  if (skipped.length > MAX_SKIPPED_NAMED) lines.push(`- and ${skipped.length - MAX_SKIPPED_NAMED} more`);
+  return lines;
+}
+
 /** The error for a directory in which nothing could be paged. */
-export function nothingToPage(path: string, skipped: number): InputError {
+export function nothingToPage(path: string, skipped: readonly SkippedFile[]): InputError {
+  const named = skipped.length ? `:\n${skippedLines(skipped).join('\n')}\n` : '; ';
   return new InputError(
     'path',
-    `${path} holds no readable text files (${skipped} binary, empty or unreadable files skipped); pass a directory of text, markdown or source code`,
+    `${path} holds no readable text files (${skipped.length} binary, empty or unreadable files skipped)${named}pass a directory of text, Markdown, source code, PDF, HTML, Word .docx or Jupyter notebooks`,
   );
 }
 
-/** Reads a file, or every text file under a directory (see sourceFiles, readSourceFiles). */
-export async function readSources(path: string, maxBytes: number): Promise<SourceFile[]> {
+/** Reads a file, or every readable file under a directory (see sourceFiles, readSourceFiles). */
+export async function readSources(
+  path: string,
+  maxBytes: number,
+): Promise<{ docs: SourceFile[]; skipped: SkippedFile[] }> {
   const { files, single } = await sourceFiles(path);
-  const { docs, skipped } = await readSourceFiles(files, maxBytes, { single });
-  if (!docs.length) throw nothingToPage(path, skipped);
-  return docs;
+  const read = await readSourceFiles(files, maxBytes, { single });
+  if (!read.docs.length) throw nothingToPage(path, read.skipped);
+  return read;
 }

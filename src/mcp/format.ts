@@ -1,15 +1,29 @@
 import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type Handle, reloadCall } from '../core/page.js';
+import { type PageStructure, pdfPagesText, whereText } from '../core/structure.js';
 import { audienceOf } from '../errors.js';
 import type { Candidate, FaultResult, PagingResult, Pressure, ServedPage } from '../pager.js';
 
 /** Structured forms, matching ./schemas.ts. */
 export const pressureJson = (p: Pressure) => ({ used_tokens: p.used, budget_tokens: p.budget, pages: p.pages });
 
+/** A page's PDF pages and breadcrumb, each when it has one. */
+const structureJson = (s: PageStructure) => ({
+  ...(s.pdfPages ? { pdf_pages: s.pdfPages } : {}),
+  ...(s.breadcrumb?.length ? { breadcrumb: s.breadcrumb } : {}),
+});
+
+/** ` · pp. 3–4 · Part I › Methods` after a page's source and ordinal, or nothing. */
+const whereSuffix = (s: PageStructure) => {
+  const where = whereText(s);
+  return where ? ` · ${where}` : '';
+};
+
 export const handleJson = (h: Handle) => ({
   page_id: h.pageId,
   source: h.source,
   ordinal: h.ordinal,
+  ...structureJson(h),
   tokens: h.tokens,
   gist: h.gist,
   ...(h.summary ? { summary: h.summary } : {}),
@@ -20,6 +34,7 @@ export const pageJson = (p: ServedPage) => ({
   page_id: p.pageId,
   source: p.source,
   ordinal: p.ordinal,
+  ...structureJson(p),
   tokens: p.tokens,
   level: p.level,
   pinned: p.pinned,
@@ -38,6 +53,7 @@ export const candidateJson = (c: Candidate) => ({
   page_id: c.pageId,
   source: c.source,
   ordinal: c.ordinal,
+  ...(c.pdfPages ? { pdf_pages: c.pdfPages } : {}),
   tokens: c.tokens,
   gist: c.gist,
   score: Number(c.score.toFixed(4)),
@@ -61,11 +77,11 @@ export const pagingJson = (r: PagingResult) => ({
 export const pressureText = (p: Pressure) => `L1: ${p.used}/${p.budget} tokens in ${p.pages} pages.`;
 
 export const handleText = (h: Handle) =>
-  `- ${h.pageId} · ${h.source} #${h.ordinal} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
+  `- ${h.pageId} · ${h.source} #${h.ordinal}${whereSuffix(h)} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
 /** One line of at most CANDIDATE_LINE_CHARS characters (source and gist are clipped by candidateIn). */
 export const candidateText = (c: Candidate) =>
-  `- ${c.pageId} · ${c.source} #${c.ordinal} · ${c.tokens} tokens · score ${c.score.toFixed(3)} · ${c.gist}`;
+  `- ${c.pageId} · ${c.source} #${c.ordinal}${c.pdfPages ? ` · ${pdfPagesText(c.pdfPages)}` : ''} · ${c.tokens} tokens · score ${c.score.toFixed(3)} · ${c.gist}`;
 
 /** The candidates' part of a page_fault result, empty when there are none. */
 export function candidatesText(candidates: Candidate[]): string {
@@ -78,7 +94,7 @@ export function pageText(p: ServedPage): string {
     p.resolution === 'summary'
       ? `summary, ${p.tokens} tokens (${reloadCall([p.pageId])} for the full page)`
       : `${p.tokens} tokens`;
-  const head = `## ${p.pageId} · ${p.source} #${p.ordinal} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
+  const head = `## ${p.pageId} · ${p.source} #${p.ordinal}${whereSuffix(p)} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
   if (p.text !== undefined) return `${head}\n${p.text}`;
   const when = p.sentSecondsAgo === undefined ? '' : ` ${p.sentSecondsAgo} s ago`;
   return `${head}\n(text sent to you${when}, not repeated; if you do not see it: ${reloadCall([p.pageId])})`;

@@ -35,6 +35,11 @@ export function perBudget<T>(build: (budget: number) => T): (budget: number) => 
   };
 }
 
+/** First and last PDF page (1-based) of a page of a PDF, for citing it. */
+const pdfPagesOut = z.array(z.number().int()).length(2).optional();
+/** The headings above a page, outermost first. */
+const breadcrumbOut = z.array(z.string()).optional();
+
 export const pressureOut = z.object({
   used_tokens: z.number().int(),
   budget_tokens: z.number().int(),
@@ -45,6 +50,8 @@ export const handleOut = z.object({
   page_id: z.string(),
   source: z.string(),
   ordinal: z.number().int(),
+  pdf_pages: pdfPagesOut,
+  breadcrumb: breadcrumbOut,
   tokens: z.number().int(),
   gist: z.string(),
   summary: z.object({ text: z.string(), tokens: z.number().int() }).optional(),
@@ -56,6 +63,7 @@ export const candidateOut = z.object({
   page_id: z.string(),
   source: z.string(),
   ordinal: z.number().int(),
+  pdf_pages: pdfPagesOut,
   tokens: z.number().int(),
   gist: z.string(),
   score: z.number(),
@@ -66,6 +74,8 @@ export const pageOut = z.object({
   page_id: z.string(),
   source: z.string(),
   ordinal: z.number().int(),
+  pdf_pages: pdfPagesOut,
+  breadcrumb: breadcrumbOut,
   tokens: z.number().int(),
   level: z.enum(['L1', 'L2', 'L3', 'L4']),
   pinned: z.boolean(),

@@ -23,7 +23,7 @@ export const CANDIDATE_GIST_CHARS = 80;
 export const CANDIDATE_SOURCE_CHARS = 48;
 /**
  * The bound on one candidate's line in a tool result's text: id (21), clipped source and gist, ordinal,
- * tokens and score, with their separators: about 40 o200k tokens with a short source, 60 with a long path.
+ * PDF pages, tokens and score, with their separators: about 40 o200k tokens with a short source, 60 with a long path.
  */
 export const CANDIDATE_LINE_CHARS = 200;
 
@@ -32,6 +32,8 @@ export interface Candidate {
   pageId: string;
   source: string;
   ordinal: number;
+  /** The PDF pages it covers, for a page of a PDF: a candidate's line stays short, so not its breadcrumb. */
+  pdfPages?: [number, number];
   tokens: number;
   gist: string;
   /** Its L3 score for the query, on the scale of the served pages' scores. */
@@ -57,6 +59,7 @@ export function candidateIn(table: PageTable, pageId: string, score: number): Ca
     pageId,
     source: clip(e.source, CANDIDATE_SOURCE_CHARS, 'start'),
     ordinal: e.ordinal,
+    ...(e.pdfPages ? { pdfPages: e.pdfPages } : {}),
     tokens: e.tokens,
     gist: clip(e.gist, CANDIDATE_GIST_CHARS),
     score,

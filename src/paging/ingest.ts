@@ -6,7 +6,8 @@ import { CONTROL_CHARACTER, documentIdOf } from '../core/hash.js';
 import { type Manifest, manifestId } from '../core/manifest.js';
 import { gistOf, type Page, pageOf } from '../core/page.js';
 import type { DocumentEntry, PageEntry } from '../core/page-table.js';
-import { tokenizer } from '../core/tokenizer.js';
+import { breadcrumbsAt, markdownHeadings, pdfPagesOf } from '../core/structure.js';
+import { type Tokenizer, tokenizer } from '../core/tokenizer.js';
 import { InputError } from '../errors.js';
 import type { SourceFile } from '../ingest/sources.js';
 import type { L3Index } from '../tiers/l3/index.js';
@@ -49,7 +50,8 @@ export function entryOf({ text, ...meta }: Page): PageEntry {
  * here, what is hashed is what is stored), each checked: not empty, within the size limit, a usable name.
  */
 export function validDocuments(input: SourceFile[], maxIngestBytes: number): SourceFile[] {
-  const docs = input.map((d) => ({ source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
+  // toWellFormed keeps the length, so the offsets of PDF pages and headings still hold.
+  const docs = input.map((d) => ({ ...d, source: d.source.toWellFormed(), text: d.text.toWellFormed() }));
   for (const [i, d] of docs.entries()) {
     const field = docs.length > 1 ? `text (${d.source})` : 'text';
     if (!d.text.trim()) throw new InputError(field, 'is empty; pass the document text, or a path to a text file');
@@ -70,6 +72,26 @@ export function validDocuments(input: SourceFile[], maxIngestBytes: number): Sou
     }
   }
   return docs;
+}
+
+/**
+ * A document's pages, each with its structure: the PDF pages it covers and the headings above it (those the
+ * format gave, else the Markdown headings of the text).
+ */
+export function pagesOf(doc: SourceFile, documentId: string, pageTokens: number, enc: Tokenizer): Page[] {
+  const chunks = chunkText(doc.text, pageTokens, enc);
+  const crumbs = breadcrumbsAt(
+    doc.headings ?? markdownHeadings(doc.text),
+    chunks.map((c) => c.charStart),
+  );
+  const starts = doc.pdfPageStarts;
+  return chunks.map((c, i) =>
+    pageOf(
+      c,
+      { documentId, source: doc.source },
+      { breadcrumb: crumbs[i], ...(starts?.length ? { pdfPages: pdfPagesOf(starts, c.charStart, c.charEnd) } : {}) },
+    ),
+  );
 }
 
 /** Makes documents whose pages L4 already holds findable: L3 first, then the page table. */
@@ -134,7 +156,7 @@ export async function ingest(
       await onProgress?.(done, total);
       continue;
     }
-    const pages = chunkText(d.text, config.pageTokens, enc).map((c) => pageOf(c, { documentId, source: d.source }));
+    const pages = pagesOf(d, documentId, config.pageTokens, enc);
     const fresh = pages.filter((p) => !table.has(p.id) && !claimed.has(p.id) && claimed.add(p.id));
     const tokens = pages.reduce((n, p) => n + p.tokens, 0);
     batch.push({

@@ -1,6 +1,7 @@
 import type { PageTable } from '../catalog.js';
 import { type Handle, handleOf, type Level, type Resolution } from '../core/page.js';
 import type { PageEntry } from '../core/page-table.js';
+import type { PageStructure } from '../core/structure.js';
 import type { Session } from '../session.js';
 import type { L2Store } from '../tiers/l2/store.js';
 
@@ -8,7 +9,7 @@ import type { L2Store } from '../tiers/l2/store.js';
  * A page as a tool result shows it. `text` is absent when the page is resident and its text was sent
  * recently enough that the model should still see it (`sentSecondsAgo` says when).
  */
-export interface ServedPage {
+export interface ServedPage extends PageStructure {
   pageId: string;
   source: string;
   ordinal: number;
@@ -66,6 +67,8 @@ export function servedPage(
     level,
     pinned,
     lines: [e.lineStart, e.lineEnd],
+    ...(e.pdfPages ? { pdfPages: e.pdfPages } : {}),
+    ...(e.breadcrumb?.length ? { breadcrumb: e.breadcrumb } : {}),
     resolution,
     ...(text !== undefined ? { text } : {}),
   };

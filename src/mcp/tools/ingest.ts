@@ -1,7 +1,13 @@
 import type { RegisteredTool } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { InputError } from '../../errors.js';
-import { readSources, type SourceFile } from '../../ingest/sources.js';
+import {
+  MAX_SKIPPED_NAMED,
+  readSources,
+  type SkippedFile,
+  type SourceFile,
+  skippedLines,
+} from '../../ingest/sources.js';
 import type { ToolContext } from '../context.js';
 import { guard, ok } from '../format.js';
 
@@ -22,6 +28,9 @@ const output = z.object({
   ),
   total_pages: z.number().int(),
   total_tokens: z.number().int(),
+  /** Files of a directory that were not paged, with the reason; the first MAX_SKIPPED_NAMED of them. */
+  skipped: z.array(z.object({ source: z.string(), reason: z.string() })).optional(),
+  skipped_count: z.number().int().optional(),
 });
 
 export function registerIngest({ server, pager, roots }: ToolContext): RegisteredTool {
@@ -30,7 +39,7 @@ export function registerIngest({ server, pager, roots }: ToolContext): Registere
     {
       title: 'Ingest documents',
       description:
-        'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots.',
+        'Page a document into virtual memory: its `text`, or a file or directory `path` inside the ingest roots (text, code, PDF, HTML, .docx, .ipynb).',
       inputSchema: input,
       outputSchema: output,
       annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -39,10 +48,10 @@ export function registerIngest({ server, pager, roots }: ToolContext): Registere
       guard(async () => {
         if ((text === undefined) === (path === undefined))
           throw new InputError('text', 'give exactly one of text or path');
-        const docs: SourceFile[] =
-          path !== undefined
-            ? await readSources(await roots.check(path), pager.config.maxIngestBytes)
-            : [{ source: source?.trim() || 'text', text: text! }];
+        let docs: SourceFile[] = [{ source: source?.trim() || 'text', text: text ?? '' }];
+        let skipped: SkippedFile[] = [];
+        if (path !== undefined)
+          ({ docs, skipped } = await readSources(await roots.check(path), pager.config.maxIngestBytes));
         const token = extra._meta?.progressToken;
         const results = await pager.ingest(docs, async (done, total) => {
           if (token === undefined) return;
@@ -56,6 +65,7 @@ export function registerIngest({ server, pager, roots }: ToolContext): Registere
         const lines = results.map(
           (r) => `- ${r.documentId} · ${r.source} · ${r.pages} pages (${r.newPages} new) · ${r.tokens} tokens`,
         );
+        if (skipped.length) lines.push(`Skipped ${skipped.length} file(s):`, ...skippedLines(skipped));
         return ok(
           `Ingested ${results.length} document(s), ${totalPages} pages, ${totalTokens} tokens. Use page_fault to bring pages into context.\n${lines.join('\n')}`,
           {
@@ -68,6 +78,7 @@ export function registerIngest({ server, pager, roots }: ToolContext): Registere
             })),
             total_pages: totalPages,
             total_tokens: totalTokens,
+            ...(skipped.length ? { skipped: skipped.slice(0, MAX_SKIPPED_NAMED), skipped_count: skipped.length } : {}),
           },
         );
       }),
