@@ -47,7 +47,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
   const pageTable = async (uri: URL, from: unknown) => {
     const start = startOf(from, uri);
     // One more than a read shows: whether there is a next read, whatever was counted.
-    const documents = pager.table.documents({ from: start, limit: DOCUMENTS_PER_READ + 1 });
+    const documents = pager.table.documents({ after: start, limit: DOCUMENTS_PER_READ + 1 });
     const shown = documents.slice(0, DOCUMENTS_PER_READ);
     const totals = pager.table.totals();
     return json(uri, {
@@ -59,9 +59,10 @@ export function registerResources({ server, pager, session, events }: ToolContex
         source: d.source,
         pages: d.pageIds.length,
         tokens: d.tokens,
+        ...(d.supersededBy ? { superseded_by: d.supersededBy } : {}),
         uri: documentUri(d.id),
       })),
-      next: documents.length > shown.length ? `${PAGE_TABLE_URI}?from=${start + shown.length}` : null,
+      next: documents.length > shown.length ? `${PAGE_TABLE_URI}?from=${shown.at(-1)!.cursor}` : null,
     });
   };
   const pageTableMeta = {

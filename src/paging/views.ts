@@ -1,5 +1,5 @@
 import type { PageTable } from '../catalog.js';
-import { type Handle, handleOf, type Level, type Resolution } from '../core/page.js';
+import { type Handle, handleOf, type Level, type Resolution, type Superseded } from '../core/page.js';
 import type { PageEntry } from '../core/page-table.js';
 import type { Session } from '../session.js';
 import type { L2Store } from '../tiers/l2/store.js';
@@ -21,6 +21,8 @@ export interface ServedPage {
   score?: number;
   text?: string;
   sentSecondsAgo?: number;
+  /** Set when the page is only an earlier version's (see PageEntry.supersededBy). */
+  supersededBy?: Superseded;
 }
 
 /** L1 pressure, carried by every tool result. */
@@ -46,7 +48,7 @@ export function pressureOf(session: Session): Pressure {
 /** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
 export function handleIn(table: PageTable, pageId: string): Handle {
   const e = table.get(pageId)!;
-  return handleOf(e, e.gist, e.summary);
+  return handleOf(e, e.gist, e.summary, e.supersededBy);
 }
 
 /** A page as served at `resolution` from `level`, with its text unless it is left out. */
@@ -68,6 +70,7 @@ export function servedPage(
     lines: [e.lineStart, e.lineEnd],
     resolution,
     ...(text !== undefined ? { text } : {}),
+    ...(e.supersededBy ? { supersededBy: e.supersededBy } : {}),
   };
 }
 
