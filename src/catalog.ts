@@ -706,7 +706,7 @@ function addLifecycle(db: Database): void {
       DROP TABLE temp.holds;
       DROP TABLE temp.latest;
     `);
-    db.prepare('INSERT INTO facts (key, value) VALUES (?, ?)').run(VERSIONS_COUNTED, new Date().toISOString());
+    db.exec(`INSERT INTO facts (key, value) VALUES ('${VERSIONS_COUNTED}', strftime('%Y-%m-%dT%H:%M:%fZ'))`);
   });
 }
 

@@ -9,7 +9,7 @@ export interface SourceFile {
 }
 
 /** Directories never worth paging: dependencies, build output, VCS internals. */
-const SKIP_DIRS = new Set([
+export const SKIP_DIRS: ReadonlySet<string> = new Set([
   'node_modules',
   '.git',
   '.hg',
