@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { dataDirLayout } from '../src/data-dir.ts';
-import { call, connect, connectedStore, deferrals, openPager, tempDir, textOf } from './helpers.ts';
+import { type WatchEvent, watchDirectory } from '../src/watch.ts';
+import { call, connect, connectedStore, deferrals, openPager, REPO, readText, tempDir, textOf } from './helpers.ts';
+import { spawnServer } from './support/spawn.ts';
+import { waitFor } from './support/wait.ts';
+
+const CLI = join(REPO, 'dist', 'cli.js');
 
 interface Served {
   pages: { page_id: string; text?: string; superseded_by?: { document_id: string } }[];
@@ -172,5 +178,132 @@ describe('forget across processes', () => {
     while (b.session.l1.has(page) && Date.now() - started < 1000) await new Promise((r) => setTimeout(r, 20));
     assert.equal(b.session.l1.has(page), false, 'dropped from the other process within a second');
     assert.match(await toolError(b.client, 'load_page', { page_ids: [page] }), /was forgotten/);
+  });
+});
+
+describe('the documents listing', () => {
+  test('vmem://sources and vmem ls list sources with versions, pages and tokens, a bounded page at a time', async (t) => {
+    const { client, dir, pager } = await connectedStore(t);
+    await pager.ingest(
+      Array.from({ length: 105 }, (_, i) => ({
+        text: `Document ${i} about valve ${i}.`,
+        source: `s${String(i).padStart(3, '0')}.md`,
+      })),
+    );
+    await call(client, 'ingest', { text: 'Document 0, second version.', source: 's000.md' });
+    interface Listing {
+      sources: { source: string; versions: number; current: { pages: number; tokens: number } | null }[];
+      next: string | null;
+    }
+    const first = JSON.parse(await readText(client, 'vmem://sources')) as Listing;
+    assert.equal(first.sources.length, 100);
+    assert.deepEqual(
+      {
+        source: first.sources[0]!.source,
+        versions: first.sources[0]!.versions,
+        pages: first.sources[0]!.current?.pages,
+      },
+      { source: 's000.md', versions: 2, pages: 1 },
+    );
+    assert.ok(first.sources[0]!.current!.tokens > 0);
+    assert.equal(first.next, 'vmem://sources?after=s099.md');
+    const second = JSON.parse(await readText(client, first.next!)) as Listing;
+    assert.deepEqual(
+      second.sources.map((s) => s.source),
+      ['s100.md', 's101.md', 's102.md', 's103.md', 's104.md'],
+    );
+    assert.equal(second.next, null);
+
+    const ls = spawnSync(process.execPath, [CLI, 'ls', '--limit', '3', '--data-dir', dir], { encoding: 'utf8' });
+    assert.equal(ls.status, 0, ls.stderr);
+    const rows = ls.stdout.trim().split('\n');
+    assert.equal(rows.length, 4, 'a header and three sources');
+    assert.match(rows[1]!, /^2\td[0-9a-f]{16}\t1\t\d+\ts000\.md$/);
+    assert.match(ls.stderr, /next: vmem ls --after "s002\.md"/);
+    const bad = spawnSync(process.execPath, [CLI, 'ls', '--limit', 'lots', '--data-dir', dir], { encoding: 'utf8' });
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--limit.*"lots".*whole number/);
+  });
+});
+
+describe('vmem forget across processes', () => {
+  test('vmem forget in another process: a serving process drops the page from its sessions within a second', async (t) => {
+    const defer = deferrals(t);
+    const { dir, cleanup } = tempDir();
+    defer(cleanup);
+    const server = await spawnServer(dir, []);
+    defer(() => server.close());
+    await call(server.client, 'ingest', { text: notes('1212'), source: 'cli.md' });
+    const served = (await call<Served>(server.client, 'page_fault', { query: 'vault access code' })).s;
+    const page = served.pages[0]!.page_id;
+
+    const unknown = spawnSync(process.execPath, [CLI, 'forget', 'nothing.md', '--data-dir', dir], { encoding: 'utf8' });
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /target.*no document or source "nothing\.md"/);
+    const r = spawnSync(process.execPath, [CLI, 'forget', 'cli.md', '--data-dir', dir], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /forgot d[0-9a-f]{16}\s+current\s+cli\.md/);
+    // The forget is committed when the command exits: from then on, the serving process has a second.
+    const l1 = await waitFor(
+      async () => {
+        const text = await readText(server.client, 'vmem://l1');
+        return text.includes(page) ? undefined : text;
+      },
+      'the page leaving the other process’s L1 within a second',
+      { timeoutMs: 1000 },
+    );
+    assert.doesNotMatch(l1, new RegExp(page));
+  });
+});
+
+describe('watch', () => {
+  test('new and changed files are ingested, deleted ones forgotten, debounced; .gitignore and the ignore list are honoured', async (t) => {
+    const { pager } = await connectedStore(t);
+    const { dir, cleanup } = tempDir('vmem-watch-');
+    t.after(cleanup);
+    const name = basename(dir);
+    writeFileSync(join(dir, '.gitignore'), 'secret.md\n');
+    writeFileSync(join(dir, 'a.md'), notes('1000'));
+    writeFileSync(join(dir, 'secret.md'), notes('0000'));
+    const events: WatchEvent[] = [];
+    const watcher = await watchDirectory(pager, dir, {
+      ignore: ['*.log'],
+      debounceMs: 100,
+      onEvent: (e) => events.push(e),
+    });
+    t.after(() => watcher.close());
+    assert.deepEqual(
+      events.map((e) => `${e.kind} ${e.source}`),
+      [`ingested ${join(name, 'a.md')}`],
+      'the initial scan ingests a.md and leaves secret.md out',
+    );
+
+    // Several writes in a row are one change.
+    for (const code of ['2000', '3000', '4000']) writeFileSync(join(dir, 'a.md'), notes(code));
+    writeFileSync(join(dir, 'b.md'), notes('5000'));
+    writeFileSync(join(dir, 'debug.log'), 'log line');
+    mkdirSync(join(dir, 'sub'));
+    writeFileSync(join(dir, 'sub', 'c.md'), notes('6000'));
+    await waitFor(async () => {
+      await watcher.idle();
+      return pager.table.currentOf(join(name, 'sub', 'c.md')) && pager.table.currentOf(join(name, 'b.md'));
+    }, 'the new files ingested');
+    await watcher.idle();
+    const versions = pager.table.versionsOf(join(name, 'a.md'));
+    assert.equal(versions.length, 2, 'the burst of writes made one new version');
+    assert.equal(events.filter((e) => e.source === join(name, 'a.md')).length, 2);
+    assert.equal(pager.table.versionsOf(join(name, 'debug.log')).length, 0, 'the ignore list holds');
+    assert.equal(pager.table.versionsOf(join(name, 'secret.md')).length, 0, '.gitignore holds');
+
+    rmSync(join(dir, 'b.md'));
+    await waitFor(async () => {
+      await watcher.idle();
+      return events.some((e) => e.kind === 'forgotten' && e.source === join(name, 'b.md')) || undefined;
+    }, 'b.md forgotten');
+    assert.equal(pager.table.versionsOf(join(name, 'b.md')).length, 0);
+    assert.equal(
+      events.some((e) => e.kind === 'failed'),
+      false,
+    );
   });
 });

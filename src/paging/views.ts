@@ -45,10 +45,22 @@ export function pressureOf(session: Session): Pressure {
   return { used: session.l1.usedTokens, budget: session.l1.budget, pages: session.l1.list().length };
 }
 
-/** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
+/**
+ * The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. A page another process
+ * forgot a moment ago (this one drops it from L1 at its next look) says so instead.
+ */
 export function handleIn(table: PageTable, pageId: string): Handle {
-  const e = table.get(pageId)!;
-  return handleOf(e, e.gist, e.summary, e.supersededBy);
+  const e = table.get(pageId);
+  if (e) return handleOf(e, e.gist, e.summary, e.supersededBy);
+  const gone = table.dropped(pageId);
+  return {
+    pageId,
+    source: gone?.source ?? '',
+    ordinal: 0,
+    tokens: 0,
+    gist: `(${gone?.reason ?? 'forgotten'}: no longer in the store)`,
+    reload: '',
+  };
 }
 
 /** A page as served at `resolution` from `level`, with its text unless it is left out. */
