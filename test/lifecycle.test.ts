@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Catalog } from '../src/catalog.ts';
 import { dataDirLayout } from '../src/data-dir.ts';
 import { type WatchEvent, watchDirectory } from '../src/watch.ts';
 import { call, connect, connectedStore, deferrals, openPager, REPO, readText, tempDir, textOf } from './helpers.ts';
@@ -124,6 +125,27 @@ describe('forget', () => {
     const back = (await call<Served>(client, 'page_fault', { query: 'vault access code 3333' })).s;
     assert.match(back.pages[0]!.text!, /3333/);
     assert.ok(existsSync(dataDirLayout(dir).page(own[0]!)));
+  });
+
+  test('a forget stopped after the page table is finished by the next one: the levels are purged, the store stays consistent', async (t) => {
+    const { client, pager, dir } = await connectedStore(t);
+    await call(client, 'ingest', { text: notes('1313'), source: 'half.md' });
+    await call(client, 'ingest', { text: notes('1414'), source: 'other.md' });
+    const half = pager.table.currentOf('half.md')!;
+    // What a process killed between its transaction and the purge leaves: the page table done, the levels not.
+    const other = await Catalog.open(dir);
+    await other.removeDocuments([half.id], 'forgotten');
+    await other.close();
+    const page = half.pageIds[0]!;
+    assert.equal(existsSync(dataDirLayout(dir).page(page)), true, 'the purge has not run');
+    assert.equal(pager.table.get(page), undefined);
+
+    const r = await call<{ forgotten: unknown[] }>(client, 'forget', { target: 'half.md' });
+    assert.deepEqual(r.s.forgotten, [], 'nothing left in the page table');
+    assert.equal(existsSync(dataDirLayout(dir).page(page)), false, 'the rerun finished the purge');
+    assert.equal(pager.l3.has(page), false);
+    const kept = pager.table.currentOf('other.md')!.pageIds[0]!;
+    assert.ok(pager.table.get(kept) && existsSync(dataDirLayout(dir).page(kept)));
   });
 
   test('a snapshot pointing at a forgotten page fails to restore, naming it', async (t) => {
