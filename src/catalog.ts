@@ -576,7 +576,7 @@ export class Catalog extends EventEmitter {
     return this.sql.unindexQueue.all(limit).map((r) => String(r.page_id));
   }
 
-  /** Takes pages off the L3 queue; returns those still a superseded version's only (to remove from L3). */
+  /** Takes pages off the L3 queue, once the purge has dealt with them. */
   async unqueue(pageIds: string[]): Promise<void> {
     if (pageIds.length) this.write(() => pageIds.forEach((id) => this.sql.unqueueUnindex.run(id)));
   }
