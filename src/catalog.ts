@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { mkdir, rename } from 'node:fs/promises';
 import type { PageMeta } from './core/page.js';
-import type { DocumentEntry, PageEntry, PageSummary } from './core/page-table.js';
+import type { DocumentEntry, DroppedPage, PageEntry, PageSummary } from './core/page-table.js';
 import { CATALOG_FILE, dataDirLayout, LEGACY_CATALOG_FILE } from './data-dir.js';
+import { InternalError } from './errors.js';
 import { exists } from './store/atomic-file.js';
 import { jsonLines } from './store/json-lines.js';
 import { type Database, dataVersion, ensureSchema, openDatabase, type Row, transaction } from './store/sqlite.js';
@@ -26,9 +27,35 @@ export interface Totals {
 /**
  * One database file per data dir. Pages and documents are rows; `totals` is one row of running sums, updated in
  * the same transaction as the rows it counts; `facts` holds one-off markers (the import of a legacy log).
- * Pages and documents list in rowid order (`seq` is the documents' rowid): rows are never deleted and an ignored
- * insert takes no rowid, so rowids count 1, 2, 3… and the row at position n (from 0) is rowid n + 1.
+ * Pages and documents list in rowid order (`seq` is the documents' rowid), read after a cursor (the last rowid
+ * shown): forgetting deletes rows, so positions shift but cursors do not.
+ *
+ * Versions (see LIFECYCLE): a document is current until a later ingest of the same source supersedes it
+ * (`superseded_by`). A page counts the documents holding it (`refs`) and the current ones among them
+ * (`current_refs`): at 0 current it is a superseded version's page (`superseded_by` names the version that
+ * replaced it), at 0 in all it leaves the store, recorded in `drops` for every process to see.
  */
+/**
+ * What versions and forgetting add. `drops` is the log of pages that left the store, read by every process (its
+ * sessions drop them from L1) and by the purge, which removes them from L2, L3 and L4 and then sets `purged`: a purge
+ * cut short is finished by the next. `unindex` holds pages that became a superseded version's only, to leave L3.
+ */
+const LIFECYCLE = `
+CREATE INDEX IF NOT EXISTS documents_by_source ON documents (source, superseded_by);
+CREATE TABLE IF NOT EXISTS drops (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  page_id TEXT NOT NULL,
+  document_id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  purged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS drops_by_page ON drops (page_id);
+CREATE INDEX IF NOT EXISTS drops_pending ON drops (purged, seq);
+CREATE TABLE IF NOT EXISTS unindex (page_id TEXT PRIMARY KEY);
+`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS pages (
   id TEXT PRIMARY KEY,
@@ -41,7 +68,10 @@ CREATE TABLE IF NOT EXISTS pages (
   fault_count INTEGER NOT NULL DEFAULT 0,
   last_access INTEGER NOT NULL DEFAULT 0,
   summary TEXT,
-  summary_tokens INTEGER
+  summary_tokens INTEGER,
+  refs INTEGER NOT NULL DEFAULT 0,
+  current_refs INTEGER NOT NULL DEFAULT 0,
+  superseded_by TEXT
 );
 CREATE TABLE IF NOT EXISTS documents (
   seq INTEGER PRIMARY KEY,
@@ -50,7 +80,9 @@ CREATE TABLE IF NOT EXISTS documents (
   tokens INTEGER NOT NULL,
   bytes INTEGER NOT NULL,
   ingested_at INTEGER NOT NULL,
-  page_ids TEXT NOT NULL
+  page_ids TEXT NOT NULL,
+  superseded_by TEXT,
+  superseded_at INTEGER
 );
 CREATE TABLE IF NOT EXISTS totals (
   one INTEGER PRIMARY KEY CHECK (one = 1),
@@ -63,6 +95,7 @@ CREATE TABLE IF NOT EXISTS totals (
   faults INTEGER NOT NULL
 );
 INSERT OR IGNORE INTO totals VALUES (1, 0, 0, 0, 0, 0, 0, 0);
+${LIFECYCLE}
 -- Last: its presence says the schema is complete.
 CREATE TABLE IF NOT EXISTS facts (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 `;
@@ -79,7 +112,7 @@ function statements(db: Database) {
   return {
     page: q('SELECT * FROM pages WHERE id = ?'),
     hasPage: q('SELECT 1 AS one FROM pages WHERE id = ?'),
-    pagesFrom: q('SELECT * FROM pages WHERE rowid > ? ORDER BY rowid LIMIT ?'),
+    pagesFrom: q('SELECT rowid, * FROM pages WHERE rowid > ? ORDER BY rowid LIMIT ?'),
     document: q('SELECT * FROM documents WHERE id = ?'),
     documentsFrom: q('SELECT * FROM documents WHERE seq > ? ORDER BY seq LIMIT ?'),
     totals: q('SELECT * FROM totals WHERE one = 1'),
@@ -96,6 +129,37 @@ function statements(db: Database) {
     ),
     addTotals: q(
       'UPDATE totals SET documents = documents + ?, pages = pages + ?, tokens = tokens + ?, summaries = summaries + ?, summary_tokens = summary_tokens + ?, accesses = accesses + ?, faults = faults + ? WHERE one = 1',
+    ),
+    currentOf: q('SELECT * FROM documents WHERE source = ? AND superseded_by IS NULL'),
+    versionsOf: q('SELECT * FROM documents WHERE source = ? ORDER BY seq'),
+    supersede: q('UPDATE documents SET superseded_by = ?, superseded_at = ? WHERE id = ?'),
+    reinstate: q('UPDATE documents SET superseded_by = NULL, superseded_at = NULL WHERE id = ?'),
+    deleteDocument: q('DELETE FROM documents WHERE id = ?'),
+    refPage: q(
+      'UPDATE pages SET refs = refs + ?, current_refs = current_refs + ? WHERE id = ? RETURNING refs, current_refs',
+    ),
+    setPageSuperseded: q('UPDATE pages SET superseded_by = ? WHERE id = ?'),
+    deletePage: q('DELETE FROM pages WHERE id = ? RETURNING tokens, summary_tokens'),
+    queueUnindex: q('INSERT OR IGNORE INTO unindex (page_id) VALUES (?)'),
+    unqueueUnindex: q('DELETE FROM unindex WHERE page_id = ?'),
+    unindexQueue: q('SELECT page_id FROM unindex LIMIT ?'),
+    // A superseded version still holding a page, for a page no current document holds any more.
+    supersededHolder: q(
+      'SELECT d.superseded_by AS by FROM documents d, json_each(d.page_ids) j WHERE j.value = ? AND d.superseded_by IS NOT NULL LIMIT 1',
+    ),
+    addDrop: q('INSERT INTO drops (page_id, document_id, source, reason, at) VALUES (?, ?, ?, ?, ?)'),
+    everDropped: q('SELECT 1 AS one FROM drops WHERE page_id = ? LIMIT 1'),
+    lastDrop: q('SELECT * FROM drops WHERE page_id = ? ORDER BY seq DESC LIMIT 1'),
+    dropsAfter: q('SELECT * FROM drops WHERE seq > ? ORDER BY seq LIMIT ?'),
+    forgottenAs: q("SELECT 1 AS one FROM drops WHERE reason = 'forgotten' AND (source = ? OR document_id = ?) LIMIT 1"),
+    lastDropSeq: q('SELECT coalesce(max(seq), 0) AS n FROM drops'),
+    pendingPurges: q('SELECT seq, page_id FROM drops WHERE purged = 0 ORDER BY seq LIMIT ?'),
+    markPurged: q('UPDATE drops SET purged = 1 WHERE seq = ?'),
+    collectable: q(
+      'SELECT * FROM documents WHERE superseded_by IS NOT NULL AND superseded_at <= ? AND seq > ? ORDER BY seq LIMIT ?',
+    ),
+    sourcesAfter: q(
+      'SELECT source, count(*) AS versions FROM documents WHERE source > ? GROUP BY source ORDER BY source LIMIT ?',
     ),
     fact: q('SELECT value FROM facts WHERE key = ?'),
     setFact: q('INSERT OR REPLACE INTO facts (key, value) VALUES (?, ?)'),
@@ -124,7 +188,26 @@ function documentOfRow(r: Row): DocumentEntry {
     bytes: num(r.bytes),
     pageIds: JSON.parse(String(r.page_ids)) as string[],
     ingestedAt: num(r.ingested_at),
+    ...(r.superseded_by ? { supersededBy: String(r.superseded_by) } : {}),
   };
+}
+
+function dropOfRow(r: Row): DroppedPage {
+  return {
+    pageId: String(r.page_id),
+    documentId: String(r.document_id),
+    source: String(r.source),
+    reason: String(r.reason) as DroppedPage['reason'],
+    at: num(r.at),
+  };
+}
+
+/** One source in the documents listing: how many versions the store holds, and the current one. */
+export interface SourceListing {
+  source: string;
+  versions: number;
+  /** Absent when every version held is superseded (the current one was forgotten by id). */
+  current?: { id: string; pages: number; tokens: number; ingestedAt: number };
 }
 
 function totalsOfRow(r: Row | undefined): Totals {
@@ -156,7 +239,55 @@ export class PageTable {
 
   get(pageId: string): PageEntry | undefined {
     const r = this.sql.page.get(pageId);
-    return r && this.withPending(pageOfRow(r));
+    if (!r) return undefined;
+    const e = this.withPending(pageOfRow(r));
+    if (r.superseded_by) {
+      const by = String(r.superseded_by);
+      e.supersededBy = { documentId: by, ingestedAt: num(this.sql.document.get(by)?.ingested_at) };
+    }
+    return e;
+  }
+
+  /** Whether a current document holds the page: pages only superseded versions hold are not ranked. */
+  isCurrent(pageId: string): boolean {
+    return num(this.sql.page.get(pageId)?.current_refs) > 0;
+  }
+
+  /** The record of a page's leaving the store (the latest, if it left more than once), or undefined. */
+  dropped(pageId: string): DroppedPage | undefined {
+    const r = this.sql.lastDrop.get(pageId);
+    return r && dropOfRow(r);
+  }
+
+  /** Whether a source or document id was forgotten (wholly or in part) before: a scan of the drops log, for errors. */
+  wasForgotten(target: string): boolean {
+    return !!this.sql.forgottenAs.get(target, target);
+  }
+
+  /** The current version of a source, if the store holds one. */
+  currentOf(source: string): DocumentEntry | undefined {
+    const r = this.sql.currentOf.get(source);
+    return r && documentOfRow(r);
+  }
+
+  /** Every version of a source the store holds, oldest first. */
+  versionsOf(source: string): DocumentEntry[] {
+    return this.sql.versionsOf.all(source).map(documentOfRow);
+  }
+
+  /** Up to `limit` sources after `after` (in code-point order), with their versions and current version. */
+  sources({ after = '', limit }: { after?: string; limit: number }): SourceListing[] {
+    return this.sql.sourcesAfter.all(after, limit).map((r) => {
+      const source = String(r.source);
+      const cur = this.currentOf(source);
+      return {
+        source,
+        versions: num(r.versions),
+        ...(cur
+          ? { current: { id: cur.id, pages: cur.pageIds.length, tokens: cur.tokens, ingestedAt: cur.ingestedAt } }
+          : {}),
+      };
+    });
   }
 
   has(pageId: string): boolean {
@@ -168,14 +299,16 @@ export class PageTable {
     return r && documentOfRow(r);
   }
 
-  /** Up to `limit` documents from position `from` (0 is the first), in the order they were recorded. */
-  documents({ from = 0, limit }: { from?: number; limit: number }): DocumentEntry[] {
-    return this.sql.documentsFrom.all(from, limit).map(documentOfRow);
+  /** Up to `limit` documents recorded after cursor `after` (0: from the first), in order, each with its cursor. */
+  documents({ after = 0, limit }: { after?: number; limit: number }): (DocumentEntry & { cursor: number })[] {
+    return this.sql.documentsFrom.all(after, limit).map((r) => ({ ...documentOfRow(r), cursor: num(r.seq) }));
   }
 
-  /** Up to `limit` pages from position `from` (0 is the first), in the order they were recorded. */
-  pages({ from = 0, limit }: { from?: number; limit: number }): PageEntry[] {
-    return this.sql.pagesFrom.all(from, limit).map((r) => this.withPending(pageOfRow(r)));
+  /** Up to `limit` pages recorded after cursor `after` (0: from the first), in order, each with its cursor. */
+  pages({ after = 0, limit }: { after?: number; limit: number }): (PageEntry & { cursor: number })[] {
+    return this.sql.pagesFrom
+      .all(after, limit)
+      .map((r) => ({ ...this.withPending(pageOfRow(r)), cursor: num(r.rowid) }));
   }
 
   get pageCount(): number {
@@ -230,6 +363,8 @@ export class Catalog extends EventEmitter {
   /** The change key as of this process's last look: a different one means another process added something. */
   private seen: string;
   private closed = false;
+  /** The last entry of the drops log this process has announced ('dropped'). */
+  private seenDrop: number;
 
   private constructor(private readonly db: Database) {
     super();
@@ -237,6 +372,7 @@ export class Catalog extends EventEmitter {
     this.table = new PageTable(this.sql, this.pendingStats);
     this.version = dataVersion(db);
     this.seen = changeKey(this.table.totals());
+    this.seenDrop = num(this.sql.lastDropSeq.get()?.n);
     this.pollTimer = setInterval(() => this.poll(), POLL_MS);
     this.pollTimer.unref();
   }
@@ -252,6 +388,7 @@ export class Catalog extends EventEmitter {
     try {
       ensureSchema(db, 'facts', SCHEMA);
       await importLegacyLog(db, layout.legacyCatalog);
+      addLifecycle(db);
     } catch (err) {
       db.close();
       throw err;
@@ -259,13 +396,17 @@ export class Catalog extends EventEmitter {
     return new Catalog(db);
   }
 
-  /** Looks for other processes' commits: a data version that moved, then the totals, to see what they added. */
+  /**
+   * Looks for other processes' commits: a data version that moved, then the drops log (pages that left the
+   * store: 'dropped'), then the totals, to see what they added.
+   */
   private poll(): void {
     if (this.closed) return;
     try {
       const v = dataVersion(this.db);
       if (v === this.version) return;
       this.version = v;
+      this.announceDrops();
       const key = changeKey(totalsOfRow(this.sql.totals.get()));
       if (key === this.seen) return;
       this.seen = key;
@@ -289,29 +430,160 @@ export class Catalog extends EventEmitter {
     if (others) this.emit('changed');
   }
 
+  /** Announces the drops log's new entries, once each, as 'dropped' with their page ids. */
+  private announceDrops(): void {
+    const last = num(this.sql.lastDropSeq.get()?.n);
+    if (last <= this.seenDrop) return;
+    const ids = new Set<string>();
+    for (let after = this.seenDrop; after < last; ) {
+      const rows = this.sql.dropsAfter.all(after, 1000);
+      if (!rows.length) break;
+      for (const r of rows) ids.add(String(r.page_id));
+      after = num(rows.at(-1)!.seq);
+    }
+    this.seenDrop = last;
+    if (ids.size) this.emit('dropped', [...ids]);
+  }
+
   /**
-   * Records documents and their new pages in one transaction, durable before returning. After a failed write (a
-   * full disk) none of them is known, and a retry writes them again.
+   * Records documents as their sources' current versions, with their pages (every page of each: those the
+   * store holds already gain a reference), in one transaction, durable before returning. A source's previous
+   * current version becomes superseded; its pages that no current document holds any more are queued to leave
+   * L3. A document recorded before (an earlier version ingested again) becomes current again. After a failed
+   * write (a full disk) none of them is known, and a retry writes them again.
+   *
+   * Returns the pages to make findable and stored again, which their levels may have let go meanwhile: pages
+   * that were a superseded version's only, and pages that had left the store (see Lifecycle.revive).
    */
-  async addDocuments(docs: { doc: DocumentEntry; pages: PageEntry[] }[]): Promise<void> {
+  async addDocuments(docs: { doc: DocumentEntry; pages: PageEntry[] }[]): Promise<{ revived: string[] }> {
     const { insertPage, mergeLevels, insertDocument, addTotals } = this.sql;
+    const revived = new Set<string>();
     this.write(() => {
       let pages = 0;
       let tokens = 0;
       let documents = 0;
       for (const { doc, pages: entries } of docs) {
+        const inserted = new Set<string>();
         for (const p of entries) {
           const { gist, stored, indexed, accessCount: _a, faultCount: _f, lastAccess: _l, summary: _s, ...meta } = p;
+          delete (meta as Partial<PageEntry>).supersededBy;
           if (num(insertPage.run(p.id, JSON.stringify(meta), gist, p.tokens, +stored, +indexed).changes)) {
             pages++;
             tokens += p.tokens;
+            inserted.add(p.id);
+            if (this.sql.everDropped.get(p.id)) revived.add(p.id);
           } else mergeLevels.run(+stored, +indexed, p.id);
         }
         const { id, source, tokens: t, bytes, ingestedAt, pageIds } = doc;
-        documents += num(insertDocument.run(id, source, t, bytes, ingestedAt, JSON.stringify(pageIds)).changes);
+        const known = this.sql.document.get(id);
+        if (known && !known.superseded_by) continue; // current already: nothing changes
+        if (known) this.sql.reinstate.run(id);
+        else documents += num(insertDocument.run(id, source, t, bytes, ingestedAt, JSON.stringify(pageIds)).changes);
+        // References first, then the previous version's are released: a page both hold never reaches 0.
+        for (const pageId of new Set(pageIds)) {
+          const r = this.sql.refPage.get(known ? 0 : 1, 1, pageId);
+          if (!r) throw new InternalError(`page ${pageId} of document ${id} is not in the page table`);
+          if (num(r.current_refs) === 1 && !inserted.has(pageId)) {
+            this.sql.setPageSuperseded.run(null, pageId);
+            this.sql.unqueueUnindex.run(pageId);
+            revived.add(pageId);
+          }
+        }
+        for (const old of this.sql.currentOf.all(source)) {
+          if (old.id === id) continue;
+          this.sql.supersede.run(id, ingestedAt, String(old.id));
+          this.release(documentOfRow(old), id);
+        }
       }
       addTotals.run(documents, pages, tokens, 0, 0, 0, 0);
     });
+    return { revived: [...revived] };
+  }
+
+  /** A current document's pages lose it as a current holder; those left with none are `by`'s superseded pages. */
+  private release(doc: DocumentEntry, by: string): void {
+    for (const pageId of new Set(doc.pageIds)) {
+      const r = this.sql.refPage.get(0, -1, pageId);
+      if (r && num(r.current_refs) === 0) {
+        this.sql.setPageSuperseded.run(by, pageId);
+        this.sql.queueUnindex.run(pageId);
+      }
+    }
+  }
+
+  /**
+   * Removes documents from the page table in one transaction: their rows, and their pages that no other
+   * document holds, which are recorded in the drops log (`reason`) for every process and for the purge.
+   * Returns the dropped page ids. Documents already gone are skipped, so a repeated call changes nothing.
+   */
+  async removeDocuments(ids: string[], reason: DroppedPage['reason']): Promise<string[]> {
+    const dropped: string[] = [];
+    this.write(() => {
+      let documents = 0;
+      let pages = 0;
+      let tokens = 0;
+      let summaries = 0;
+      let summaryTokens = 0;
+      const at = Date.now();
+      for (const id of ids) {
+        const row = this.sql.document.get(id);
+        if (!row) continue;
+        const doc = documentOfRow(row);
+        const current = !doc.supersededBy;
+        this.sql.deleteDocument.run(id);
+        documents++;
+        for (const pageId of new Set(doc.pageIds)) {
+          const r = this.sql.refPage.get(-1, current ? -1 : 0, pageId);
+          if (!r) continue;
+          if (num(r.refs) <= 0) {
+            const gone = this.sql.deletePage.get(pageId)!;
+            pages++;
+            tokens += num(gone.tokens);
+            if (gone.summary_tokens !== null) {
+              summaries++;
+              summaryTokens += num(gone.summary_tokens);
+            }
+            this.sql.unqueueUnindex.run(pageId);
+            this.sql.addDrop.run(pageId, id, doc.source, reason, at);
+            dropped.push(pageId);
+          } else if (current && num(r.current_refs) === 0) {
+            // Only another source's superseded version holds it now.
+            const by = this.sql.supersededHolder.get(pageId)?.by;
+            this.sql.setPageSuperseded.run(by === undefined ? id : String(by), pageId);
+            this.sql.queueUnindex.run(pageId);
+          }
+        }
+      }
+      this.sql.addTotals.run(-documents, -pages, -tokens, -summaries, -summaryTokens, 0, 0);
+    });
+    // This process's sessions learn of it as the others do, at once rather than at the next poll.
+    this.announceDrops();
+    return dropped;
+  }
+
+  /** Dropped pages whose levels may still hold them (a purge not yet done, or cut short), oldest first. */
+  pendingPurges(limit: number): { seq: number; pageId: string }[] {
+    return this.sql.pendingPurges.all(limit).map((r) => ({ seq: num(r.seq), pageId: String(r.page_id) }));
+  }
+
+  /** Records that dropped pages' levels no longer hold them. */
+  async purged(seqs: number[]): Promise<void> {
+    if (seqs.length) this.write(() => seqs.forEach((s) => this.sql.markPurged.run(s)));
+  }
+
+  /** Pages queued to leave L3 (a superseded version's only), up to `limit`. */
+  unindexQueue(limit: number): string[] {
+    return this.sql.unindexQueue.all(limit).map((r) => String(r.page_id));
+  }
+
+  /** Takes pages off the L3 queue, once the purge has dealt with them. */
+  async unqueue(pageIds: string[]): Promise<void> {
+    if (pageIds.length) this.write(() => pageIds.forEach((id) => this.sql.unqueueUnindex.run(id)));
+  }
+
+  /** Superseded documents, superseded at or before `before`, after cursor `after`: the candidates for collection. */
+  superseded(before: number, after: number, limit: number): (DocumentEntry & { cursor: number })[] {
+    return this.sql.collectable.all(before, after, limit).map((r) => ({ ...documentOfRow(r), cursor: num(r.seq) }));
   }
 
   /** Records a page's summary, durable before returning; a page that has one keeps it. */
@@ -382,6 +654,60 @@ export class Catalog extends EventEmitter {
       this.db.close();
     }
   }
+}
+
+/** The fact that says a page table's versions and references are counted (see addLifecycle). */
+const VERSIONS_COUNTED = 'versions counted';
+
+/**
+ * Brings a page table written before versions and forgetting up to date, once, in one transaction (two
+ * processes opening it at once: the second finds it done): the columns and tables LIFECYCLE adds, then each
+ * source's latest document current and the earlier ones superseded by it, and every page's references counted.
+ * Pages only superseded versions hold are queued to leave L3.
+ */
+function addLifecycle(db: Database): void {
+  const done = () => !!db.prepare('SELECT 1 AS one FROM facts WHERE key = ?').get(VERSIONS_COUNTED);
+  if (done()) return;
+  transaction(db, () => {
+    if (done()) return;
+    const has = (table: string, column: string) =>
+      db
+        .prepare(`SELECT name FROM pragma_table_info('${table}')`)
+        .all()
+        .some((r) => r.name === column);
+    const add = (table: string, column: string, type: string) => {
+      if (!has(table, column)) db.exec(`ALTER TABLE ${table} ADD COLUMN ${column} ${type}`);
+    };
+    add('pages', 'refs', 'INTEGER NOT NULL DEFAULT 0');
+    add('pages', 'current_refs', 'INTEGER NOT NULL DEFAULT 0');
+    add('pages', 'superseded_by', 'TEXT');
+    add('documents', 'superseded_by', 'TEXT');
+    add('documents', 'superseded_at', 'INTEGER');
+    db.exec(LIFECYCLE);
+    db.exec(`
+      CREATE TEMP TABLE latest AS
+        SELECT source, (SELECT id FROM documents d2 WHERE d2.source = d.source ORDER BY ingested_at DESC, seq DESC LIMIT 1) AS id,
+               max(ingested_at) AS at
+        FROM documents d GROUP BY source;
+      UPDATE documents SET
+        superseded_by = (SELECT l.id FROM latest l WHERE l.source = documents.source),
+        superseded_at = (SELECT l.at FROM latest l WHERE l.source = documents.source)
+        WHERE id NOT IN (SELECT id FROM latest);
+      CREATE TEMP TABLE holds AS
+        SELECT DISTINCT j.value AS page, d.id AS doc, d.superseded_by IS NULL AS current, d.superseded_by AS by
+        FROM documents d, json_each(d.page_ids) j;
+      CREATE INDEX temp.holds_page ON holds (page);
+      UPDATE pages SET
+        refs = (SELECT count(*) FROM holds WHERE page = pages.id),
+        current_refs = (SELECT count(*) FROM holds WHERE page = pages.id AND current);
+      UPDATE pages SET superseded_by = (SELECT by FROM holds WHERE page = pages.id AND by IS NOT NULL LIMIT 1)
+        WHERE current_refs = 0;
+      INSERT OR IGNORE INTO unindex SELECT id FROM pages WHERE current_refs = 0;
+      DROP TABLE temp.holds;
+      DROP TABLE temp.latest;
+    `);
+    db.exec(`INSERT INTO facts (key, value) VALUES ('${VERSIONS_COUNTED}', strftime('%Y-%m-%dT%H:%M:%fZ'))`);
+  });
 }
 
 /**

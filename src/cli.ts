@@ -14,10 +14,31 @@ import { parseCommandLine, usage } from './usage.js';
 // reading, the demo, reindex): the bundle keeps each in a chunk of its own, read only then, so an MCP
 // host waits less for `initialize`.
 
-async function serve(config: Config): Promise<void> {
+/**
+ * Keeps `dir` ingested (see watchDirectory), reporting each file on stderr (stdout may be the protocol's);
+ * resolves the function that stops it.
+ */
+async function startWatch(pager: Pager, config: Config, dir: string): Promise<() => Promise<void>> {
+  const { watchDirectory } = await import('./watch.js');
+  const watcher = await watchDirectory(pager, dir, {
+    ignore: config.watchIgnore,
+    onEvent: (e) => {
+      if (e.kind === 'ingested')
+        console.error(`vmem: ingested ${e.source}: ${e.documentId}, ${e.pages} pages (${e.newPages} new)`);
+      else if (e.kind === 'forgotten') console.error(`vmem: forgot ${e.source} (deleted): ${e.pages} pages removed`);
+      else console.error(`vmem: ${e.source}: ${(e.error as Error).message ?? e.error}`);
+    },
+  });
+  console.error(`vmem: watching ${dir}`);
+  return () => watcher.close();
+}
+
+async function serve(config: Config, watchDir?: string): Promise<void> {
   const pager = await Pager.open(config);
   const { connect, close } = createServer(pager, { events: new PagerEvents(pager), clientRoots: true });
+  const stopWatch = watchDir === undefined ? undefined : await startWatch(pager, config, watchDir);
   const shutdown = async () => {
+    await stopWatch?.().catch(() => {});
     await close().catch(() => {});
     await pager.close();
     process.exit(0);
@@ -46,7 +67,7 @@ async function authToken(config: Config): Promise<string | undefined> {
   return token;
 }
 
-async function serveOverHttp(config: Config): Promise<void> {
+async function serveOverHttp(config: Config, watchDir?: string): Promise<void> {
   const { checkExposure, serveHttp } = await import('./http.js');
   const token = await authToken(config);
   checkExposure(config.httpHost, token);
@@ -64,7 +85,9 @@ async function serveOverHttp(config: Config): Promise<void> {
     await pager.close();
     throw listenError(err, config.httpHost, config.httpPort) ?? err;
   }
+  const stopWatch = watchDir === undefined ? undefined : await startWatch(pager, config, watchDir);
   const shutdown = async () => {
+    await stopWatch?.().catch(() => {});
     await server.close().catch(() => {});
     await pager.close();
     process.exit(0);
@@ -122,6 +145,84 @@ async function ingest(config: Config, paths: string[]): Promise<void> {
   }
 }
 
+/** Ingests `dir`, then keeps it ingested until SIGINT or SIGTERM. */
+async function ingestAndWatch(config: Config, dir: string): Promise<void> {
+  const pager = await Pager.open(config);
+  const stop = await startWatch(pager, config, dir);
+  await new Promise<void>((done) => {
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  await stop();
+  await pager.close();
+}
+
+async function forget(config: Config, target: string | undefined): Promise<void> {
+  if (target === undefined)
+    throw new InputError(
+      'target',
+      'give a source or a document id as `vmem ls` lists them: vmem forget <source or id>',
+    );
+  const pager = await Pager.open(config);
+  try {
+    const r = await pager.forget(target, 'target');
+    if (!r.documents.length) console.log(`${target} was already forgotten; nothing left to remove`);
+    for (const d of r.documents) console.log(`forgot ${d.id}  ${d.current ? 'current' : 'superseded'}  ${d.source}`);
+    if (r.documents.length)
+      console.log(
+        `${r.pagesRemoved} pages removed from every level; ${r.pagesShared} kept (other documents hold them)`,
+      );
+  } finally {
+    await pager.close();
+  }
+}
+
+/** A whole number of a command option, or the caller's error naming it. */
+function wholeNumber(value: string | undefined, option: string, fallback: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > max)
+    throw new InputError(option, `is ${JSON.stringify(value)}; give a whole number from 0 to ${max}`);
+  return n;
+}
+
+async function collect(config: Config, olderThan: string | undefined): Promise<void> {
+  const seconds = wholeNumber(olderThan, '--older-than', 86_400, 10 * 365 * 86_400);
+  const pager = await Pager.open(config);
+  try {
+    const r = await pager.collect(seconds * 1000);
+    console.log(
+      `collected ${r.documents} superseded versions: ${r.pagesRemoved} pages removed from every level; ${r.keptForSnapshots} kept for snapshots`,
+    );
+  } finally {
+    await pager.close();
+  }
+}
+
+/** The sources the store holds, a bounded page at a time: whatever the store holds, one call prints at most MAX_LS. */
+async function list(config: Config, after: string | undefined, limit: string | undefined): Promise<void> {
+  const n = wholeNumber(limit, '--limit', 100, MAX_LS);
+  const pager = await Pager.open(config);
+  try {
+    const sources = pager.table.sources({ after: after ?? '', limit: n + 1 });
+    const shown = sources.slice(0, n);
+    console.log(['versions', 'current document', 'pages', 'tokens', 'source'].join('\t'));
+    for (const s of shown)
+      console.log(
+        [s.versions, s.current?.id ?? '(none current)', s.current?.pages ?? 0, s.current?.tokens ?? 0, s.source].join(
+          '\t',
+        ),
+      );
+    if (sources.length > shown.length)
+      console.error(`vmem: more after this; next: vmem ls --after ${JSON.stringify(shown.at(-1)!.source)}`);
+  } finally {
+    await pager.close();
+  }
+}
+
+/** At most this many sources per `vmem ls`. */
+const MAX_LS = 1000;
+
 async function stats(config: Config): Promise<void> {
   const pager = await Pager.open(config);
   try {
@@ -160,7 +261,7 @@ async function stats(config: Config): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const { command, words, flags, http } = parseCommandLine(process.argv.slice(2));
+  const { command, words, flags, http, options } = parseCommandLine(process.argv.slice(2));
   if (command === 'help') return void console.log(usage(words[0] as Parameters<typeof usage>[0]));
   if (command === 'version') return void console.log(VERSION);
   if (command === 'demo') return (await import('./demo.js')).runDemo(flags);
@@ -168,9 +269,15 @@ async function main(): Promise<void> {
   await checkDataDir(config.dataDir);
   switch (command) {
     case 'serve':
-      return http ? serveOverHttp(config) : serve(config);
+      return http ? serveOverHttp(config, options.watch) : serve(config, options.watch);
     case 'ingest':
-      return ingest(config, words);
+      return options.watch === undefined ? ingest(config, words) : ingestAndWatch(config, options.watch);
+    case 'forget':
+      return forget(config, words[0]);
+    case 'gc':
+      return collect(config, options.olderThan);
+    case 'ls':
+      return list(config, options.after, options.limit);
     case 'stats':
       return stats(config);
     case 'reindex': {

@@ -92,6 +92,12 @@ export const configSchema = z
       ),
     authTokenFile: optional(z.string().min(1)),
     resendAfterSeconds: intFrom(0, 7 * 24 * 3600),
+    watchIgnore: z.string().transform((v) =>
+      v
+        .split(',')
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ),
     ingestRoots: z
       .string()
       .trim()
@@ -302,6 +308,12 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: '--resend-after',
     doc: 'seconds after which page_fault sends a page in L1 again instead of assuming the model still sees it (0: always)',
     default: () => '600',
+  },
+  watchIgnore: {
+    env: 'VMEM_WATCH_IGNORE',
+    flag: '--watch-ignore',
+    doc: 'files --watch leaves out besides the .gitignore of the watched directory: gitignore patterns separated by commas, e.g. *.log,drafts/',
+    default: () => '',
   },
   ingestRoots: {
     env: 'VMEM_INGEST_ROOTS',

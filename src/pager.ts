@@ -1,13 +1,14 @@
 import type { PageTable } from './catalog.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import type { Config } from './config.js';
-import type { Level } from './core/page.js';
+import type { Level, Page } from './core/page.js';
 import type { PageEntry, PageSummary } from './core/page-table.js';
 import type { Snapshot } from './core/snapshot.js';
 import type { EventBus } from './events.js';
 import { type Health, outagesOf } from './health.js';
 import type { SourceFile } from './ingest/sources.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
+import { type CollectResult, type ForgetResult, Lifecycle } from './paging/lifecycle.js';
 import { Paging } from './paging/paging.js';
 import type { ReadPath } from './paging/read-path.js';
 import { Snapshots } from './paging/snapshots.js';
@@ -23,6 +24,7 @@ import { openStore, type Store, type StoreParts } from './wiring.js';
 export type { Health } from './health.js';
 export type { Candidate } from './paging/candidates.js';
 export type { IngestResult } from './paging/ingest.js';
+export type { CollectResult, ForgetResult } from './paging/lifecycle.js';
 export type { FaultResult } from './paging/paging.js';
 export type { PagingResult, Pressure, ServedPage } from './paging/views.js';
 export { defaultResendPolicy, type StoreParts as PagerParts } from './wiring.js';
@@ -49,6 +51,9 @@ export class Pager {
   private readonly paging: Paging;
   private readonly snapshots: Snapshots;
   private readonly summaries: Summaries;
+  private readonly lifecycle: Lifecycle;
+  /** This process's sessions, held weakly: a closed session is collected, and forgotten pages leave the rest. */
+  private readonly sessions = new Set<WeakRef<Session>>();
 
   private constructor(private readonly store: Store) {
     const { config, catalog, l2, l3, l4, events, read } = store;
@@ -67,6 +72,23 @@ export class Pager {
     const levels = { ...store, table: this.table, evicted };
     this.paging = new Paging(levels);
     this.snapshots = new Snapshots(levels);
+    this.lifecycle = new Lifecycle(store);
+    // Pages forgotten or collected, by this process or another: they leave every session's L1 and this
+    // process's L2 (a shared L2 was purged by the process that dropped them; deleting again is harmless).
+    catalog.on('dropped', (pageIds: string[]) => {
+      for (const ref of this.sessions) {
+        const s = ref.deref();
+        if (!s) {
+          this.sessions.delete(ref);
+          continue;
+        }
+        let changed = false;
+        for (const id of pageIds) changed = !!s.l1.remove(id) || changed;
+        if (changed) s.changed();
+      }
+      void l2.deleteMany(pageIds).catch(() => {});
+      events.emit('pages');
+    });
   }
 
   static async open(config: Config, parts: StoreParts = {}): Promise<Pager> {
@@ -80,19 +102,49 @@ export class Pager {
   }
 
   newSession(id?: string): Session {
-    return new Session(this.config.l1Tokens, id);
+    const session = new Session(this.config.l1Tokens, id);
+    this.sessions.add(new WeakRef(session));
+    return session;
   }
 
-  /** Pages documents into L4, then L3, then the page table (see ingest). */
+  /** The levels ingest writes to, with the pages a forget let go brought back (see Lifecycle.revive). */
+  private get ingestLevels() {
+    return { ...this.store, revive: (pages: Page[]) => this.lifecycle.revive(pages) };
+  }
+
+  /**
+   * Pages documents into L4, then L3, then the page table (see ingest); a changed document supersedes its
+   * source's current version. Superseded pages then leave L3.
+   */
   async ingest(input: SourceFile[], onProgress?: Parameters<typeof ingest>[2]): Promise<IngestResult[]> {
-    const results = await ingest(this.store, input, onProgress);
+    const results = await ingest(this.ingestLevels, input, onProgress);
+    await this.lifecycle.purge();
     this.events.emit('pages');
     return results;
   }
 
   /** Makes documents whose pages L4 already holds findable: L3 first, then the page table. */
-  index(docs: DocumentPages[]): Promise<void> {
-    return indexDocuments(this.store, docs);
+  async index(docs: DocumentPages[]): Promise<void> {
+    await indexDocuments(this.ingestLevels, docs);
+    await this.lifecycle.purge();
+  }
+
+  /**
+   * Removes a source (every version) or a document from every level and every process's sessions; `field`
+   * names the argument in errors. Finishes first any earlier forget that was cut short.
+   */
+  forget(target: string, field?: string): Promise<ForgetResult> {
+    return this.lifecycle.forget(target, field);
+  }
+
+  /** Collects superseded versions superseded `graceMs` ago or earlier that no unexpired snapshot points into. */
+  collect(graceMs: number): Promise<CollectResult> {
+    return this.lifecycle.collect(this.snapshots, graceMs);
+  }
+
+  /** Finishes purges an earlier process left undone (it stopped between the page table and the levels). */
+  purge(): Promise<void> {
+    return this.lifecycle.purge();
   }
 
   saveSummary(pageId: string, summary: PageSummary): Promise<void> {

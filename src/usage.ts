@@ -6,11 +6,30 @@ import { VERSION } from './mcp/server.js';
 /** The commands: how each is called, what it does, and whether it reads the store's settings. */
 const COMMANDS = {
   serve: {
-    args: '[--http]',
+    args: '[--http] [--watch <dir>]',
     about:
-      'MCP over stdio (the default command); with --http, Streamable HTTP at http://<host>:<port>/mcp, one session per client',
+      'MCP over stdio (the default command); with --http, Streamable HTTP at http://<host>:<port>/mcp, one session per client; with --watch, keeps a directory ingested as in ingest --watch',
   },
-  ingest: { args: '<path>...', about: 'page files or directories into the store' },
+  ingest: {
+    args: '<path>... | --watch <dir>',
+    about:
+      'page files or directories into the store (a changed file supersedes its previous version); with --watch, ingest a directory, then its new and changed files, and forget its deleted ones, until stopped',
+  },
+  forget: {
+    args: '<source or document id>',
+    about:
+      'remove a source (every version) or a superseded version from every level and every vmem process; pages other documents share stay',
+  },
+  gc: {
+    args: '[--older-than <seconds>]',
+    about:
+      'collect superseded versions (superseded at least --older-than ago, default 86400) that no unexpired snapshot points into',
+  },
+  ls: {
+    args: '[--after <source>] [--limit <n>]',
+    about:
+      'the sources the store holds, in order: versions, current document, pages and tokens (100 per call, at most 1000)',
+  },
   stats: { args: '', about: 'what the store holds, as JSON' },
   reindex: { args: '', about: 'rebuild the page table and L3 from L4 (stop other vmem processes first)' },
   demo: { args: '', about: 'page a generated 220k-token document through L1–L4 with a real MCP client' },
@@ -54,7 +73,17 @@ export interface CommandLine {
   words: string[];
   flags: Record<string, string>;
   http: boolean;
+  /** Options of one command: serve's and ingest's --watch, gc's --older-than, ls's --after and --limit. */
+  options: { watch?: string; olderThan?: string; after?: string; limit?: string };
 }
+
+/** The commands each command-specific option applies to. */
+const OPTION_COMMANDS = {
+  watch: ['serve', 'ingest'],
+  'older-than': ['gc'],
+  after: ['ls'],
+  limit: ['ls'],
+} as const satisfies Record<string, readonly Command[]>;
 
 /** A one-line usage mistake that points at the help. */
 const usageError = (message: string, command?: Command) =>
@@ -69,6 +98,10 @@ export function parseCommandLine(argv: string[]): CommandLine {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
     http: { type: 'boolean' },
+    watch: { type: 'string' },
+    'older-than': { type: 'string' },
+    after: { type: 'string' },
+    limit: { type: 'string' },
     ...Object.fromEntries(Object.values(SETTINGS).map((s) => [s.flag.slice(2), { type: 'string' }])),
   } as const satisfies NonNullable<Parameters<typeof parseArgs>[0]>['options'];
   let parsed: ReturnType<
@@ -84,19 +117,45 @@ export function parseCommandLine(argv: string[]): CommandLine {
       isCommand(argv[0] ?? '') ? (argv[0] as Command) : undefined,
     );
   }
-  const { help, version, http, ...settings } = parsed.values as Record<string, string | boolean | undefined>;
+  const {
+    help,
+    version,
+    http,
+    watch,
+    'older-than': olderThan,
+    after,
+    limit,
+    ...settings
+  } = parsed.values as Record<string, string | boolean | undefined>;
+  const commandOptions = Object.fromEntries(
+    Object.entries({ watch, olderThan, after, limit }).filter(([, v]) => v !== undefined),
+  ) as CommandLine['options'];
   const [named, ...words] = parsed.positionals;
   if (named !== undefined && !isCommand(named)) throw usageError(`unknown command ${JSON.stringify(named)}`);
   const flags = Object.fromEntries(Object.entries(settings).map(([k, v]) => [`--${k}`, String(v)]));
   if (help)
-    return { command: 'help', words: named && named !== 'help' ? [named] : words.slice(0, 1), flags, http: false };
-  if (version) return { command: 'version', words: [], flags, http: false };
+    return {
+      command: 'help',
+      words: named && named !== 'help' ? [named] : words.slice(0, 1),
+      flags,
+      http: false,
+      options: {},
+    };
+  if (version) return { command: 'version', words: [], flags, http: false, options: {} };
   const command = named ?? 'serve';
   if (http && command !== 'serve') throw usageError('--http applies to vmem serve only', command);
-  const extra = command === 'ingest' ? undefined : words[command === 'help' ? 1 : 0];
+  for (const [name, commands] of Object.entries(OPTION_COMMANDS))
+    if (
+      parsed.values[name as keyof typeof parsed.values] !== undefined &&
+      !(commands as readonly string[]).includes(command)
+    )
+      throw usageError(`--${name} applies to vmem ${commands.join(' and vmem ')} only`, command);
+  if (command === 'ingest' && commandOptions.watch !== undefined && words.length)
+    throw usageError('give paths or --watch <dir>, not both', command);
+  const extra = command === 'ingest' ? undefined : words[command === 'help' || command === 'forget' ? 1 : 0];
   if (extra !== undefined)
     throw usageError(`unexpected argument ${JSON.stringify(extra)} for vmem ${command}`, command);
   if (command === 'help' && words[0] !== undefined && !isCommand(words[0]))
     throw usageError(`unknown command ${JSON.stringify(words[0])}`);
-  return { command, words, flags, http: http === true };
+  return { command, words, flags, http: http === true, options: commandOptions };
 }

@@ -44,7 +44,7 @@ describe('vmem command line', () => {
     ]) {
       const r = vmem(args);
       assert.equal(r.status, 0, r.stderr);
-      assert.match(r.stdout, /^Usage: vmem ingest <path>\.\.\. \[options\]/);
+      assert.match(r.stdout, /^Usage: vmem ingest <path>\.\.\. \| --watch <dir> \[options\]/);
       assert.match(r.stdout, /--data-dir <v>/);
       assert.doesNotMatch(r.stdout, /--port/, 'ingest does not list the HTTP options');
     }

@@ -23,7 +23,15 @@ import type { Session } from '../src/session.ts';
 export const REPO = join(import.meta.dirname, '..');
 /** Public-domain prose committed with the tests (see its README): tests read nothing outside the repository. */
 /** vmem's tools, sorted: what every client should see in tools/list. */
-export const TOOL_NAMES = ['evict', 'ingest', 'load_page', 'page_fault', 'restore_context', 'serialize_context'];
+export const TOOL_NAMES = [
+  'evict',
+  'forget',
+  'ingest',
+  'load_page',
+  'page_fault',
+  'restore_context',
+  'serialize_context',
+];
 export const CHAPTERS_DIR = join(REPO, 'test', 'fixtures', 'moby-dick');
 
 /**
@@ -192,11 +200,11 @@ export async function openPager(
   return Pager.open(testConfig(dir, flags), parts);
 }
 
-/** Every entry of a paged listing, read 500 at a time from position 0 as a caller must (test stores are small). */
-function readPaged<T>(read: (page: { from: number; limit: number }) => T[]): T[] {
+/** Every entry of a paged listing, read 500 at a time after each read's last cursor, as a caller must. */
+function readPaged<T extends { cursor: number }>(read: (page: { after: number; limit: number }) => T[]): T[] {
   const out: T[] = [];
   for (;;) {
-    const batch = read({ from: out.length, limit: 500 });
+    const batch = read({ after: out.at(-1)?.cursor ?? 0, limit: 500 });
     if (!batch.length) return out;
     out.push(...batch);
   }

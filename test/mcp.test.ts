@@ -137,9 +137,10 @@ describe('MCP server, in process', () => {
       'vmem://page-table{?from}',
       'vmem://pages/{pageId}',
       'vmem://snapshots/{snapshotId}',
+      'vmem://sources{?after}',
     ]);
     const { resources } = await client.listResources();
-    assert.deepEqual(resources.map((r) => r.uri).sort(), ['vmem://l1', 'vmem://page-table']);
+    assert.deepEqual(resources.map((r) => r.uri).sort(), ['vmem://l1', 'vmem://page-table', 'vmem://sources']);
     assert.equal(await readText(client, 'vmem://l1'), '(L1 is empty)');
     const table = JSON.parse(await readText(client, 'vmem://page-table')) as PageTableJson;
     assert.deepEqual(table, {

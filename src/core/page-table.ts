@@ -1,4 +1,4 @@
-import type { PageMeta } from './page.js';
+import type { PageMeta, Superseded } from './page.js';
 
 /** The shared facts about one page: where it is stored, how it is used. Not any session's residency. */
 export interface PageEntry extends PageMeta {
@@ -12,6 +12,8 @@ export interface PageEntry extends PageMeta {
   /** Epoch milliseconds of the last access, 0 if never. */
   lastAccess: number;
   summary?: PageSummary;
+  /** Set when no current document holds the page any more: the version that replaced the one that did. */
+  supersededBy?: Superseded;
 }
 
 /** A compressed version of a page, made after its first eviction. */
@@ -31,4 +33,16 @@ export interface DocumentEntry {
   bytes: number;
   pageIds: string[];
   ingestedAt: number;
+  /** The later version of the same source that replaced this one; absent while it is current. */
+  supersededBy?: string;
+}
+
+/** A page that left the store (forgotten, or collected as a superseded version's), as the page table records it. */
+export interface DroppedPage {
+  pageId: string;
+  documentId: string;
+  source: string;
+  reason: 'forgotten' | 'collected';
+  /** Epoch milliseconds. */
+  at: number;
 }

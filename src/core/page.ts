@@ -59,8 +59,20 @@ export interface Handle extends PageStructure {
   gist: string;
   /** The page's summary, once it has one: what it says, in about a tenth of its tokens. */
   summary?: { text: string; tokens: number };
+  /** Set when the page is only an earlier version's: the version of its source that replaced it. */
+  supersededBy?: Superseded;
   reload: string;
 }
+
+/** The version that replaced a page's: a document id and when it was ingested (epoch ms). */
+export interface Superseded {
+  documentId: string;
+  ingestedAt: number;
+}
+
+/** The line a superseded page's header and handle carry. */
+export const supersededLine = (s: Superseded) =>
+  `superseded by ${s.documentId} (ingested ${new Date(s.ingestedAt).toISOString()})`;
 
 /** Metadata of a page without its text. */
 export type PageMeta = Omit<Page, 'text'>;
@@ -84,7 +96,12 @@ export function clip(text: string, chars: number, cut: 'start' | 'end' = 'end'):
 /** The one tool call that brings pages (back) into context with their text. */
 export const reloadCall = (pageIds: string[]) => `load_page ${JSON.stringify({ page_ids: pageIds })}`;
 
-export function handleOf(meta: PageMeta, gist: string, summary?: { text: string; tokens: number }): Handle {
+export function handleOf(
+  meta: PageMeta,
+  gist: string,
+  summary?: { text: string; tokens: number },
+  supersededBy?: Superseded,
+): Handle {
   return {
     pageId: meta.id,
     source: meta.source,
@@ -94,6 +111,7 @@ export function handleOf(meta: PageMeta, gist: string, summary?: { text: string;
     tokens: meta.tokens,
     gist,
     ...(summary ? { summary: { text: summary.text, tokens: summary.tokens } } : {}),
+    ...(supersededBy ? { supersededBy } : {}),
     reload: reloadCall([meta.id]),
   };
 }

@@ -21,7 +21,7 @@ export interface SkippedFile {
 export const MAX_SKIPPED_NAMED = 20;
 
 /** Directories never worth paging: dependencies, build output, VCS internals. */
-const SKIP_DIRS = new Set([
+export const SKIP_DIRS: ReadonlySet<string> = new Set([
   'node_modules',
   '.git',
   '.hg',

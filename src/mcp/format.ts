@@ -1,5 +1,5 @@
 import { type CallToolResult, ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
-import { type Handle, reloadCall } from '../core/page.js';
+import { type Handle, reloadCall, type Superseded, supersededLine } from '../core/page.js';
 import { type PageStructure, pdfPagesText, whereText } from '../core/structure.js';
 import { audienceOf } from '../errors.js';
 import type { Candidate, FaultResult, PagingResult, Pressure, ServedPage } from '../pager.js';
@@ -27,8 +27,12 @@ export const handleJson = (h: Handle) => ({
   tokens: h.tokens,
   gist: h.gist,
   ...(h.summary ? { summary: h.summary } : {}),
+  ...supersededJson(h.supersededBy),
   reload: h.reload,
 });
+
+const supersededJson = (s: Superseded | undefined) =>
+  s ? { superseded_by: { document_id: s.documentId, ingested_at: new Date(s.ingestedAt).toISOString() } } : {};
 
 export const pageJson = (p: ServedPage) => ({
   page_id: p.pageId,
@@ -40,6 +44,7 @@ export const pageJson = (p: ServedPage) => ({
   pinned: p.pinned,
   lines: p.lines,
   resolution: p.resolution,
+  ...supersededJson(p.supersededBy),
   ...(p.score !== undefined ? { score: Number(p.score.toFixed(4)) } : {}),
   ...(p.text !== undefined
     ? { text: p.text }
@@ -77,7 +82,7 @@ export const pagingJson = (r: PagingResult) => ({
 export const pressureText = (p: Pressure) => `L1: ${p.used}/${p.budget} tokens in ${p.pages} pages.`;
 
 export const handleText = (h: Handle) =>
-  `- ${h.pageId} · ${h.source} #${h.ordinal}${whereSuffix(h)} · ${h.tokens} tokens · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
+  `- ${h.pageId} · ${h.source} #${h.ordinal}${whereSuffix(h)} · ${h.tokens} tokens${h.supersededBy ? ` · ${supersededLine(h.supersededBy)}` : ''} · ${h.summary ? `summary (${h.summary.tokens} tokens): ${h.summary.text}` : h.gist}`;
 
 /** One line of at most CANDIDATE_LINE_CHARS characters (source and gist are clipped by candidateIn). */
 export const candidateText = (c: Candidate) =>
@@ -94,7 +99,7 @@ export function pageText(p: ServedPage): string {
     p.resolution === 'summary'
       ? `summary, ${p.tokens} tokens (${reloadCall([p.pageId])} for the full page)`
       : `${p.tokens} tokens`;
-  const head = `## ${p.pageId} · ${p.source} #${p.ordinal}${whereSuffix(p)} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}`;
+  const head = `## ${p.pageId} · ${p.source} #${p.ordinal}${whereSuffix(p)} · lines ${p.lines[0]}-${p.lines[1]} · ${what} · from ${p.level}${p.pinned ? ' · pinned' : ''}${p.supersededBy ? ` · ${supersededLine(p.supersededBy)}` : ''}`;
   if (p.text !== undefined) return `${head}\n${p.text}`;
   const when = p.sentSecondsAgo === undefined ? '' : ` ${p.sentSecondsAgo} s ago`;
   return `${head}\n(text sent to you${when}, not repeated; if you do not see it: ${reloadCall([p.pageId])})`;

@@ -9,6 +9,8 @@ import type { ToolContext } from './context.js';
 import { pressureJson, resourceError } from './format.js';
 
 export const PAGE_TABLE_URI = 'vmem://page-table';
+/** The documents listing by source: versions, the current one, its pages and tokens. */
+export const SOURCES_URI = 'vmem://sources';
 export const L1_URI = 'vmem://l1';
 /** Entries per read of a listing resource: every read stays small whatever the store holds. */
 export const DOCUMENTS_PER_READ = 100;
@@ -47,7 +49,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
   const pageTable = async (uri: URL, from: unknown) => {
     const start = startOf(from, uri);
     // One more than a read shows: whether there is a next read, whatever was counted.
-    const documents = pager.table.documents({ from: start, limit: DOCUMENTS_PER_READ + 1 });
+    const documents = pager.table.documents({ after: start, limit: DOCUMENTS_PER_READ + 1 });
     const shown = documents.slice(0, DOCUMENTS_PER_READ);
     const totals = pager.table.totals();
     return json(uri, {
@@ -59,9 +61,10 @@ export function registerResources({ server, pager, session, events }: ToolContex
         source: d.source,
         pages: d.pageIds.length,
         tokens: d.tokens,
+        ...(d.supersededBy ? { superseded_by: d.supersededBy } : {}),
         uri: documentUri(d.id),
       })),
-      next: documents.length > shown.length ? `${PAGE_TABLE_URI}?from=${start + shown.length}` : null,
+      next: documents.length > shown.length ? `${PAGE_TABLE_URI}?from=${shown.at(-1)!.cursor}` : null,
     });
   };
   const pageTableMeta = {
@@ -75,6 +78,41 @@ export function registerResources({ server, pager, session, events }: ToolContex
     new ResourceTemplate(`${PAGE_TABLE_URI}{?from}`, { list: undefined }),
     pageTableMeta,
     (uri, { from }) => pageTable(uri, from),
+  );
+
+  const sources = async (uri: URL, after: unknown) => {
+    const start = after === undefined ? '' : String(after);
+    const listed = pager.table.sources({ after: start, limit: DOCUMENTS_PER_READ + 1 });
+    const shown = listed.slice(0, DOCUMENTS_PER_READ);
+    return json(uri, {
+      sources: shown.map((s) => ({
+        source: s.source,
+        versions: s.versions,
+        current: s.current
+          ? {
+              id: s.current.id,
+              pages: s.current.pages,
+              tokens: s.current.tokens,
+              ingested_at: new Date(s.current.ingestedAt).toISOString(),
+              uri: documentUri(s.current.id),
+            }
+          : null,
+      })),
+      next: listed.length > shown.length ? `${SOURCES_URI}?after=${encodeURIComponent(shown.at(-1)!.source)}` : null,
+    });
+  };
+  const sourcesMeta = {
+    title: 'Sources',
+    description:
+      'The documents by source, in order: how many versions, the current one with its pages and tokens; 100 per read',
+    mimeType: 'application/json',
+  };
+  server.registerResource('sources', SOURCES_URI, sourcesMeta, (uri) => sources(uri, undefined));
+  server.registerResource(
+    'sources-after',
+    new ResourceTemplate(`${SOURCES_URI}{?after}`, { list: undefined }),
+    sourcesMeta,
+    (uri, { after }) => sources(uri, after),
   );
 
   const document = async (uri: URL, id: string, from: unknown) => {
@@ -92,6 +130,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
       tokens: doc.tokens,
       bytes: doc.bytes,
       ingested_at: new Date(doc.ingestedAt).toISOString(),
+      ...(doc.supersededBy ? { superseded_by: doc.supersededBy } : {}),
       total_pages: doc.pageIds.length,
       pages: entries.map((e, i) => ({
         id: e.id,
@@ -138,11 +177,14 @@ export function registerResources({ server, pager, session, events }: ToolContex
       mimeType: 'text/markdown',
     },
     async (uri) => {
-      const residents = session.l1.list();
+      // A page another process just forgot stays resident until this process's next look (within a second).
+      const residents = session.l1.list().flatMap((r) => {
+        const e = pager.table.get(r.pageId);
+        return e ? [{ r, e }] : [];
+      });
       const text = residents.length
         ? residents
-            .map((r) => {
-              const e = pager.table.get(r.pageId)!;
+            .map(({ r, e }) => {
               return `## ${r.pageId} · ${e.source} #${e.ordinal} · ${r.tokens} tokens${r.resolution === 'summary' ? ' · summary' : ''}${r.pinned ? ' · pinned' : ''}\n${r.text}`;
             })
             .join('\n\n')
@@ -205,7 +247,7 @@ export function registerResources({ server, pager, session, events }: ToolContex
   // A document's resource shows residency and access stats: it changes with L1 and the page table.
   const documents = () => [...subscribed].filter((u) => u.startsWith('vmem://documents/'));
   const onL1 = () => updated(L1_URI, PAGE_TABLE_URI, ...documents());
-  const onPages = () => updated(PAGE_TABLE_URI, ...documents());
+  const onPages = () => updated(PAGE_TABLE_URI, SOURCES_URI, ...documents());
   const onSnapshots = () => {
     if (server.isConnected()) server.sendResourceListChanged();
   };

@@ -46,6 +46,9 @@ export const pressureOut = z.object({
   pages: z.number().int(),
 });
 
+/** A page only an earlier version of its source holds: the version that replaced it. */
+export const supersededOut = z.object({ document_id: z.string(), ingested_at: z.string() });
+
 export const handleOut = z.object({
   page_id: z.string(),
   source: z.string(),
@@ -55,6 +58,7 @@ export const handleOut = z.object({
   tokens: z.number().int(),
   gist: z.string(),
   summary: z.object({ text: z.string(), tokens: z.number().int() }).optional(),
+  superseded_by: supersededOut.optional(),
   reload: z.string(),
 });
 
@@ -82,6 +86,7 @@ export const pageOut = z.object({
   /** First and last line, 1-based. */
   lines: z.array(z.number().int()).length(2),
   resolution: z.enum(['full', 'summary']),
+  superseded_by: supersededOut.optional(),
   score: z.number().optional(),
   text: z.string().optional(),
   /** Present when `text` is not: the page was sent this long ago and should still be in the model's context. */

@@ -11,6 +11,7 @@ import { registerResources } from './resources.js';
 import { ingestRoots } from './roots.js';
 import { listToolsSafely } from './tool-list.js';
 import { registerEvict } from './tools/evict.js';
+import { registerForget } from './tools/forget.js';
 import { registerIngest } from './tools/ingest.js';
 import { registerLoadPage } from './tools/load-page.js';
 import { registerPageFault } from './tools/page-fault.js';
@@ -72,6 +73,7 @@ export function createServer(
     evict: registerEvict(ctx),
     serialize_context: registerSerializeContext(ctx),
     restore_context: registerRestoreContext(ctx),
+    forget: registerForget(ctx),
   };
   listToolsSafely(server, tools);
   const detachResources = registerResources(ctx);

@@ -25,6 +25,11 @@ export interface IngestResult {
 export interface DocumentPages {
   doc: DocumentEntry;
   pages: Page[];
+  /**
+   * Every page of the document, when the caller has them: the page table then takes back any that left it
+   * meanwhile (a concurrent forget), and those a superseded version held alone become findable again.
+   */
+  all?: Page[];
 }
 
 /** What ingest writes to. */
@@ -34,6 +39,8 @@ export interface IngestLevels {
   l3: L3Index;
   l4: L4Store;
   now: () => number;
+  /** Stores and indexes again pages the page table took back (see Lifecycle.revive). */
+  revive?: (pages: Page[]) => Promise<void>;
 }
 
 /** Bytes of documents chunked before their pages are written together. */
@@ -96,18 +103,24 @@ export function pagesOf(doc: SourceFile, documentId: string, pageTokens: number,
 
 /** Makes documents whose pages L4 already holds findable: L3 first, then the page table. */
 export async function indexDocuments(
-  levels: Pick<IngestLevels, 'catalog' | 'l3'>,
+  levels: Pick<IngestLevels, 'catalog' | 'l3' | 'revive'>,
   docs: DocumentPages[],
 ): Promise<void> {
   const pages = docs.flatMap((x) => x.pages);
   await levels.l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
   await levels.l3.flush();
-  await levels.catalog.addDocuments(docs.map((x) => ({ doc: x.doc, pages: x.pages.map(entryOf) })));
+  const { revived } = await levels.catalog.addDocuments(
+    docs.map((x) => ({ doc: x.doc, pages: (x.all ?? x.pages).map(entryOf) })),
+  );
+  if (!revived.length) return;
+  const byId = new Map(docs.flatMap((x) => x.all ?? x.pages).map((p) => [p.id, p]));
+  await levels.revive?.(revived.flatMap((id) => byId.get(id) ?? []));
 }
 
 /**
  * Pages documents into L4 (durably, first: pages, then a manifest of the batch's documents), then L3,
- * then the page table. Re-ingesting the same source with the same bytes is a no-op that returns the same ids.
+ * then the page table. Re-ingesting the same source with the same bytes is a no-op that returns the same ids;
+ * with other bytes, the new version supersedes the current one (an earlier version's bytes make it current again).
  */
 export async function ingest(
   levels: IngestLevels,
@@ -149,7 +162,7 @@ export async function ingest(
     const documentId = documentIdOf(d.source, d.text);
     const bytes = Buffer.byteLength(d.text);
     const known = table.document(documentId);
-    if (known) {
+    if (known && !known.supersededBy) {
       // Same source, same bytes: already paged; nothing to write.
       results.push({ documentId, source: d.source, pages: known.pageIds.length, newPages: 0, tokens: known.tokens });
       done += bytes;
@@ -162,6 +175,7 @@ export async function ingest(
     batch.push({
       doc: { id: documentId, source: d.source, tokens, bytes, pageIds: pages.map((p) => p.id), ingestedAt: now() },
       pages: fresh,
+      all: pages,
     });
     results.push({ documentId, source: d.source, pages: pages.length, newPages: fresh.length, tokens });
     batchBytes += bytes;

@@ -63,7 +63,8 @@ export class Paging {
     // hits leaves room for both keys of a page.
     const scores = new Map<string, number>();
     for (const h of await l3.query(query, 2 * (maxPages + candidates))) {
-      if (table.has(h.pageId) && !scores.has(h.pageId)) scores.set(h.pageId, h.score);
+      // Only current versions rank: L3 lets superseded pages go soon after, this covers the meantime.
+      if (!scores.has(h.pageId) && table.isCurrent(h.pageId)) scores.set(h.pageId, h.score);
     }
     const order = [...scores.keys()];
     const ranked = order.slice(0, maxPages).map((id) => table.get(id)!);
@@ -137,11 +138,15 @@ export class Paging {
     const seen = new Set<string>();
     pageIds.forEach((id, i) => {
       const e = this.levels.table.get(id);
-      if (!e)
+      if (!e) {
+        const gone = this.levels.table.dropped(id);
         throw new InputError(
           `${field}[${i}]`,
-          `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`,
+          gone
+            ? `page ${id} was ${gone.reason} with document ${gone.documentId} (${gone.source}) at ${new Date(gone.at).toISOString()}; page_fault for what you need, or ingest the source again`
+            : `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`,
         );
+      }
       if (!seen.has(id)) out.push(e);
       seen.add(id);
     });

@@ -164,6 +164,12 @@ export class Snapshots {
   private async verify(snapshot: Snapshot): Promise<Map<string, PageText>> {
     snapshot.pages.forEach((p, i) => {
       const e = this.levels.table.get(p.id);
+      const gone = e ? undefined : this.levels.table.dropped(p.id);
+      if (gone)
+        throw new InputError(
+          `snapshot.pages[${i}].id`,
+          `page ${p.id} was ${gone.reason} with document ${gone.documentId} (${gone.source}) at ${new Date(gone.at).toISOString()}; nothing was restored; serialize a new snapshot without it`,
+        );
       if (!e)
         throw new InputError(
           `snapshot.pages[${i}].id`,

@@ -1,5 +1,5 @@
 import type { PageTable } from '../catalog.js';
-import { type Handle, handleOf, type Level, type Resolution } from '../core/page.js';
+import { type Handle, handleOf, type Level, type Resolution, type Superseded } from '../core/page.js';
 import type { PageEntry } from '../core/page-table.js';
 import type { PageStructure } from '../core/structure.js';
 import type { Session } from '../session.js';
@@ -22,6 +22,8 @@ export interface ServedPage extends PageStructure {
   score?: number;
   text?: string;
   sentSecondsAgo?: number;
+  /** Set when the page is only an earlier version's (see PageEntry.supersededBy). */
+  supersededBy?: Superseded;
 }
 
 /** L1 pressure, carried by every tool result. */
@@ -44,10 +46,22 @@ export function pressureOf(session: Session): Pressure {
   return { used: session.l1.usedTokens, budget: session.l1.budget, pages: session.l1.list().length };
 }
 
-/** The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. */
+/**
+ * The handle an evicted or skipped page leaves: id, origin, size, gist, how to load it. A page another process
+ * forgot a moment ago (this one drops it from L1 at its next look) says so instead.
+ */
 export function handleIn(table: PageTable, pageId: string): Handle {
-  const e = table.get(pageId)!;
-  return handleOf(e, e.gist, e.summary);
+  const e = table.get(pageId);
+  if (e) return handleOf(e, e.gist, e.summary, e.supersededBy);
+  const gone = table.dropped(pageId);
+  return {
+    pageId,
+    source: gone?.source ?? '',
+    ordinal: 0,
+    tokens: 0,
+    gist: `(${gone?.reason ?? 'forgotten'}: no longer in the store)`,
+    reload: '',
+  };
 }
 
 /** A page as served at `resolution` from `level`, with its text unless it is left out. */
@@ -71,6 +85,7 @@ export function servedPage(
     ...(e.breadcrumb?.length ? { breadcrumb: e.breadcrumb } : {}),
     resolution,
     ...(text !== undefined ? { text } : {}),
+    ...(e.supersededBy ? { supersededBy: e.supersededBy } : {}),
   };
 }
 

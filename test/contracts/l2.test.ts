@@ -96,6 +96,18 @@ export function l2Contract(name: string, make: Make, skipReason?: () => string |
       assert.deepEqual(await store.getMany(['p', 'q']), ['v2', 'w']);
     });
 
+    test('deleteMany drops entries; absent ids are no error', async ({ store }) => {
+      await store.setMany(
+        [
+          { id: 'p', value: 'v' },
+          { id: 'q', value: 'w' },
+        ],
+        60,
+      );
+      await store.deleteMany(['p', 'absent']);
+      assert.deepEqual(await store.getMany(['p', 'q']), [undefined, 'w']);
+    });
+
     test('entries expire after their TTL', async ({ store, advance }) => {
       await store.setMany([{ id: 'short', value: 's' }], 1);
       await store.setMany([{ id: 'long', value: 'l' }], 60);

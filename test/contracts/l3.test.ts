@@ -107,6 +107,24 @@ export function l3Contract(name: string, make: Make, skipReason?: () => string |
       assert.equal(new Set(hits.map((h) => h.pageId)).size, hits.length, 'no duplicate hits');
     });
 
+    test('a removed page is found no more, and found again once upserted again', async ({ index }) => {
+      await index.upsert(ALL);
+      await index.flush();
+      const q = 'sleepy cat on a warm mat';
+      assert.equal((await index.query(q, 1))[0]!.pageId, ITEMS.cat.meta.id);
+      await index.remove([ITEMS.cat.meta.id, 'p00000000000000000000']);
+      await index.flush();
+      assert.equal(index.has(ITEMS.cat.meta.id), false);
+      const hits = await index.query(q, 4);
+      assert.equal(
+        hits.some((h) => h.pageId === ITEMS.cat.meta.id),
+        false,
+      );
+      await index.upsert([ITEMS.cat]);
+      await index.flush();
+      assert.equal((await index.query(q, 1))[0]!.pageId, ITEMS.cat.meta.id);
+    });
+
     test('k bounds the result count', async ({ index }) => {
       await index.upsert(ALL);
       await index.flush();

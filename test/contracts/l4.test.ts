@@ -65,6 +65,20 @@ export function l4Contract(name: string, make: () => Promise<Harness>, skipReaso
       assert.deepEqual((await store.listPageIds()).sort(), PAGES.map((p) => p.id).sort());
     });
 
+    test('deleted pages and records are gone; deleting an absent one is no error; a deleted page can be stored again', async ({
+      store,
+    }) => {
+      await store.putPages(PAGES);
+      await store.putRecord('summaries', PAGES[0]!.id, '{"text":"s"}');
+      await store.deletePages([PAGES[0]!.id, page('never stored').id]);
+      await store.deleteRecord('summaries', PAGES[0]!.id);
+      await store.deleteRecord('summaries', PAGES[1]!.id);
+      assert.deepEqual(await store.getPages([PAGES[0]!.id, PAGES[1]!.id]), [undefined, PAGES[1]]);
+      assert.equal(await store.getRecord('summaries', PAGES[0]!.id), undefined);
+      await store.putPages([PAGES[0]!]);
+      assert.deepEqual(await store.getPages([PAGES[0]!.id]), [PAGES[0]]);
+    });
+
     test('storing a page again is a no-op that keeps the first copy', async ({ store }) => {
       const p = PAGES[1]!;
       await store.putPages([p]);

@@ -51,6 +51,10 @@ export class MemoryL2 implements L2Store {
     return ids.map((id) => this.cache.has(id));
   }
 
+  async deleteMany(ids: string[]): Promise<void> {
+    for (const id of ids) this.cache.delete(id);
+  }
+
   /** Entries held, including expired ones not yet dropped (they go lazily, on access or when full). */
   size(): number {
     return this.cache.size;

@@ -31,7 +31,7 @@ import type { L2Store } from './store.js';
  * `available()` tells the current state and `onStatus` reports each transition once.
  */
 
-export type RedisL2Op = 'getMany' | 'setMany' | 'hasMany';
+export type RedisL2Op = 'getMany' | 'setMany' | 'hasMany' | 'deleteMany';
 
 export interface RedisL2Options {
   /** Key namespace, so several stores can share one Redis; keys are `${prefix}page:${id}`. Default `vmem:`. */
@@ -204,6 +204,13 @@ export class RedisL2 implements L2Store {
       this.commandFailed('hasMany', err);
       return none();
     }
+  }
+
+  async deleteMany(ids: string[]): Promise<void> {
+    if (ids.length === 0 || !this.available()) return;
+    const pipeline = this.client.pipeline();
+    for (const id of ids) pipeline.del(this.key(id));
+    await this.runPipeline('deleteMany', pipeline);
   }
 
   /** Closes the connection and stops reconnecting; idempotent. The keys stay in Redis. */

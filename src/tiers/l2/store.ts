@@ -15,6 +15,8 @@ export interface L2Store extends Networked {
   setMany(entries: { id: string; value: string }[], ttlSeconds: number): Promise<void>;
   /** Which of `ids` are held (and not expired), in one round trip. */
   hasMany(ids: string[]): Promise<boolean[]>;
+  /** Drops entries (forgotten pages), in one round trip; an absent one is no error. */
+  deleteMany(ids: string[]): Promise<void>;
   close(): Promise<void>;
 }
 

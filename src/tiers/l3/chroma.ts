@@ -129,6 +129,12 @@ export class ChromaIndex implements L3Index {
     return ids.map((key, i) => ({ ...itemOfKey(key), score: 1 - (distances[i] ?? 1) }));
   }
 
+  async remove(pageIds: string[]): Promise<void> {
+    const keys = pageIds.flatMap((id) => [keyOf(id, 'page'), keyOf(id, 'summary')]);
+    for (let i = 0; i < keys.length; i += BATCH) await this.collection.delete({ ids: keys.slice(i, i + BATCH) });
+    for (const key of keys) this.ids.delete(key);
+  }
+
   has(pageId: string, kind?: ItemKind): boolean {
     return this.ids.has(keyOf(pageId, kind));
   }

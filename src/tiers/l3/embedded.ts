@@ -200,7 +200,11 @@ export class EmbeddedIndex implements L3Index {
     // passage scores: every signal below is computed for these candidates alone.
     const byPage = this.pageScores.best(this.store.maxItem(), lists, totals.length / totals.items, PASSAGE_CANDIDATES);
     const byMeaning = await this.byMeaning(query);
-    const candidates = [...new Set([...byPage.map((c) => c.item), ...(byMeaning ?? []).map((c) => c.item)])];
+    // Removed items (forgotten or superseded pages) leave postings behind; they are dropped here, among a
+    // bounded number of candidates, so the cost does not grow with the store.
+    const candidates = this.store.liveOf([
+      ...new Set([...byPage.map((c) => c.item), ...(byMeaning ?? []).map((c) => c.item)]),
+    ]);
     const pageScore = new Map(byPage.map((c) => [c.item, c.score]));
     const words = [...new Set(ids)].filter((t) => postings.get(t)?.sentences);
     const idf = words.map((t) => idfOf(totals.sentences, postings.get(t)!.sentences));
@@ -227,7 +231,13 @@ export class EmbeddedIndex implements L3Index {
     );
     addNormalised(fused, passageScores, this.weights.passage);
     if (byMeaning?.length) {
-      const ranked = fuseByRank(candidates, fused, byMeaning, k);
+      const live = new Set(candidates);
+      const ranked = fuseByRank(
+        candidates,
+        fused,
+        byMeaning.filter((c) => live.has(c.item)),
+        k,
+      );
       const keys = this.store.keysOf(ranked.map((r) => r.item));
       return ranked.map((r, i) => ({ ...itemOfKey(keys[i]!), score: r.score }));
     }
@@ -265,6 +275,10 @@ export class EmbeddedIndex implements L3Index {
       return undefined;
     }
     return bestPassages(semantic.vectors.scan(), q, PASSAGE_CANDIDATES);
+  }
+
+  async remove(pageIds: string[]): Promise<void> {
+    this.store.remove(pageIds.flatMap((id) => [keyOf(id, 'page'), keyOf(id, 'summary')]));
   }
 
   has(pageId: string, kind?: ItemKind): boolean {

@@ -138,6 +138,21 @@ export class HybridIndex implements L3Index {
       .slice(0, k);
   }
 
+  /**
+   * Removes from both sides. Chroma unreachable: the embedded side alone, which is what ranks the store's
+   * pages (a Chroma hit the embedded side no longer has is dropped in query), so nothing removed comes back.
+   */
+  async remove(pageIds: string[]): Promise<void> {
+    await this.opts.lexical.remove(pageIds);
+    const vectors = this.vectors;
+    if (!vectors) return;
+    try {
+      await withDeadline(vectors.remove(pageIds), this.timeoutMs);
+    } catch (err) {
+      this.lost(err);
+    }
+  }
+
   /** The embedded side's embeddings endpoint goes down and comes back on its own, apart from Chroma. */
   within(): Networked[] {
     return [this.opts.lexical];

@@ -42,6 +42,11 @@ export interface L3Index extends Networked {
   upsert(items: IndexItem[]): Promise<void>;
   /** Best items for `query`, best first: a page may come twice, once through its summary. */
   query(query: string, k: number): Promise<Hit[]>;
+  /**
+   * Makes pages (and their summaries) unfindable: forgotten pages, and pages only superseded versions hold.
+   * A page upserted again afterwards is findable again.
+   */
+  remove(pageIds: string[]): Promise<void>;
   /** Whether the page (or, with kind 'summary', its summary) is indexed. */
   has(pageId: string, kind?: ItemKind): boolean;
   size(): number;

@@ -27,6 +27,9 @@ CREATE TABLE IF NOT EXISTS totals (
 INSERT OR IGNORE INTO totals VALUES (0, 0, 0, 0, 0);
 `;
 
+/** A removed item's key ('-' and its number): page ids start with 'p', so no page has one. */
+const isRemovedKey = (key: string) => key.startsWith('-');
+
 /** Segments of one level merged into one of the next. */
 const MERGE_FACTOR = 10;
 /** Rows read per segment at a time while merging: memory stays bounded whatever the segments hold. */
@@ -83,6 +86,10 @@ function statements(db: Database) {
     addTerm: q('INSERT INTO terms (term) VALUES (?)'),
     hasItem: q('SELECT 1 FROM items WHERE key = ?'),
     addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
+    // A removed item keeps its row, renamed to a key no page has (REMOVED_KEY) and emptied: its number is
+    // never reused (a deleted last row's would be), so the postings it leaves in the segments name no other item.
+    removeItem: q("UPDATE items SET key = '-' || no, sentences = x'', vector = NULL WHERE key = ? RETURNING no"),
+    live: q("SELECT no FROM items WHERE no IN (SELECT value FROM json_each(?)) AND key NOT LIKE '-%'"),
     keysOf: q('SELECT no, key FROM items WHERE no IN (SELECT value FROM json_each(?))'),
     wordsOf: q('SELECT no, sentences FROM items WHERE no IN (SELECT value FROM json_each(?))'),
     itemsAfter: q('SELECT no, key, vector FROM items WHERE no > ? ORDER BY no LIMIT ?'),
@@ -183,6 +190,38 @@ export class LexicalStore {
     return Number(this.stmts.maxNo.get()!.n);
   }
 
+  /**
+   * Removes items by key, in one transaction; an absent key is skipped. Their postings stay (rewriting
+   * segments would cost as much as a merge): queries drop them through `liveOf`, and the index totals keep
+   * counting them, as their postings do, until a reindex.
+   */
+  remove(keys: readonly string[]): void {
+    if (!keys.length) return;
+    const hasVectors = !!this.db
+      .prepare("SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'passage_vectors'")
+      .get();
+    transaction(this.db, () => {
+      for (const key of keys) {
+        const row = this.stmts.removeItem.get(key);
+        if (!row) continue;
+        const no = Number(row.no);
+        this.wordCache.delete(no);
+        // One empty row marks it done, so the vector catch-up does not queue it again.
+        if (hasVectors) {
+          this.db.prepare('DELETE FROM passage_vectors WHERE item = ?').run(no);
+          this.db.prepare("INSERT INTO passage_vectors VALUES (?, 0, x'')").run(no);
+        }
+      }
+    });
+  }
+
+  /** Which of items `nos` are still held (not removed), in their order: one lookup for the lot. */
+  liveOf(nos: readonly number[]): number[] {
+    if (!nos.length) return [];
+    const held = new Set(this.stmts.live.all(JSON.stringify(nos)).map((r) => Number(r.no)));
+    return nos.filter((no) => held.has(no));
+  }
+
   /** The keys of items `nos`, in that order. */
   keysOf(nos: readonly number[]): string[] {
     const byNo = new Map(this.stmts.keysOf.all(JSON.stringify(nos)).map((r) => [Number(r.no), r.key as string]));
@@ -204,6 +243,7 @@ export class LexicalStore {
     for (let after = 0; ; ) {
       const rows = this.stmts.itemsAfter.all(after, chunk);
       for (const r of rows) {
+        if (isRemovedKey(r.key as string)) continue;
         const v = r.vector as Uint8Array | null;
         yield {
           no: Number(r.no),

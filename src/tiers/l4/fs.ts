@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises';
+import { access, readdir, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mapBounded } from '../../bounded.js';
 import type { Page } from '../../core/page.js';
@@ -82,6 +82,10 @@ export class FsL4 implements L4Store {
     return ids;
   }
 
+  async deletePages(ids: string[]): Promise<void> {
+    for (const id of ids) await rm(this.pagePath(id), { force: true });
+  }
+
   async putRecord(kind: RecordKind, id: string, json: string): Promise<void> {
     await writeFileAtomic(this.recordPath(kind, id), json, this.tmpDir);
   }
@@ -93,5 +97,9 @@ export class FsL4 implements L4Store {
   async listRecords(kind: RecordKind): Promise<string[]> {
     const files = await readdir(this.layout.records(kind)).catch(() => [] as string[]);
     return files.filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+  }
+
+  async deleteRecord(kind: RecordKind, id: string): Promise<void> {
+    await rm(this.recordPath(kind, id), { force: true });
   }
 }

@@ -20,7 +20,11 @@ export interface L4Store {
   hasPage(id: string): Promise<boolean>;
   /** Every stored page id, for rebuilding indexes. */
   listPageIds(): Promise<string[]>;
+  /** Removes pages (forgotten ones); a page not stored is no error. */
+  deletePages(ids: string[]): Promise<void>;
   putRecord(kind: RecordKind, id: string, json: string): Promise<void>;
   getRecord(kind: RecordKind, id: string): Promise<string | undefined>;
   listRecords(kind: RecordKind): Promise<string[]>;
+  /** Removes a record; an absent one is no error. */
+  deleteRecord(kind: RecordKind, id: string): Promise<void>;
 }
