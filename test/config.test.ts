@@ -66,6 +66,7 @@ describe('config', () => {
         ingestRoots: [],
         l4Url: 'file:',
         s3Endpoint: undefined,
+        watchIgnore: [],
       },
     );
     assert.equal(c.dataDir, join(homedir(), '.local', 'share', 'vmem'));
@@ -129,6 +130,7 @@ describe('config', () => {
       ingestRoots: '/env/docs',
       l4Url: 's3://env-bucket/env/prefix',
       s3Endpoint: 'http://env:9000',
+      watchIgnore: '*.log,drafts/',
     };
     const flagValues: Record<keyof Config, string> = {
       dataDir: '/flag/dir',
@@ -159,6 +161,7 @@ describe('config', () => {
       ingestRoots: '/flag/docs',
       l4Url: 's3://flag.bucket',
       s3Endpoint: 'https://flag.example',
+      watchIgnore: 'tmp/',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
     const flags = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.flag, flagValues[k as keyof Config]]));

@@ -53,7 +53,14 @@ describe('the built binary over stdio', () => {
     assert.deepEqual(tools.map((x) => x.name).sort(), TOOL_NAMES);
     assert.ok(client.getInstructions()?.includes('page_fault'));
     assert.equal((await client.listPrompts()).prompts[0]!.name, 'use-virtual-memory');
-    assert.equal((await client.listResourceTemplates()).resourceTemplates.length, 5);
+    assert.deepEqual((await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate).sort(), [
+      'vmem://documents/{documentId}',
+      'vmem://documents/{documentId}{?from}',
+      'vmem://page-table{?from}',
+      'vmem://pages/{pageId}',
+      'vmem://snapshots/{snapshotId}',
+      'vmem://sources{?after}',
+    ]);
     assert.match(a.stderr(), /serving MCP on stdio; data in /, 'the banner goes to stderr');
 
     // ingest (by path) with progress, at the default 2000-token pages
