@@ -31,7 +31,7 @@ import { scratchDir, sentencePool, spreadQuestions, warmupQuestions } from './sc
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
 import { loadSquad } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
-import { fmt, percentile, table } from './stats.js';
+import { fmt, latencyRow, percentile, table } from './stats.js';
 import { benchToolList } from './tool-list.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -160,13 +160,7 @@ async function benchRedis(
       if (r.pages[0]?.level === 'L2') faultMs.push(performance.now() - t);
     }
     const base = percentile(rawMs, 50);
-    const row = (what: string, v: number[]) => [
-      what,
-      v.length,
-      fmt(percentile(v, 50), 3),
-      fmt(percentile(v, 99), 3),
-      fmt(percentile(v, 50) / base),
-    ];
+    const row = (what: string, v: number[]) => latencyRow(what, v, base);
     return {
       rows: [
         row('baseline: raw ioredis GET of the page', rawMs),

@@ -9,7 +9,7 @@ import { loadConfig } from '../src/config.js';
 import { Pager } from '../src/pager.js';
 import { chapters, tempDir } from '../test/helpers.js';
 import { S3RVER_CREDENTIALS, startS3 } from '../test/support/s3.js';
-import { fmt, percentile, table } from './stats.js';
+import { latencyRow, percentile, table } from './stats.js';
 
 export const S3_TITLE = 'L4 on S3 (ms; s3rver in its own process on loopback, same objects)';
 const ROUNDS = 5;
@@ -78,13 +78,7 @@ export async function benchS3(): Promise<S3Bench | undefined> {
 
 export function s3Table(b: S3Bench): string {
   const base = percentile(b.rawMs, 50);
-  const row = (what: string, v: number[]) => [
-    what,
-    v.length,
-    fmt(percentile(v, 50), 3),
-    fmt(percentile(v, 99), 3),
-    fmt(percentile(v, 50) / base),
-  ];
+  const row = (what: string, v: number[]) => latencyRow(what, v, base);
   return table(
     ['what', 'samples', 'p50', 'p99', 'p50 ratio to raw GetObject'],
     [

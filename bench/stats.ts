@@ -25,3 +25,9 @@ export async function bestOf(reps: number, fn: () => unknown): Promise<number> {
   }
   return best;
 }
+
+/** A latency row of samples (ms): what, how many, p50, p99, and the p50 as a ratio to the baseline's p50 `base`. */
+export function latencyRow(what: string, samples: number[], base: number): (string | number)[] {
+  const p50 = percentile(samples, 50);
+  return [what, samples.length, fmt(p50, 3), fmt(percentile(samples, 99), 3), fmt(p50 / base)];
+}

@@ -30,7 +30,7 @@ describe('backoff', () => {
 
   test('a key retries once per failure, after its backoff; a success starts over; cancel stops all', () => {
     const timers = manualTimers();
-    const retries = new Retries({ initialMs: 100, maxMs: 1000 }, timers);
+    const retries = new Retries<string>({ initialMs: 100, maxMs: 1000 }, timers);
     const ran: string[] = [];
     assert.equal(
       retries.failed('a', () => ran.push('a')),
@@ -43,7 +43,7 @@ describe('backoff', () => {
     );
     assert.equal(retries.pending('a'), true);
     timers.advance(99);
-    assert.deepEqual(ran, []);
+    assert.deepEqual(ran, [] as string[]);
     timers.advance(1);
     assert.deepEqual(ran, ['a']);
     assert.equal(retries.pending('a'), false);

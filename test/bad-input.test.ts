@@ -72,7 +72,7 @@ async function fixture(t: TestContext, flags: Record<string, string> = {}): Prom
   };
 }
 
-async function state(fx: Fixture): Promise<{ table: string; l1: string; files: string[] }> {
+async function state(fx: Fixture): Promise<{ table: string; pages: unknown[]; l1: string; files: string[] }> {
   // Summaries of evicted pages are written in the background: let them land before comparing.
   await fx.pager.summarizer.idle();
   return {

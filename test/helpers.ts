@@ -21,7 +21,6 @@ import { Pager, type PagerParts } from '../src/pager.ts';
 import type { Session } from '../src/session.ts';
 
 export const REPO = join(import.meta.dirname, '..');
-/** Public-domain prose committed with the tests (see its README): tests read nothing outside the repository. */
 /** vmem's tools, sorted: what every client should see in tools/list. */
 export const TOOL_NAMES = [
   'evict',
@@ -32,6 +31,16 @@ export const TOOL_NAMES = [
   'restore_context',
   'serialize_context',
 ];
+/** vmem's resource templates, sorted: what every client should see in resources/templates/list. */
+export const RESOURCE_TEMPLATES = [
+  'vmem://documents/{documentId}',
+  'vmem://documents/{documentId}{?from}',
+  'vmem://page-table{?from}',
+  'vmem://pages/{pageId}',
+  'vmem://snapshots/{snapshotId}',
+  'vmem://sources{?after}',
+];
+/** Public-domain prose committed with the tests (see its README): tests read nothing outside the repository. */
 export const CHAPTERS_DIR = join(REPO, 'test', 'fixtures', 'moby-dick');
 
 /**

@@ -134,7 +134,7 @@ describe('L4 on S3 (s3rver)', () => {
     assert.ok(ids.length >= 3, `${ids.length} pages`);
     assert.deepEqual((await pager.l4.listPageIds()).sort(), [...ids].sort(), 'every page is an object in the bucket');
     // One page read once (so L2 holds it), another never read.
-    const [cached, uncached] = ids;
+    const [cached, uncached] = ids as [string, string];
     const first = await call(one.client, 'load_page', { page_ids: [cached] });
     assert.equal(first.s.pages[0]?.level, 'L4');
     await waitFor(async () => (await pager.l2.getMany([cached]))[0] !== undefined, 'the page to reach L2');

@@ -25,6 +25,7 @@ import {
   l1Ids,
   openPager,
   type PagingJson,
+  RESOURCE_TEMPLATES,
   readText,
   TOOL_NAMES,
   tempDir,
@@ -131,14 +132,7 @@ describe('MCP server, in process', () => {
     );
 
     const { resourceTemplates } = await client.listResourceTemplates();
-    assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate).sort(), [
-      'vmem://documents/{documentId}',
-      'vmem://documents/{documentId}{?from}',
-      'vmem://page-table{?from}',
-      'vmem://pages/{pageId}',
-      'vmem://snapshots/{snapshotId}',
-      'vmem://sources{?after}',
-    ]);
+    assert.deepEqual(resourceTemplates.map((r) => r.uriTemplate).sort(), RESOURCE_TEMPLATES);
     const { resources } = await client.listResources();
     assert.deepEqual(resources.map((r) => r.uri).sort(), ['vmem://l1', 'vmem://page-table', 'vmem://sources']);
     assert.equal(await readText(client, 'vmem://l1'), '(L1 is empty)');

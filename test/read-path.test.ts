@@ -29,6 +29,9 @@ function fakeL2(held: Record<string, string> = {}) {
     async hasMany(ids) {
       return ids.map((id) => map.has(id));
     },
+    async deleteMany(ids) {
+      for (const id of ids) map.delete(id);
+    },
     async close() {},
   };
   return { l2, map, calls };
@@ -61,6 +64,8 @@ function fakeL4(pages: Page[], corrupt: string[] = []): L4Store & { reads: strin
     async listRecords() {
       return [];
     },
+    async deletePages() {},
+    async deleteRecord() {},
   };
 }
 

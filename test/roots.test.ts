@@ -153,7 +153,7 @@ describe('ingest roots', () => {
 
   test("over HTTP the client's roots do not count: no path ingest without VMEM_INGEST_ROOTS, and never outside them", async (t) => {
     const { defer, docs } = tree(t);
-    for (const flags of [{}, { '--ingest-roots': docs }]) {
+    for (const flags of [{}, { '--ingest-roots': docs }] as Record<string, string>[]) {
       const pager = await store(t, defer, flags);
       const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, idleMs: 60_000 });
       defer(() => server.close());

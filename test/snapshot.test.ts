@@ -15,7 +15,7 @@ test('schemas/snapshot-v1.schema.json is the schema vmem validates with (regener
   assert.equal(published.$schema, 'https://json-schema.org/draft/2020-12/schema');
   const page = (
     published.properties as Record<string, { items: { required: string[]; properties: Record<string, unknown> } }>
-  ).pages.items;
+  ).pages!.items;
   assert.deepEqual(page.required.sort(), ['id', 'sha256', 'tokens']);
   assert.ok(!('text' in page.properties), 'a snapshot never carries page text');
   const readme = readFileSync(join(REPO, 'README.md'), 'utf8');

@@ -4,7 +4,18 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { type Progress, ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { allPages, call, deferrals, demoDoc, factRe, l1Ids, readText, TOOL_NAMES, tempDir } from './helpers.ts';
+import {
+  allPages,
+  call,
+  deferrals,
+  demoDoc,
+  factRe,
+  l1Ids,
+  RESOURCE_TEMPLATES,
+  readText,
+  TOOL_NAMES,
+  tempDir,
+} from './helpers.ts';
 import { CLI, ENV, spawnServer } from './support/spawn.ts';
 
 function alive(pid: number): boolean {
@@ -53,14 +64,10 @@ describe('the built binary over stdio', () => {
     assert.deepEqual(tools.map((x) => x.name).sort(), TOOL_NAMES);
     assert.ok(client.getInstructions()?.includes('page_fault'));
     assert.equal((await client.listPrompts()).prompts[0]!.name, 'use-virtual-memory');
-    assert.deepEqual((await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate).sort(), [
-      'vmem://documents/{documentId}',
-      'vmem://documents/{documentId}{?from}',
-      'vmem://page-table{?from}',
-      'vmem://pages/{pageId}',
-      'vmem://snapshots/{snapshotId}',
-      'vmem://sources{?after}',
-    ]);
+    assert.deepEqual(
+      (await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate).sort(),
+      RESOURCE_TEMPLATES,
+    );
     assert.match(a.stderr(), /serving MCP on stdio; data in /, 'the banner goes to stderr');
 
     // ingest (by path) with progress, at the default 2000-token pages

@@ -154,12 +154,13 @@ export function l3Contract(name: string, make: Make, skipReason?: () => string |
 l3Contract('embedded', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'vmem-l3-'));
   const file = join(dir, 'embedded.jsonl');
-  let current: L3Index = await EmbeddedIndex.open(file, new HashingEmbedder());
+  // The lexical index has no embedder (a semantic one is tested in test/embed-openai.test.ts).
+  let current: L3Index = await EmbeddedIndex.open(file);
   const h: Harness = {
     index: current,
-    async reopen(embedder = new HashingEmbedder()) {
+    async reopen() {
       await current.close();
-      current = await EmbeddedIndex.open(file, embedder);
+      current = await EmbeddedIndex.open(file);
       return current;
     },
     async cleanup() {
@@ -278,7 +279,7 @@ function makeHybrid(
     const open = async (embedder: Embedder) =>
       HybridIndex.open(
         {
-          lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl'), new HashingEmbedder()),
+          lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl')),
           connect: () => ChromaIndex.open({ url: url(), collection, embedder }),
           texts,
           ...opts,

@@ -133,10 +133,10 @@ networkedContract('hybrid L3 (embedded lexical + Chroma)', () => {
       const embedder = new HashingEmbedder();
       const index = await HybridIndex.open(
         {
-          lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl'), embedder),
+          lexical: await EmbeddedIndex.open(join(dir, 'embedded.jsonl')),
           connect: () =>
             ChromaIndex.open({ url: `http://127.0.0.1:${port}`, collection: `vmem-test-${randomUUID()}`, embedder }),
-          texts: async (ids) => ids.map((id) => items.get(id)!).filter(Boolean),
+          texts: async (ids) => ids.map(({ pageId }) => items.get(pageId)!).filter(Boolean),
           retryMs: 200,
           timeoutMs: 2000,
         },
