@@ -62,11 +62,18 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
   // A document listed again (an ingest killed after its manifest, before the page table recorded it, then run
   // again) stands where it was listed last: where the page table recorded it.
   const listed = new Map<string, DocumentEntry>();
+  /** Every document a manifest names, listed or removed: only the others are rebuilt from their pages' origins. */
+  const named = new Set<string>();
   const unreadable: string[] = [];
   for (const id of (await l4.listRecords('manifests')).sort()) {
-    const docs = parseManifest((await l4.getRecord('manifests', id)) ?? '');
-    if (!docs) unreadable.push(id);
-    for (const d of docs ?? []) {
+    const manifest = parseManifest((await l4.getRecord('manifests', id)) ?? '');
+    if (!manifest) unreadable.push(id);
+    for (const gone of manifest?.removed ?? []) {
+      listed.delete(gone);
+      named.add(gone);
+    }
+    for (const d of manifest?.documents ?? []) {
+      named.add(d.id);
       listed.delete(d.id);
       listed.set(d.id, d);
     }
@@ -76,10 +83,9 @@ async function documentsOf(l4: L4Store, pages: Map<string, Page>): Promise<Rebui
       `${unreadable.length} manifest(s) unreadable (${unreadable.join(', ')}): their documents were rebuilt from their pages' first origins`,
     );
 
-  const inManifests = new Set(listed.keys());
   const byOrigin = new Map<string, Page[]>();
   for (const p of pages.values()) {
-    if (inManifests.has(p.documentId)) continue;
+    if (named.has(p.documentId)) continue;
     const ps = byOrigin.get(p.documentId);
     if (ps) ps.push(p);
     else byOrigin.set(p.documentId, [p]);

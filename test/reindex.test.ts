@@ -349,3 +349,32 @@ test('reindex with Chroma configured keeps the old collection aside and rebuilds
   assert.deepEqual((await getRecords(chroma.url, backup)).ids.sort(), ids, 'the old collection is kept, intact');
   assert.deepEqual((await getRecords(chroma.url, collection)).ids.sort(), ids, 'the new collection holds every page');
 });
+
+test('reindex leaves forgotten documents out, even one whose pages another document shares, until one is ingested again', async (t) => {
+  const defer = deferrals(t);
+  const { dir, cleanup } = tempDir();
+  defer(cleanup);
+  const flags = { '--page-tokens': '200' };
+  const shared = chapters(1).slice(0, 3000);
+  let pager = await openPager(dir, flags);
+  const [a] = await pager.ingest([{ source: 'a.md', text: shared }]);
+  await pager.ingest([{ source: 'b.md', text: `Another introduction.\n\n${shared}` }]);
+  await pager.forget('a.md');
+  const sources = async () => {
+    await pager.close();
+    const r = await reindex(testConfig(dir, flags));
+    pager = await openPager(dir, flags);
+    return {
+      notes: r.notes,
+      sources: tableDocuments(pager.table)
+        .map((d) => d.source)
+        .sort(),
+    };
+  };
+  // a.md's pages that b.md shares stay in L4 with a.md as their first origin: the removal's manifest keeps it out.
+  assert.deepEqual(await sources(), { notes: [], sources: ['b.md'] });
+  await pager.ingest([{ source: 'a.md', text: shared }]);
+  assert.deepEqual(await sources(), { notes: [], sources: ['a.md', 'b.md'] });
+  assert.equal(pager.table.currentOf('a.md')?.id, a!.documentId);
+  await pager.close();
+});

@@ -9,6 +9,11 @@ import type { DocumentEntry } from './page-table.js';
 export interface Manifest {
   version: 1;
   documents: DocumentEntry[];
+  /**
+   * Documents that left the store (forgotten, or collected as superseded versions) by the time this was
+   * written: a rebuild leaves them out, unless a later manifest lists them again (ingested anew).
+   */
+  removed?: string[];
 }
 
 const manifestSchema = z.object({
@@ -23,13 +28,14 @@ const manifestSchema = z.object({
       ingestedAt: z.number(),
     }),
   ),
+  removed: z.array(z.string()).optional(),
 });
 
-/** A stored manifest's documents, or undefined if it is not a manifest this vmem reads. */
-export function parseManifest(json: string): DocumentEntry[] | undefined {
+/** A stored manifest, or undefined if it is not a manifest this vmem reads. */
+export function parseManifest(json: string): Manifest | undefined {
   try {
     const parsed = manifestSchema.safeParse(JSON.parse(json));
-    return parsed.success ? parsed.data.documents : undefined;
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }

@@ -46,6 +46,11 @@ export interface IngestLevels {
 /** Bytes of documents chunked before their pages are written together. */
 const INGEST_BATCH_BYTES = 1 << 20;
 
+/** Writes a manifest to L4, named so that manifests sort in the order they were written. */
+export async function putManifest(l4: L4Store, at: number, manifest: Manifest): Promise<void> {
+  await l4.putRecord('manifests', manifestId(at, randomBytes(4).toString('hex')), JSON.stringify(manifest));
+}
+
 /** A page's entry in the page table, as ingest creates it. */
 export function entryOf({ text, ...meta }: Page): PageEntry {
   return { ...meta, gist: gistOf(text), stored: true, indexed: true, accessCount: 0, faultCount: 0, lastAccess: 0 };
@@ -147,8 +152,7 @@ export async function ingest(
         if (failure !== undefined) return;
         await l4.putPages(b.flatMap((x) => x.pages));
         // Which documents hold which pages, in L4 too: pages are shared, so their own origins cannot say.
-        const manifest: Manifest = { version: 1, documents: b.map((x) => x.doc) };
-        await l4.putRecord('manifests', manifestId(now(), randomBytes(4).toString('hex')), JSON.stringify(manifest));
+        await putManifest(l4, now(), { version: 1, documents: b.map((x) => x.doc) });
         await indexDocuments(levels, b);
         for (const x of b) {
           done += x.doc.bytes;

@@ -8,6 +8,7 @@ import { withFileLock } from '../store/file-lock.js';
 import type { L2Store } from '../tiers/l2/store.js';
 import type { L3Index } from '../tiers/l3/index.js';
 import type { L4Store } from '../tiers/l4/store.js';
+import { putManifest } from './ingest.js';
 import type { Snapshots } from './snapshots.js';
 
 /** What forgetting and collecting change. */
@@ -83,6 +84,7 @@ export class Lifecycle {
     const known = !!table.document(target.trim()) || table.versionsOf(target).length > 0;
     if (!known && table.wasForgotten(target.trim())) return { documents: [], pagesRemoved: 0, pagesShared: 0 };
     const docs = this.resolve(target, field);
+    await this.recordRemoval(docs.map((d) => d.id));
     const removed = await this.levels.catalog.removeDocuments(
       docs.map((d) => d.id),
       'forgotten',
@@ -116,6 +118,7 @@ export class Lifecycle {
       after = batch.at(-1)!.cursor;
       const collectable = batch.filter((d) => !d.pageIds.some((id) => kept.has(id)));
       out.keptForSnapshots += batch.length - collectable.length;
+      await this.recordRemoval(collectable.map((d) => d.id));
       const removed = await this.levels.catalog.removeDocuments(
         collectable.map((d) => d.id),
         'collected',
@@ -125,6 +128,14 @@ export class Lifecycle {
     }
     await this.purge();
     return out;
+  }
+
+  /**
+   * Tells L4 first that documents leave (a manifest of removals), so that `vmem reindex`, which rebuilds the page
+   * table from L4's manifests, does not bring them back; a forget cut short after this is finished by running it again.
+   */
+  private async recordRemoval(ids: string[]): Promise<void> {
+    if (ids.length) await putManifest(this.levels.l4, this.levels.now(), { version: 1, documents: [], removed: ids });
   }
 
   /**
