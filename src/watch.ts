@@ -89,6 +89,9 @@ export async function watchDirectory(pager: Pager, dir: string, opts: WatchOptio
     const rel = relative(root, f.path);
     if (!ignored(rel)) await settle(rel);
   }
+  // Then the files deleted while no watch ran: the store's sources under this directory whose file is gone.
+  for (const rel of await storedPaths(pager, basename(root)))
+    if (!(await stat(join(root, rel)).catch(() => undefined))) await settle(rel);
 
   const watcher: FSWatcher = watch(root, { recursive: true }, (_event, name) => {
     if (closed || !name) return;
@@ -114,6 +117,26 @@ export async function watchDirectory(pager: Pager, dir: string, opts: WatchOptio
       await running;
     },
   };
+}
+
+/** Sources per read of the page table while looking for a directory's. */
+const SOURCES_PER_READ = 500;
+
+/** The paths, relative to the directory, of the sources the store holds under `<name>/`, as a watch names them. */
+async function storedPaths(pager: Pager, name: string): Promise<string[]> {
+  const prefix = `${name}${sep}`;
+  const out: string[] = [];
+  // Sources list in order, so those under the prefix are one run after it.
+  for (let after = prefix; ; ) {
+    const batch = pager.table.sources({ after, limit: SOURCES_PER_READ });
+    for (const s of batch) {
+      if (!s.source.startsWith(prefix)) return out;
+      out.push(s.source.slice(prefix.length));
+    }
+    if (batch.length < SOURCES_PER_READ) return out;
+    after = batch.at(-1)!.source;
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 /** The directory's `.gitignore` (if any) and the extra patterns, as one matcher of paths relative to it. */

@@ -323,6 +323,14 @@ describe('watch', () => {
       return events.some((e) => e.kind === 'forgotten' && e.source === join(name, 'b.md')) || undefined;
     }, 'b.md forgotten');
     assert.equal(pager.table.versionsOf(join(name, 'b.md')).length, 0);
+
+    // A file deleted while no watch runs is forgotten when the next one starts.
+    await watcher.close();
+    rmSync(join(dir, 'sub', 'c.md'));
+    const next = await watchDirectory(pager, dir, { debounceMs: 100, onEvent: (e) => events.push(e) });
+    t.after(() => next.close());
+    assert.equal(pager.table.versionsOf(join(name, 'sub', 'c.md')).length, 0, 'c.md forgotten at start');
+    assert.ok(pager.table.currentOf(join(name, 'a.md')), 'a.md, still there, stays');
     assert.equal(
       events.some((e) => e.kind === 'failed'),
       false,
