@@ -10,9 +10,10 @@ import { InputError } from '../errors.js';
 
 /**
  * Five, from bench/candidates.ts (BENCHMARKS.md): beside the three pages a fault brings in by default, five
- * candidates put the gold page one load_page away for 2.0 (SQuAD), 7.0 (COVID-QA) and 13.9 (QMSum) points
+ * candidates put the gold page one load_page away for 2.0 (SQuAD), 7.0 (COVID-QA) and 9.3 (QMSum) points
  * more questions than none, for about 275 tokens (under 5% of the result). From three to five still gains
- * 1.8 to 2.8 points per 100 tokens on the two harder sets; from five to eight, 0.7 to 1.7.
+ * 1.8 (COVID-QA) and 3.7 (QMSum) points per 100 tokens; from five to eight, 0.8 and 3.0, where QMSum's 237
+ * questions make each step coarse (one question is 0.4 points).
  */
 export const DEFAULT_CANDIDATES = 5;
 /** More than this and the candidates stop being cheap beside the pages. */
