@@ -112,6 +112,8 @@ function statements(db: Database) {
   return {
     page: q('SELECT * FROM pages WHERE id = ?'),
     hasPage: q('SELECT 1 AS one FROM pages WHERE id = ?'),
+    // Asked of every hit of a fault: the one column, not the row.
+    currentRefs: q('SELECT current_refs FROM pages WHERE id = ?'),
     pagesFrom: q('SELECT rowid, * FROM pages WHERE rowid > ? ORDER BY rowid LIMIT ?'),
     document: q('SELECT * FROM documents WHERE id = ?'),
     documentsFrom: q('SELECT * FROM documents WHERE seq > ? ORDER BY seq LIMIT ?'),
@@ -254,7 +256,7 @@ export class PageTable {
 
   /** Whether a current document holds the page: pages only superseded versions hold are not ranked. */
   isCurrent(pageId: string): boolean {
-    return num(this.sql.page.get(pageId)?.current_refs) > 0;
+    return num(this.sql.currentRefs.get(pageId)?.current_refs) > 0;
   }
 
   /** The record of a page's leaving the store (the latest, if it left more than once), or undefined. */
@@ -312,7 +314,7 @@ export class PageTable {
   pages({ after = 0, limit }: { after?: number; limit: number }): (PageEntry & { cursor: number })[] {
     return this.sql.pagesFrom
       .all(after, limit)
-      .map((r) => ({ ...this.withPending(pageOfRow(r)), cursor: num(r.rowid) }));
+      .map((r) => Object.assign(this.withPending(pageOfRow(r)), { cursor: num(r.rowid) }));
   }
 
   get pageCount(): number {

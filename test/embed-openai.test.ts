@@ -181,6 +181,27 @@ test('a page whose passage means what the query asks wins through the vector sig
   assert.equal((await index.query('albatross feathers', 1))[0]?.pageId, 'pC');
 });
 
+test('a removed page leaves the vectors and the queue: its vectors are dropped, nothing embeds it again, no query finds it', async (t) => {
+  const fake = await server(t);
+  const tmp = tempDir('vmem-embed-');
+  t.after(() => tmp.cleanup());
+  const file = join(tmp.dir, 'l3.db');
+  const index = await semanticIndex(file, fake.baseURL);
+  t.after(() => index.close());
+  await index.upsert(itemsOf(['pA', 'pB', 'pC']));
+  await index.vectorsIdle();
+  await index.remove(['pA']);
+  assert.ok(allHaveVectors(file), 'the removed item is not queued: it has no vectors to get');
+  const requests = fake.requests.length;
+  await index.upsert(itemsOf(['pB'])); // a kick of the catch-up: it finds nothing to embed
+  await index.vectorsIdle();
+  assert.equal(fake.requests.length, requests, 'the removed page is not embedded again');
+  const v = VectorStore.open(file);
+  t.after(() => v.close());
+  assert.equal(new Set([...v.scan()].map((r) => r.item)).size, 2, 'its vectors are gone');
+  assert.ok((await index.query('saltwater expanse', 3)).every((h) => h.pageId !== 'pA'));
+});
+
 test('the endpoint down at ingest: pages are found by their words at once, their vectors follow once it is back, and each change is reported once', async (t) => {
   const fake = await server(t);
   const tmp = tempDir('vmem-embed-');

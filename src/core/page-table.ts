@@ -46,3 +46,7 @@ export interface DroppedPage {
   /** Epoch milliseconds. */
   at: number;
 }
+
+/** How errors name a page that left the store: when, why, and with which document. */
+export const droppedText = (d: DroppedPage) =>
+  `page ${d.pageId} was ${d.reason} with document ${d.documentId} (${d.source}) at ${new Date(d.at).toISOString()}`;

@@ -1,7 +1,7 @@
 import type { Chunk } from './chunker.js';
 import { pageIdOf, sha256 } from './hash.js';
 import { firstSentence } from './sentences.js';
-import type { PageStructure } from './structure.js';
+import { type PageStructure, structureOf } from './structure.js';
 
 /**
  * Where a page came from: its first occurrence. Pages are content-addressed, so a page shared by two documents
@@ -39,8 +39,7 @@ export function pageOf(
     documentId: origin.documentId,
     source: origin.source,
     ...chunk,
-    ...(structure.pdfPages ? { pdfPages: structure.pdfPages } : {}),
-    ...(structure.breadcrumb?.length ? { breadcrumb: structure.breadcrumb } : {}),
+    ...structureOf(structure),
   };
 }
 
@@ -106,8 +105,7 @@ export function handleOf(
     pageId: meta.id,
     source: meta.source,
     ordinal: meta.ordinal,
-    ...(meta.pdfPages ? { pdfPages: meta.pdfPages } : {}),
-    ...(meta.breadcrumb?.length ? { breadcrumb: meta.breadcrumb } : {}),
+    ...structureOf(meta),
     tokens: meta.tokens,
     gist,
     ...(summary ? { summary: { text: summary.text, tokens: summary.tokens } } : {}),

@@ -89,6 +89,14 @@ export interface PageStructure {
   breadcrumb?: string[];
 }
 
+/** The structure `s` has, without empty fields: what pages, handles and served pages carry. */
+export function structureOf(s: PageStructure): PageStructure {
+  return {
+    ...(s.pdfPages ? { pdfPages: s.pdfPages } : {}),
+    ...(s.breadcrumb?.length ? { breadcrumb: s.breadcrumb } : {}),
+  };
+}
+
 /** "p. 4" or "pp. 12–13": how a citation names PDF pages. */
 export function pdfPagesText([first, last]: [number, number]): string {
   return first === last ? `p. ${first}` : `pp. ${first}–${last}`;

@@ -34,6 +34,9 @@ export class UnreadableFile extends InputError {
   }
 }
 
+/** What vmem pages, as its messages name it. */
+export const SUPPORTED = 'text, Markdown, source code, PDF, HTML, Word .docx and Jupyter notebooks';
+
 const HTML_EXTENSIONS = new Set(['.html', '.htm', '.xhtml']);
 const MARKDOWN_EXTENSIONS = new Set(['.md', '.markdown', '.mdx', '.mdown', '.mkd', '.txt', '']);
 /** Extensions that say nothing of the content: a saved web page under one of these is still HTML. */
@@ -65,7 +68,7 @@ export function formatOf(path: string, head: Buffer): Format | 'zip' | { reason:
   if (!looksLikeText(head))
     return {
       reason: 'is a binary file',
-      fix: 'vmem pages text, Markdown, source code, PDF, HTML, Word .docx and Jupyter notebooks',
+      fix: `vmem pages ${SUPPORTED}`,
     };
   const start = head.toString('utf8').replace(/^\uFEFF/, '');
   if (HTML_EXTENSIONS.has(ext) || (GENERIC_EXTENSIONS.has(ext) && HTML_START.test(start))) return 'html';

@@ -1,7 +1,7 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { type DocumentText, readDocument, UnreadableFile } from './formats.js';
+import { type DocumentText, readDocument, SUPPORTED, UnreadableFile } from './formats.js';
 
 /**
  * A document to page, named relative to what the user passed: its text and, when its format has them, the
@@ -118,7 +118,7 @@ export function nothingToPage(path: string, skipped: readonly SkippedFile[]): In
   const named = skipped.length ? `:\n${skippedLines(skipped).join('\n')}\n` : '; ';
   return new InputError(
     'path',
-    `${path} holds no readable text files (${skipped.length} binary, empty or unreadable files skipped)${named}pass a directory of text, Markdown, source code, PDF, HTML, Word .docx or Jupyter notebooks`,
+    `${path} holds no readable text files (${skipped.length} binary, empty or unreadable files skipped)${named}pass a directory of ${SUPPORTED}`,
   );
 }
 

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { planAdmission } from '../core/admission.js';
 import type { ResendPolicy } from '../core/l1.js';
 import type { Handle, Level, Resolution } from '../core/page.js';
-import type { PageEntry } from '../core/page-table.js';
+import { droppedText, type PageEntry } from '../core/page-table.js';
 import { InputError } from '../errors.js';
 import type { Session } from '../session.js';
 import type { L3Index } from '../tiers/l3/index.js';
@@ -143,7 +143,7 @@ export class Paging {
         throw new InputError(
           `${field}[${i}]`,
           gone
-            ? `page ${id} was ${gone.reason} with document ${gone.documentId} (${gone.source}) at ${new Date(gone.at).toISOString()}; page_fault for what you need, or ingest the source again`
+            ? `${droppedText(gone)}; page_fault for what you need, or ingest the source again`
             : `unknown page id ${JSON.stringify(id)}; take ids from page_fault results, handles, or vmem://page-table`,
         );
       }

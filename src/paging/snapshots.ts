@@ -2,6 +2,7 @@ import type { Config } from '../config.js';
 import { planAdmission } from '../core/admission.js';
 import { sha256 } from '../core/hash.js';
 import type { Level } from '../core/page.js';
+import { droppedText } from '../core/page-table.js';
 import { SNAPSHOT_VERSION, type Snapshot, snapshotSchema } from '../core/snapshot.js';
 import { InputError, InternalError } from '../errors.js';
 import type { Session } from '../session.js';
@@ -168,7 +169,7 @@ export class Snapshots {
       if (gone)
         throw new InputError(
           `snapshot.pages[${i}].id`,
-          `page ${p.id} was ${gone.reason} with document ${gone.documentId} (${gone.source}) at ${new Date(gone.at).toISOString()}; nothing was restored; serialize a new snapshot without it`,
+          `${droppedText(gone)}; nothing was restored; serialize a new snapshot without it`,
         );
       if (!e)
         throw new InputError(

@@ -1,7 +1,7 @@
 import type { PageTable } from '../catalog.js';
 import { type Handle, handleOf, type Level, type Resolution, type Superseded } from '../core/page.js';
 import type { PageEntry } from '../core/page-table.js';
-import type { PageStructure } from '../core/structure.js';
+import { type PageStructure, structureOf } from '../core/structure.js';
 import type { Session } from '../session.js';
 import type { L2Store } from '../tiers/l2/store.js';
 
@@ -81,8 +81,7 @@ export function servedPage(
     level,
     pinned,
     lines: [e.lineStart, e.lineEnd],
-    ...(e.pdfPages ? { pdfPages: e.pdfPages } : {}),
-    ...(e.breadcrumb?.length ? { breadcrumb: e.breadcrumb } : {}),
+    ...structureOf(e),
     resolution,
     ...(text !== undefined ? { text } : {}),
     ...(e.supersededBy ? { supersededBy: e.supersededBy } : {}),

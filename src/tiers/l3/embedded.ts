@@ -278,7 +278,9 @@ export class EmbeddedIndex implements L3Index {
   }
 
   async remove(pageIds: string[]): Promise<void> {
-    this.store.remove(pageIds.flatMap((id) => [keyOf(id, 'page'), keyOf(id, 'summary')]));
+    const removed = this.store.remove(pageIds.flatMap((id) => [keyOf(id, 'page'), keyOf(id, 'summary')]));
+    // A store with vectors opens only with its embedder (see open): no process without it removes items there.
+    this.semantic?.vectors.remove(removed);
   }
 
   has(pageId: string, kind?: ItemKind): boolean {

@@ -29,6 +29,8 @@ INSERT OR IGNORE INTO totals VALUES (0, 0, 0, 0, 0);
 
 /** A removed item's key ('-' and its number): page ids start with 'p', so no page has one. */
 const isRemovedKey = (key: string) => key.startsWith('-');
+/** The same test in SQL, for the queries over items (here and in vector-store.ts). */
+export const REMOVED_ITEM = "key LIKE '-%'";
 
 /** Segments of one level merged into one of the next. */
 const MERGE_FACTOR = 10;
@@ -86,10 +88,10 @@ function statements(db: Database) {
     addTerm: q('INSERT INTO terms (term) VALUES (?)'),
     hasItem: q('SELECT 1 FROM items WHERE key = ?'),
     addItem: q('INSERT OR IGNORE INTO items (key, sentences, vector) VALUES (?, ?, ?)'),
-    // A removed item keeps its row, renamed to a key no page has (REMOVED_KEY) and emptied: its number is
+    // A removed item keeps its row, renamed to a key no page has (see isRemovedKey) and emptied: its number is
     // never reused (a deleted last row's would be), so the postings it leaves in the segments name no other item.
     removeItem: q("UPDATE items SET key = '-' || no, sentences = x'', vector = NULL WHERE key = ? RETURNING no"),
-    live: q("SELECT no FROM items WHERE no IN (SELECT value FROM json_each(?)) AND key NOT LIKE '-%'"),
+    live: q(`SELECT no FROM items WHERE no IN (SELECT value FROM json_each(?)) AND NOT ${REMOVED_ITEM}`),
     keysOf: q('SELECT no, key FROM items WHERE no IN (SELECT value FROM json_each(?))'),
     wordsOf: q('SELECT no, sentences FROM items WHERE no IN (SELECT value FROM json_each(?))'),
     itemsAfter: q('SELECT no, key, vector FROM items WHERE no > ? ORDER BY no LIMIT ?'),
@@ -191,28 +193,21 @@ export class LexicalStore {
   }
 
   /**
-   * Removes items by key, in one transaction; an absent key is skipped. Their postings stay (rewriting
-   * segments would cost as much as a merge): queries drop them through `liveOf`, and the index totals keep
-   * counting them, as their postings do, until a reindex.
+   * Removes items by key, in one transaction; an absent key is skipped. Returns the numbers of those removed.
+   * Their postings stay (rewriting segments would cost as much as a merge): queries drop them through `liveOf`,
+   * and the index totals keep counting them, as their postings do, until a reindex.
    */
-  remove(keys: readonly string[]): void {
-    if (!keys.length) return;
-    const hasVectors = !!this.db
-      .prepare("SELECT 1 AS one FROM sqlite_master WHERE type = 'table' AND name = 'passage_vectors'")
-      .get();
-    transaction(this.db, () => {
-      for (const key of keys) {
+  remove(keys: readonly string[]): number[] {
+    if (!keys.length) return [];
+    return transaction(this.db, () =>
+      keys.flatMap((key) => {
         const row = this.stmts.removeItem.get(key);
-        if (!row) continue;
+        if (!row) return [];
         const no = Number(row.no);
         this.wordCache.delete(no);
-        // One empty row marks it done, so the vector catch-up does not queue it again.
-        if (hasVectors) {
-          this.db.prepare('DELETE FROM passage_vectors WHERE item = ?').run(no);
-          this.db.prepare("INSERT INTO passage_vectors VALUES (?, 0, x'')").run(no);
-        }
-      }
-    });
+        return [no];
+      }),
+    );
   }
 
   /** Which of items `nos` are still held (not removed), in their order: one lookup for the lot. */

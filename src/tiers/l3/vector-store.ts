@@ -1,5 +1,6 @@
 import { EmbedderMismatchError } from '../../errors.js';
 import { type Database, ensureSchema, openDatabase, transaction } from '../../store/sqlite.js';
+import { REMOVED_ITEM } from './lexical-store.js';
 
 /**
  * Passage vectors, in the embedded index's SQLite file (its own connection, its own table): a row per
@@ -43,9 +44,10 @@ export class VectorStore {
       meta: q('SELECT value FROM meta WHERE key = ?'),
       setMeta: q('INSERT OR IGNORE INTO meta VALUES (?, ?)'),
       add: q('INSERT OR IGNORE INTO passage_vectors VALUES (?, ?, ?)'),
-      // The queue of items without vectors, read a bounded run of item numbers at a time.
+      drop: q('DELETE FROM passage_vectors WHERE item = ?'),
+      // The queue of items without vectors, read a bounded run of item numbers at a time; a removed item has none to get.
       itemsAfter: q(
-        'SELECT no, key, EXISTS (SELECT 1 FROM passage_vectors v WHERE v.item = i.no) AS done FROM items i WHERE no > ? ORDER BY no LIMIT ?',
+        `SELECT no, key, (${REMOVED_ITEM} OR EXISTS (SELECT 1 FROM passage_vectors v WHERE v.item = i.no)) AS done FROM items i WHERE no > ? ORDER BY no LIMIT ?`,
       ),
       scan: q(
         'SELECT item, passage, vector FROM passage_vectors WHERE (item, passage) > (?, ?) ORDER BY item, passage LIMIT ?',
@@ -83,6 +85,11 @@ export class VectorStore {
       }
       for (const r of rows) this.stmts.add.run(r.item, r.passage, bytesOf(r.vector));
     });
+  }
+
+  /** Drops removed items' vectors (the catch-up never queues a removed item, whose key says it is removed). */
+  remove(items: readonly number[]): void {
+    if (items.length) transaction(this.db, () => items.forEach((item) => this.stmts.drop.run(item)));
   }
 
   /** Up to `limit` items after item number `after`, with whether each has its vectors. */
