@@ -352,6 +352,25 @@ export function s3Location(config: Pick<Config, 'l4Url'>): { bucket: string; pre
 export const settingName = (key: keyof Config): string => `${SETTINGS[key].env} / ${SETTINGS[key].flag}`;
 
 /**
+ * The key for an OpenAI-compatible endpoint at `baseUrl`, which `setting` (set to openai) calls: OPENAI_API_KEY.
+ * Local servers take any key; OpenAI itself does not, so its absence there stops vmem, naming `baseUrlSetting`.
+ */
+export function endpointKey(
+  baseUrl: string,
+  env: NodeJS.ProcessEnv,
+  setting: keyof Config,
+  baseUrlSetting: keyof Config,
+): string {
+  const apiKey = env.OPENAI_API_KEY;
+  if (apiKey) return apiKey;
+  if (new URL(baseUrl).hostname === 'api.openai.com')
+    throw new ConfigError(
+      `${settingName(setting)} is openai: it needs OPENAI_API_KEY in the environment (or ${settingName(baseUrlSetting)} pointing at a local OpenAI-compatible server, e.g. http://localhost:11434/v1)`,
+    );
+  return 'unused';
+}
+
+/**
  * Builds the configuration from env vars, then flags (flags win). An empty (or blank) env var is
  * unset, so its default applies, as shells and service files often leave `VMEM_X=` behind; an
  * explicit empty flag is checked like any value. Unknown flags and bad values throw a ConfigError

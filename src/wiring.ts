@@ -1,12 +1,11 @@
 import { Catalog } from './catalog.js';
 import { type Compressors, openCompressors } from './compress/index.js';
-import { type Config, s3Location, settingName } from './config.js';
+import { type Config, endpointKey, s3Location, settingName } from './config.js';
 import type { ResendPolicy } from './core/l1.js';
 import { tokenizer } from './core/tokenizer.js';
 import { dataDirLayout } from './data-dir.js';
 import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing.js';
-import { ConfigError } from './errors.js';
 import { EventBus } from './events.js';
 import { watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
@@ -28,13 +27,7 @@ export async function semanticEmbedderFor(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ embedder: Embedder; describe: string } | undefined> {
   if (config.embedder !== 'openai') return undefined;
-  const apiKey = env.OPENAI_API_KEY;
-  // Local OpenAI-compatible servers take any key; OpenAI itself does not.
-  if (!apiKey && new URL(config.embedBaseUrl).hostname === 'api.openai.com') {
-    throw new ConfigError(
-      `${settingName('embedder')} is openai: it needs OPENAI_API_KEY in the environment (or ${settingName('embedBaseUrl')} pointing at a local OpenAI-compatible server, e.g. http://localhost:11434/v1)`,
-    );
-  }
+  const apiKey = endpointKey(config.embedBaseUrl, env, 'embedder', 'embedBaseUrl');
   const { OpenAIEmbedder } = await loadOptional(
     'openai',
     `${settingName('embedder')} is openai`,
@@ -44,7 +37,7 @@ export async function semanticEmbedderFor(
     embedder: new OpenAIEmbedder({
       baseURL: config.embedBaseUrl,
       model: config.embedModel,
-      apiKey: apiKey || 'unused',
+      apiKey,
     }),
     describe: `the embeddings endpoint ${config.embedBaseUrl} (model ${config.embedModel})`,
   };

@@ -1,6 +1,5 @@
-import { type Config, settingName } from '../config.js';
+import { type Config, endpointKey, settingName } from '../config.js';
 import type { Tokenizer } from '../core/tokenizer.js';
-import { ConfigError } from '../errors.js';
 import { loadOptional } from '../optional.js';
 import type { Compressor } from './compressor.js';
 import { ExtractiveCompressor } from './extractive.js';
@@ -29,13 +28,7 @@ export async function openCompressors(
       return { compressor: sampling, fallback: extractive, sampling };
     }
     case 'openai': {
-      const apiKey = env.OPENAI_API_KEY;
-      // Local OpenAI-compatible servers take any key; OpenAI itself does not.
-      if (!apiKey && new URL(config.openaiBaseUrl).hostname === 'api.openai.com') {
-        throw new ConfigError(
-          'VMEM_COMPRESSOR=openai needs OPENAI_API_KEY in the environment (or VMEM_OPENAI_BASE_URL pointing at a local OpenAI-compatible server)',
-        );
-      }
+      const apiKey = endpointKey(config.openaiBaseUrl, env, 'compressor', 'openaiBaseUrl');
       const { OpenAICompressor } = await loadOptional(
         'openai',
         `${settingName('compressor')} is openai`,
@@ -45,7 +38,7 @@ export async function openCompressors(
         compressor: new OpenAICompressor({
           baseURL: config.openaiBaseUrl,
           model: config.openaiModel,
-          apiKey: apiKey || 'unused',
+          apiKey,
           tokenizer,
         }),
       };
