@@ -1,4 +1,5 @@
 import type { Chunk } from './chunker.js';
+import { clip } from './clip.js';
 import { pageIdOf, sha256 } from './hash.js';
 import { firstSentence } from './sentences.js';
 import { type PageStructure, structureOf } from './structure.js';
@@ -82,14 +83,6 @@ const GIST_CHARS = 120;
 export function gistOf(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   return clip(firstSentence(flat, 20) ?? flat, GIST_CHARS);
-}
-
-/** `text` in at most `chars` characters: cut at its end (or, with 'start', at its start), marked by an ellipsis. */
-export function clip(text: string, chars: number, cut: 'start' | 'end' = 'end'): string {
-  if (text.length <= chars) return text;
-  return cut === 'end'
-    ? `${text.slice(0, chars - 1).trimEnd()}…`
-    : `…${text.slice(text.length - chars + 1).trimStart()}`;
 }
 
 /** The one tool call that brings pages (back) into context with their text. */

@@ -1,3 +1,5 @@
+import { clip } from './clip.js';
+
 /**
  * Where a page sits in its document, beyond characters and lines: the headings above it (its breadcrumb)
  * and, for a PDF, the PDF pages it covers. Both are metadata: a page's id stays the hash of its text.
@@ -25,7 +27,7 @@ export function headingTitle(raw: string): string {
     .replace(/[*_`]+/g, '')
     .replace(/\s+/g, ' ')
     .trim();
-  return plain.length <= TITLE_CHARS ? plain : `${plain.slice(0, TITLE_CHARS - 1).trimEnd()}…`;
+  return clip(plain, TITLE_CHARS);
 }
 
 /** The ATX (`#`) headings of Markdown text, outside fenced code blocks (where `#` starts a comment). */

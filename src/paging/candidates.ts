@@ -1,5 +1,6 @@
 import type { PageTable } from '../catalog.js';
-import { clip, reloadCall } from '../core/page.js';
+import { clip } from '../core/clip.js';
+import { reloadCall } from '../core/page.js';
 import { InputError } from '../errors.js';
 
 /**
