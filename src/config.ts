@@ -132,6 +132,22 @@ export const configSchema = z
         /^(file:|s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/[^\s]*)?)$/,
         'must be file: (pages in the data dir) or s3://bucket[/prefix], e.g. s3://vmem-pages/team-a',
       ),
+    catalogUrl: optional(
+      z
+        .string()
+        .regex(
+          /^rediss?:\/\/\S+$/,
+          'must be a redis:// or rediss:// URL of a durable Redis (AOF on, noeviction), e.g. redis://catalog:6379/0',
+        ),
+    ),
+    advertiseUrl: optional(
+      z
+        .string()
+        .regex(
+          /^https?:\/\/[^\s/]+\/?$/,
+          'must be the http:// or https:// origin other servers reach this one at, e.g. http://10.0.0.5:7411',
+        ),
+    ),
     s3Endpoint: optional(
       z
         .string()
@@ -332,6 +348,19 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     flag: '--l4-url',
     doc: 'where L4 keeps every page: file: (the data dir) or s3://bucket[/prefix] (credentials from the AWS environment)',
     default: () => 'file:',
+  },
+  catalogUrl: {
+    env: 'VMEM_CATALOG_URL',
+    flag: '--catalog-url',
+    doc: 'share the page table with vmem servers on other machines through a durable Redis (AOF on, noeviction); unset: the data dir',
+    default: () => '',
+  },
+  advertiseUrl: {
+    env: 'VMEM_ADVERTISE_URL',
+    flag: '--advertise-url',
+    doc: "where the other servers sharing VMEM_CATALOG_URL reach this one, to pass on requests of this server's sessions",
+    http: true,
+    default: () => '',
   },
   s3Endpoint: {
     env: 'VMEM_S3_ENDPOINT',

@@ -130,6 +130,8 @@ describe('config', () => {
       ingestRoots: '/env/docs',
       l4Url: 's3://env-bucket/env/prefix',
       s3Endpoint: 'http://env:9000',
+      catalogUrl: 'redis://env-catalog:6379/0',
+      advertiseUrl: 'http://10.0.0.5:7411',
       watchIgnore: '*.log,drafts/',
     };
     const flagValues: Record<keyof Config, string> = {
@@ -161,6 +163,8 @@ describe('config', () => {
       ingestRoots: '/flag/docs',
       l4Url: 's3://flag.bucket',
       s3Endpoint: 'https://flag.example',
+      catalogUrl: 'rediss://flag-catalog:6380/2',
+      advertiseUrl: 'https://vmem-b.internal',
       watchIgnore: 'tmp/',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));
