@@ -66,6 +66,8 @@ describe('config', () => {
         ingestRoots: [],
         l4Url: 'file:',
         s3Endpoint: undefined,
+        catalogUrl: undefined,
+        advertiseUrl: undefined,
         watchIgnore: [],
       },
     );
