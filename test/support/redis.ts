@@ -31,6 +31,12 @@ export interface StartRedisOptions {
   port?: number;
   /** Ignore VMEM_TEST_REDIS_URL and start a server of our own (for tests that stop it). */
   ownServer?: boolean;
+  /**
+   * A server fit to hold a shared page table: AOF on (fsync always) and noeviction; always one of our own.
+   * With `dir`, its AOF lives there and outlives stop(), so a restart on the same dir reloads it.
+   */
+  durable?: boolean;
+  dir?: string;
 }
 
 /** Why startRedis() returned undefined; tests skip with this. */
@@ -53,7 +59,7 @@ export function findRedisServer(): string | undefined {
 
 export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis | undefined> {
   const external = process.env.VMEM_TEST_REDIS_URL;
-  if (external && !options.ownServer) {
+  if (external && !options.ownServer && !options.durable) {
     const u = new URL(external);
     return { url: external, host: u.hostname, port: Number(u.port || 6379), external: true, stop: async () => {} };
   }
@@ -69,7 +75,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
   for (let attempt = 0; attempt < (options.port ? 1 : 3); attempt++) {
     const port = options.port ?? (await freePort());
     try {
-      return await spawnRedis(bin, port);
+      return await spawnRedis(bin, port, options);
     } catch (err) {
       lastError = err;
     }
@@ -77,12 +83,16 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
   throw lastError;
 }
 
-async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
+async function spawnRedis(bin: string, port: number, options: StartRedisOptions): Promise<TestRedis> {
   const host = '127.0.0.1';
-  const dir = mkdtempSync(join(tmpdir(), 'vmem-redis-'));
+  const ownDir = !options.dir;
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'vmem-redis-'));
+  const persistence = options.durable
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction']
+    : ['--appendonly', 'no'];
   const child = spawn(
     bin,
-    ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'],
+    ['--port', String(port), '--bind', host, '--save', '', ...persistence, '--dir', dir, '--daemonize', 'no'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const { output, exited } = captureOutput(child);
@@ -91,7 +101,7 @@ async function spawnRedis(bin: string, port: number): Promise<TestRedis> {
     if (stopped) return;
     stopped = true;
     await killChild(child, exited);
-    rmSync(dir, { recursive: true, force: true });
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
   };
   const cleanupOnExit = () => {
     if (child.exitCode === null) child.kill('SIGKILL');
