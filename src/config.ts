@@ -377,6 +377,18 @@ export function s3Location(config: Pick<Config, 'l4Url'>): { bucket: string; pre
   return { bucket: url.hostname, prefix: decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '') };
 }
 
+/** A service URL as messages show it: without the user name and password it may carry. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return '(an unparsable URL)';
+  }
+}
+
 /** How a setting is named in messages: its env var and its flag. */
 export const settingName = (key: keyof Config): string => `${SETTINGS[key].env} / ${SETTINGS[key].flag}`;
 

@@ -69,6 +69,15 @@ export class L4UnavailableError extends VmemError {
   override name = 'L4UnavailableError';
 }
 
+/**
+ * The shared page table (a Redis every node follows, VMEM_CATALOG_URL) did not answer: what this node already
+ * knows is still served, changes wait for the operator to restore it. The next request tries again.
+ */
+export class PageTableUnavailableError extends VmemError {
+  readonly audience = 'operator';
+  override name = 'PageTableUnavailableError';
+}
+
 /** A compressor that could not compress a page this time; `retryable` false means it never will (e.g. no sampling support). */
 export class CompressionError extends VmemError {
   readonly audience = 'vmem';
