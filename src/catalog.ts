@@ -377,8 +377,8 @@ export class Catalog extends EventEmitter {
   private async follow(log: SharedLog): Promise<void> {
     while (!this.closed) {
       try {
-        const current = await log.current();
-        if (current && current !== log.generation) {
+        const current = await log.replaced();
+        if (current) {
           await this.serially(async () => {
             log.follow(current);
             this.startOver(current);

@@ -47,6 +47,8 @@ export class SharedLog {
     private readonly prefix: string,
     private current_: string,
     private readonly url: string,
+    /** False for a generation reindex is writing: it follows no other until it is published. */
+    private published: boolean,
   ) {
     const up = () => this.status.set(true);
     const down = (err?: Error) => this.status.set(false, err);
@@ -80,7 +82,7 @@ export class SharedLog {
       }
     }
     if (!generation) return undefined;
-    return new SharedLog(conn.client, conn.blocking, prefix, generation, conn.url);
+    return new SharedLog(conn.client, conn.blocking, prefix, generation, conn.url, !opts.fresh);
   }
 
   /** The generation this log writes and reads. */
@@ -125,8 +127,17 @@ export class SharedLog {
     return !!got?.length;
   }
 
-  /** The store's current generation (another than this log's once a reindex published a new one). */
-  async current(): Promise<string | undefined> {
+  /**
+   * The generation to follow when it is not this log's (a reindex published another one); undefined otherwise, and
+   * always while this log is an unpublished one.
+   */
+  async replaced(): Promise<string | undefined> {
+    if (!this.published) return undefined;
+    const current = await this.current();
+    return current && current !== this.current_ ? current : undefined;
+  }
+
+  private async current(): Promise<string | undefined> {
     return (await this.call(() => this.client.get(`${this.prefix}generation`))) ?? undefined;
   }
 
@@ -134,6 +145,7 @@ export class SharedLog {
   async publish(): Promise<void> {
     const previous = await this.current();
     await this.call(() => this.client.set(`${this.prefix}generation`, this.generation));
+    this.published = true;
     if (previous && previous !== this.generation)
       await this.call(() => this.client.del(`${this.prefix}log:${previous}`));
   }
