@@ -181,8 +181,8 @@ const NOTHING: Outcome = { revived: [], dropped: [] };
  * Shared over the network (`shared`, VMEM_CATALOG_URL), the page table is a log every node follows (see
  * catalog/shared-log.ts), and the database is this node's copy: a change is appended to the log, then the copy
  * applies every entry up to it, in log order, before the call returns; entries other nodes append are applied
- * as they arrive (emitting the same events), and what they brought for L3 is queued for this node to index
- * ('to-index'). Reads stay local queries.
+ * as they arrive (emitting the same events, and 'remote'): what they brought for L3 is queued for this node to
+ * index, what they dropped or superseded is this node's to purge from its L3. Reads stay local queries.
  */
 export class Catalog extends EventEmitter {
   readonly table: PageTable;
@@ -323,8 +323,13 @@ export class Catalog extends EventEmitter {
     return JSON.parse(String(row.outcome)) as Outcome;
   }
 
-  /** Shared: applies the log's entries this copy lacks, in order. */
-  private sync(): Promise<void> {
+  /**
+   * Shared: brings this copy up to the end of the log (applying the entries it lacks, in order); one data dir:
+   * nothing to do. The purge calls it under its lock, so that it never judges a page gone that another node has
+   * just recorded again.
+   */
+  sync(): Promise<void> {
+    if (!this.log) return Promise.resolve();
     return this.serially(async () => {
       for (;;) {
         const entries = await this.log!.after(this.applied());
@@ -351,7 +356,7 @@ export class Catalog extends EventEmitter {
    */
   private apply(entries: LogEntry[]): void {
     let others = false;
-    let queued = false;
+    let remote = false;
     transaction(this.db, () => {
       others = changeKey(totalsOfRow(this.sql.totals.get())) !== this.seen;
       let applied = this.applied();
@@ -361,13 +366,13 @@ export class Catalog extends EventEmitter {
         const outcome = applyChange(this.sql, e.change, ctx);
         if (!ctx.foreign && (outcome.revived.length || outcome.dropped.length))
           this.sql.saveOutcome.run(e.id, JSON.stringify(outcome));
-        if (ctx.foreign && e.change.t !== 'stats') others = queued = true;
+        if (ctx.foreign && e.change.t !== 'stats') others = remote = true;
         applied = e.id;
       }
       this.sql.setFact.run(APPLIED, applied);
     });
     this.announce(others);
-    if (queued) this.emit('to-index');
+    if (remote) this.emit('remote');
   }
 
   /**

@@ -154,6 +154,10 @@ export class HybridIndex implements L3Index {
   }
 
   /** The embedded side's embeddings endpoint goes down and comes back on its own, apart from Chroma. */
+  local(): L3Index {
+    return this.opts.lexical;
+  }
+
   within(): Networked[] {
     return [this.opts.lexical];
   }

@@ -50,6 +50,11 @@ export interface L3Index extends Networked {
   /** Whether the page (or, with kind 'summary', its summary) is indexed. */
   has(pageId: string, kind?: ItemKind): boolean;
   size(): number;
+  /**
+   * The part of this index kept in the data dir, when the rest is shared (the hybrid's embedded side, beside a
+   * Chroma every node shares); absent when all of it is local. What other nodes brought is added here only.
+   */
+  local?(): L3Index;
   /** The networked parts inside this index that report their own outages (the hybrid's embedded side). */
   within?(): Networked[];
   /** Makes every upsert so far durable. */
