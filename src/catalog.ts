@@ -24,6 +24,7 @@ import type { DocumentEntry, DroppedPage, PageEntry, PageSummary } from './core/
 import { dataDirLayout } from './data-dir.js';
 import { type Database, dataVersion, ensureSchema, openDatabase, transaction } from './store/sqlite.js';
 import type { ItemKind } from './tiers/l3/index.js';
+import type { Networked } from './tiers/status.js';
 
 export type { SourceListing, StatsRow, Totals } from './catalog/schema.js';
 export { statsIn } from './catalog/schema.js';
@@ -247,6 +248,11 @@ export class Catalog extends EventEmitter {
       catalog.following = catalog.follow(shared);
     }
     return catalog;
+  }
+
+  /** The log of a page table shared over the network (its reachability), or undefined for one data dir's. */
+  get shared(): Networked | undefined {
+    return this.log;
   }
 
   /** This node's id: made by the first process to open the copy. */

@@ -1,39 +1,45 @@
 import type { Level } from './core/page.js';
 import type { Networked } from './tiers/status.js';
 
+/** What can be unreachable: a networked level, or the page table shared over the network (VMEM_CATALOG_URL). */
+export type Part = Level | 'page table';
+
 /** A change in a networked level's reachability. */
 export interface Health {
-  level: Level;
+  level: Part;
   up: boolean;
   message: string;
 }
 
 /** What vmem does without each networked level. */
-const MEANWHILE: Partial<Record<Level, string>> = {
+const MEANWHILE: Partial<Record<Part, string>> = {
   L2: 'pages are served from L4',
   L3: 'page_fault ranks with the local lexical index alone, and pages indexed meanwhile are added once it is back',
   L4: 'pages cached in L2 are still served; other pages and ingest wait for it',
+  'page table':
+    "the pages this node knows are served; ingest, forget and summaries wait for it, and other nodes' changes arrive once it is back",
 };
 
 /** The message for a networked level going down (with its error) or coming back. */
-export function healthOf(level: Level, backend: string, up: boolean, err?: Error): Health {
+export function healthOf(level: Part, backend: string, up: boolean, err?: Error): Health {
+  const name = level === 'page table' ? 'the shared page table' : level;
   const message = up
-    ? `${level} (${backend}) is reachable again; serving from it`
-    : `${level} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; ${MEANWHILE[level] ?? 'serving from the levels below it'} while vmem reconnects`;
+    ? `${name} (${backend}) is reachable again; serving from it`
+    : `${name} (${backend}) is unreachable${err ? ` (${err.message})` : ''}; ${MEANWHILE[level] ?? 'serving from the levels below it'} while vmem reconnects`;
   return { level, up, message };
 }
 
 /** Networked levels unreachable right now. */
-export function outagesOf(levels: Partial<Record<Level, Networked>>): Health[] {
+export function outagesOf(levels: Partial<Record<Part, Networked>>): Health[] {
   const down: Health[] = [];
-  for (const [level, store] of Object.entries(levels) as [Level, Networked][]) {
+  for (const [level, store] of Object.entries(levels) as [Part, Networked][]) {
     if (store.available && !store.available()) down.push(healthOf(level, store.name, false));
   }
   return down;
 }
 
 /** Reports each outage and recovery of a networked level once, to `report` and on stderr (an outage at start too). */
-export function watchHealth(level: Level, store: Networked, report: (health: Health) => void): void {
+export function watchHealth(level: Part, store: Networked, report: (health: Health) => void): void {
   if (!store.onStatus) return;
   const changed = (up: boolean, err?: Error) => {
     const health = healthOf(level, store.name, up, err);

@@ -11,6 +11,7 @@ import { type DocumentPages, type IngestResult, indexDocuments, ingest } from '.
 import { type CollectResult, type ForgetResult, Lifecycle } from './paging/lifecycle.js';
 import { Paging } from './paging/paging.js';
 import type { ReadPath } from './paging/read-path.js';
+import { ReplicaIndexer } from './paging/replica-index.js';
 import { Snapshots } from './paging/snapshots.js';
 import { Summaries } from './paging/summaries.js';
 import { levelsOf, pressureOf } from './paging/views.js';
@@ -52,6 +53,8 @@ export class Pager {
   private readonly snapshots: Snapshots;
   private readonly summaries: Summaries;
   private readonly lifecycle: Lifecycle;
+  /** Shared page table: indexes here what other nodes brought. */
+  private readonly replicaIndexer?: ReplicaIndexer;
   /** This process's sessions, held weakly: a closed session is collected, and forgotten pages leave the rest. */
   private readonly sessions = new Set<WeakRef<Session>>();
 
@@ -89,6 +92,16 @@ export class Pager {
       void l2.deleteMany(pageIds).catch(() => {});
       events.emit('pages');
     });
+    if (catalog.shared) {
+      const indexer = new ReplicaIndexer(store);
+      this.replicaIndexer = indexer;
+      // Other nodes' changes: what they brought is indexed here, what they dropped or superseded leaves this L3.
+      catalog.on('remote', () => {
+        indexer.kick();
+        void this.lifecycle.purge().catch((err: unknown) => console.error('vmem: purging failed:', err));
+      });
+      indexer.kick();
+    }
   }
 
   static async open(config: Config, parts: StoreParts = {}): Promise<Pager> {
@@ -98,7 +111,13 @@ export class Pager {
   /** Networked levels unreachable right now. */
   outages(): Health[] {
     const l3 = [this.l3, ...(this.l3.within?.() ?? [])].flatMap((part) => outagesOf({ L3: part }));
-    return [...outagesOf({ L2: this.l2 }), ...l3, ...outagesOf({ L4: this.l4 })];
+    const shared = this.store.catalog.shared;
+    return [
+      ...outagesOf({ L2: this.l2 }),
+      ...l3,
+      ...outagesOf({ L4: this.l4 }),
+      ...(shared ? outagesOf({ 'page table': shared }) : []),
+    ];
   }
 
   newSession(id?: string): Session {
@@ -198,6 +217,7 @@ export class Pager {
   }
 
   async close(): Promise<void> {
+    await this.replicaIndexer?.close();
     await this.summaries.close();
     await this.store.catalog.close();
     await this.l3.close();

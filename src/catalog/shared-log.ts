@@ -38,7 +38,7 @@ const newGeneration = () => `g${Date.now().toString(36)}${randomBytes(4).toStrin
  * PageTableUnavailableError); following blocks on `blocking`, a connection of its own.
  */
 export class SharedLog {
-  readonly name = 'page table';
+  readonly name = 'redis';
   private readonly status = new Status();
 
   private constructor(
