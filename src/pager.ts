@@ -69,7 +69,7 @@ export class Pager {
     this.sampling = store.compressors.sampling;
     this.read = read;
     const onSaved = () => events.emit('pages');
-    this.summaries = new Summaries({ config, catalog, read, l3, l4, onSaved }, store.compressors);
+    this.summaries = new Summaries({ config, catalog, read, l3, l4, locks: store.locks, onSaved }, store.compressors);
     this.summarizer = this.summaries.summarizer;
     const evicted = (ids: string[]) => this.summaries.evicted(ids);
     const levels = { ...store, table: this.table, evicted };
@@ -222,5 +222,6 @@ export class Pager {
     await this.store.catalog.close();
     await this.l3.close();
     await this.l2.close();
+    await this.store.locks.close();
   }
 }

@@ -1,14 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import PQueue from 'p-queue';
 import { Retries, type Timers } from './backoff.js';
+import { type Locks, lockNames, type Release } from './cluster/locks.js';
 import type { Compressor } from './compress/compressor.js';
 import type { PageSummary } from './core/page-table.js';
 import type { Tokenizer } from './core/tokenizer.js';
 import { waitAtMost } from './deadline.js';
 import { CompressionError } from './errors.js';
-import { tryLock } from './store/file-lock.js';
 
 /** What the summarizer needs from the store; the pager provides it. */
 export interface SummaryStore {
@@ -29,10 +27,8 @@ export interface SummarizerOptions {
   ratio: number;
   /** Pages compressed at once. */
   concurrency: number;
-  /** Where claims live, so that processes sharing the store never compress the same page twice. */
-  claimsDir: string;
-  /** The data dir's temp directory, where claims are written before they are linked into place. */
-  tmpDir: string;
+  /** Where claims live (the data dir's files, or the shared Redis), so that processes sharing the store never compress the same page twice. */
+  claims: Locks;
   /** Pages waiting at most; past it new requests are dropped (the page is asked for again at its next eviction). */
   maxQueued?: number;
   /** First retry delay after a failure; doubles per failure of the same page, up to an hour. */
@@ -43,14 +39,16 @@ export interface SummarizerOptions {
 
 /**
  * A claim older than this is taken over even if its holder may be alive (a pid reused, a holder on another
- * host): longer than any compression with its retries. A claim whose holder is gone from this host is taken over at once.
+ * host): longer than any compression with its retries, since a claim file is not renewed. A claim whose holder is
+ * gone from this host is taken over at once; on Redis, where a live holder renews it, a crashed holder's claim
+ * lapses after this long (the page is summarized at a later eviction meanwhile, nothing waits for it).
  */
 const STALE_CLAIM_MS = 10 * 60_000;
 
 /**
  * Compresses pages in the background, off the hot path: `enqueue` returns at once; a bounded queue
  * (p-queue) feeds a few workers. A page is compressed once, across sessions (the queue and the page table) and
- * processes (a claim file per page in the data dir, and the stored summary). A failure leaves the page
+ * processes (a claim per page, see cluster/locks.ts, and the stored summary). A failure leaves the page
  * uncompressed and schedules a retry with exponential backoff; nothing is lost either way.
  * Emits 'summarized' (pageId) and 'failed' (pageId, error).
  */
@@ -149,8 +147,7 @@ export class Summarizer extends EventEmitter {
   }
 
   /** Claims the page for this process (a lock held for the compression, tried without waiting); undefined when another holds it. */
-  private async claim(id: string): Promise<(() => Promise<void>) | undefined> {
-    await mkdir(this.opts.claimsDir, { recursive: true });
-    return tryLock(join(this.opts.claimsDir, id), { tmpDir: this.opts.tmpDir, staleMs: STALE_CLAIM_MS });
+  private claim(id: string): Promise<Release | undefined> {
+    return this.opts.claims.tryClaim(lockNames.claim(id), STALE_CLAIM_MS);
   }
 }

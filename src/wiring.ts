@@ -1,6 +1,9 @@
 import { Catalog } from './catalog.js';
+import { FileLocks } from './cluster/file-locks.js';
+import type { Locks } from './cluster/locks.js';
+import { RedisLocks } from './cluster/redis-locks.js';
 import { type Compressors, openCompressors } from './compress/index.js';
-import { type Config, endpointKey, s3Location, settingName } from './config.js';
+import { type Config, endpointKey, s3Location, settingName, shownUrl } from './config.js';
 import type { ResendPolicy } from './core/l1.js';
 import { tokenizer } from './core/tokenizer.js';
 import { dataDirLayout } from './data-dir.js';
@@ -63,6 +66,20 @@ export async function openL2(config: Config): Promise<L2Store> {
 }
 
 /**
+ * Locks and summary claims shared by the processes on the store: on the durable Redis when VMEM_CATALOG_URL is
+ * set (servers on several machines; ioredis loaded only then, the instance checked fit: see cluster/redis.ts),
+ * else files in the data dir.
+ */
+export async function openLocks(config: Config): Promise<Locks> {
+  if (!config.catalogUrl) return FileLocks.inDataDir(config.dataDir);
+  const setting = settingName('catalogUrl');
+  const { openDurableRedis } = await loadOptional('ioredis', `${setting} is set`, () => import('./cluster/redis.js'));
+  const client = await openDurableRedis(config.catalogUrl, { setting });
+  const describe = `the Redis at ${shownUrl(config.catalogUrl)} (${setting})`;
+  return new RedisLocks(client, { namespace: config.namespace, describe, ownsClient: true });
+}
+
+/**
  * L3 from the configuration: the embedded index (with passage vectors from a semantic embedder when one is
  * configured, filled in from L4 in the background), fused with vectors on Chroma when a URL is set (the
  * Chroma client is loaded only then). Chroma catches up from L4.
@@ -117,6 +134,7 @@ export interface StoreParts {
   l2?: L2Store;
   l3?: L3Index;
   l4?: L4Store;
+  locks?: Locks;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
   /** When resident pages are sent again (default: from the configuration). */
@@ -131,6 +149,8 @@ export interface Store {
   l2: L2Store;
   l3: L3Index;
   l4: L4Store;
+  /** Locks and summary claims shared with the other processes on the store (see openLocks). */
+  locks: Locks;
   /** Page text from L2, else L4 (which then warms L2). */
   read: ReadPath;
   compressors: Compressors & { retryMs?: number };
@@ -147,6 +167,8 @@ export interface Store {
 export async function openStore(config: Config, parts: StoreParts = {}): Promise<Store> {
   // First, so that a compressor's configuration error stops vmem before anything is opened.
   const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
+  // Before the page table: a shared Redis unreachable or unfit stops vmem before anything is opened.
+  const locks = parts.locks ?? (await openLocks(config));
   const catalog = await Catalog.open(config.dataDir);
   const l4 = parts.l4 ?? (await openL4(config));
   const l3 = parts.l3 ?? (await openL3(config, l4));
@@ -159,6 +181,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     l2,
     l3,
     l4,
+    locks,
     read: new ReadPath(l2, l4, config.l2TtlSeconds),
     compressors,
     now: parts.now ?? Date.now,

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { FileLocks } from '../src/cluster/file-locks.ts';
 import type { Compressor } from '../src/compress/compressor.ts';
 import type { PageSummary } from '../src/core/page-table.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
@@ -43,8 +44,7 @@ function setup(t: import('node:test').TestContext, opts: { concurrency: number; 
       ratio: 10,
       concurrency: opts.concurrency,
       maxQueued: opts.maxQueued,
-      claimsDir: join(dir, 'claims'),
-      tmpDir: join(dir, 'tmp'),
+      claims: new FileLocks((name) => join(dir, name), join(dir, 'tmp')),
       timers: manualTimers(),
     },
   );

@@ -1,10 +1,8 @@
-import { join } from 'node:path';
 import type { Catalog } from '../catalog.js';
+import { type Locks, lockNames } from '../cluster/locks.js';
 import type { Page } from '../core/page.js';
 import type { DocumentEntry } from '../core/page-table.js';
-import { dataDirLayout } from '../data-dir.js';
 import { InputError } from '../errors.js';
-import { withFileLock } from '../store/file-lock.js';
 import type { L2Store } from '../tiers/l2/store.js';
 import type { L3Index } from '../tiers/l3/index.js';
 import type { L4Store } from '../tiers/l4/store.js';
@@ -13,8 +11,9 @@ import type { Snapshots } from './snapshots.js';
 
 /** What forgetting and collecting change. */
 export interface LifecycleLevels {
-  config: { dataDir: string };
   catalog: Catalog;
+  /** Where the lifecycle lock lives: the data dir's files, or the shared Redis (see wiring.ts openLocks). */
+  locks: Locks;
   l2: L2Store;
   l3: L3Index;
   l4: L4Store;
@@ -43,19 +42,12 @@ const PURGE_BATCH = 500;
 /**
  * Documents that change or go away. The page table decides, in one transaction, which pages leave (see
  * Catalog.removeDocuments and addDocuments); this class then takes them out of L2, L3 and L4, holding a lock
- * on the data dir that ingest also takes for the pages it brings back meanwhile (`revive`): the purge removes a
+ * (shared by every process on the store, see cluster/locks.ts) that ingest also takes for the pages it brings back meanwhile (`revive`): the purge removes a
  * page only if the page table still lacks it, so a page re-ingested during a purge is never lost. Each
  * purge finishes whatever an earlier one left undone (a process killed halfway), before its own.
  */
 export class Lifecycle {
-  private readonly lockPath: string;
-  private readonly tmpDir: string;
-
-  constructor(private readonly levels: LifecycleLevels) {
-    const layout = dataDirLayout(levels.config.dataDir);
-    this.lockPath = join(layout.root, 'lifecycle.lock');
-    this.tmpDir = layout.tmp;
-  }
+  constructor(private readonly levels: LifecycleLevels) {}
 
   /**
    * The documents `target` names: a source (every version of it), or a document id (a current one: every
@@ -146,30 +138,26 @@ export class Lifecycle {
     const { catalog, l2, l3, l4 } = this.levels;
     // Most calls find nothing to do: two reads, no lock.
     if (!catalog.pendingPurges(1).length && !catalog.unindexQueue(1).length) return;
-    await withFileLock(
-      this.lockPath,
-      async () => {
-        for (;;) {
-          const pending = catalog.pendingPurges(PURGE_BATCH);
-          if (!pending.length) break;
-          const gone = [...new Set(pending.map((p) => p.pageId))].filter((id) => !catalog.table.has(id));
-          await l3.remove(gone);
-          await l3.flush();
-          await l2.deleteMany(gone);
-          await l4.deletePages(gone);
-          for (const id of gone) await l4.deleteRecord('summaries', id);
-          await catalog.purged(pending.map((p) => p.seq));
-        }
-        for (;;) {
-          const queued = catalog.unindexQueue(PURGE_BATCH);
-          if (!queued.length) break;
-          await l3.remove(queued.filter((id) => catalog.table.has(id) && !catalog.table.isCurrent(id)));
-          await l3.flush();
-          await catalog.unqueue(queued);
-        }
-      },
-      { tmpDir: this.tmpDir },
-    );
+    await this.levels.locks.withLock(lockNames.lifecycle, async () => {
+      for (;;) {
+        const pending = catalog.pendingPurges(PURGE_BATCH);
+        if (!pending.length) break;
+        const gone = [...new Set(pending.map((p) => p.pageId))].filter((id) => !catalog.table.has(id));
+        await l3.remove(gone);
+        await l3.flush();
+        await l2.deleteMany(gone);
+        await l4.deletePages(gone);
+        for (const id of gone) await l4.deleteRecord('summaries', id);
+        await catalog.purged(pending.map((p) => p.seq));
+      }
+      for (;;) {
+        const queued = catalog.unindexQueue(PURGE_BATCH);
+        if (!queued.length) break;
+        await l3.remove(queued.filter((id) => catalog.table.has(id) && !catalog.table.isCurrent(id)));
+        await l3.flush();
+        await catalog.unqueue(queued);
+      }
+    });
   }
 
   /**
@@ -179,14 +167,10 @@ export class Lifecycle {
   async revive(pages: Page[]): Promise<void> {
     if (!pages.length) return;
     const { l3, l4 } = this.levels;
-    await withFileLock(
-      this.lockPath,
-      async () => {
-        await l4.putPages(pages);
-        await l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
-        await l3.flush();
-      },
-      { tmpDir: this.tmpDir },
-    );
+    await this.levels.locks.withLock(lockNames.lifecycle, async () => {
+      await l4.putPages(pages);
+      await l3.upsert(pages.map((p) => ({ meta: p, text: p.text })));
+      await l3.flush();
+    });
   }
 }

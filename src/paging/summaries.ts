@@ -1,12 +1,11 @@
 import type { Catalog } from '../catalog.js';
+import type { Locks } from '../cluster/locks.js';
 import { EXTRACTIVE } from '../compress/extractive.js';
 import type { Compressors } from '../compress/index.js';
 import type { Config } from '../config.js';
 import type { PageMeta } from '../core/page.js';
 import type { PageSummary } from '../core/page-table.js';
 import { tokenizer } from '../core/tokenizer.js';
-import { dataDirLayout } from '../data-dir.js';
-import { tempDirOf } from '../store/atomic-file.js';
 import { Summarizer } from '../summarizer.js';
 import type { IndexItem, ItemKind, L3Index } from '../tiers/l3/index.js';
 import type { L4Store } from '../tiers/l4/store.js';
@@ -41,11 +40,13 @@ export async function indexItemsIn(l4: L4Store, items: { pageId: string; kind: I
 
 /** What summaries read and write. */
 export interface SummaryLevels {
-  config: Pick<Config, 'encoding' | 'compressRatio' | 'compressConcurrency' | 'dataDir'>;
+  config: Pick<Config, 'encoding' | 'compressRatio' | 'compressConcurrency'>;
   catalog: Catalog;
   read: ReadPath;
   l3: L3Index;
   l4: L4Store;
+  /** Where summary claims live (see Summarizer). */
+  locks: Locks;
   /** A summary was stored and recorded. */
   onSaved(): void;
 }
@@ -62,7 +63,7 @@ export class Summaries {
     private readonly levels: SummaryLevels,
     compressors: Compressors & { retryMs?: number },
   ) {
-    const { config, catalog, read, l4 } = levels;
+    const { config, catalog, read, l4, locks } = levels;
     const table = catalog.table;
     this.summarizer = new Summarizer(
       {
@@ -75,8 +76,7 @@ export class Summaries {
         tokenizer: tokenizer(config.encoding),
         ratio: config.compressRatio,
         concurrency: config.compressConcurrency,
-        claimsDir: dataDirLayout(config.dataDir).claims,
-        tmpDir: tempDirOf(config.dataDir),
+        claims: locks,
       },
     );
     this.summarizer.on('failed', (id: string, err: Error) =>
