@@ -1,3 +1,5 @@
+import type { Redis } from 'ioredis';
+import { SharedLog } from './catalog/shared-log.js';
 import { Catalog } from './catalog.js';
 import { FileLocks } from './cluster/file-locks.js';
 import type { Locks } from './cluster/locks.js';
@@ -9,6 +11,7 @@ import { tokenizer } from './core/tokenizer.js';
 import { dataDirLayout } from './data-dir.js';
 import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing.js';
+import { ConfigError } from './errors.js';
 import { EventBus } from './events.js';
 import { watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
@@ -65,18 +68,60 @@ export async function openL2(config: Config): Promise<L2Store> {
   return RedisL2.open(config.redisUrl, { prefix: `${config.namespace}:` });
 }
 
+/** The durable Redis of VMEM_CATALOG_URL: a connection for commands (checked fit), one for the log's blocking reads. */
+interface Cluster {
+  client: Redis;
+  blocking: Redis;
+  /** The URL as messages show it (no password). */
+  url: string;
+}
+
+/** Connects to the durable Redis when VMEM_CATALOG_URL is set (ioredis loaded only then; see cluster/redis.ts). */
+async function openCluster(config: Config): Promise<Cluster | undefined> {
+  if (!config.catalogUrl) return undefined;
+  const setting = settingName('catalogUrl');
+  const { openDurableRedis, connectRedis } = await loadOptional(
+    'ioredis',
+    `${setting} is set`,
+    () => import('./cluster/redis.js'),
+  );
+  const client = await openDurableRedis(config.catalogUrl, { setting });
+  const blocking = await connectRedis(config.catalogUrl, { setting, blocking: true }).catch((err: unknown) => {
+    client.disconnect();
+    throw err;
+  });
+  return { client, blocking, url: shownUrl(config.catalogUrl) };
+}
+
 /**
  * Locks and summary claims shared by the processes on the store: on the durable Redis when VMEM_CATALOG_URL is
- * set (servers on several machines; ioredis loaded only then, the instance checked fit: see cluster/redis.ts),
- * else files in the data dir.
+ * set (servers on several machines), else files in the data dir.
  */
-export async function openLocks(config: Config): Promise<Locks> {
-  if (!config.catalogUrl) return FileLocks.inDataDir(config.dataDir);
-  const setting = settingName('catalogUrl');
-  const { openDurableRedis } = await loadOptional('ioredis', `${setting} is set`, () => import('./cluster/redis.js'));
-  const client = await openDurableRedis(config.catalogUrl, { setting });
-  const describe = `the Redis at ${shownUrl(config.catalogUrl)} (${setting})`;
-  return new RedisLocks(client, { namespace: config.namespace, describe, ownsClient: true });
+function locksOf(config: Config, cluster: Cluster | undefined): Locks {
+  if (!cluster) return FileLocks.inDataDir(config.dataDir);
+  const describe = `the Redis at ${cluster.url} (${settingName('catalogUrl')})`;
+  // The page table's log owns the connection and closes it.
+  return new RedisLocks(cluster.client, { namespace: config.namespace, describe });
+}
+
+/**
+ * The page table's log on the durable Redis: the current generation; a new one for `fresh` (reindex). A store
+ * without one is new, unless L4 holds documents already (a Redis emptied or replaced, or a store that was kept
+ * in one data dir until now): then vmem stops and says to rebuild it from L4 with `vmem reindex`.
+ */
+async function openSharedLog(
+  config: Config,
+  cluster: Cluster,
+  l4: L4Store,
+  fresh: boolean | undefined,
+): Promise<SharedLog> {
+  const log = await SharedLog.open(cluster, config.namespace, { fresh });
+  if (log) return log;
+  if ((await l4.listRecords('manifests')).length)
+    throw new ConfigError(
+      `the shared page table on ${cluster.url} (${settingName('catalogUrl')}) is empty, but L4 holds documents: run \`vmem reindex\` with the same settings to rebuild it from L4`,
+    );
+  return (await SharedLog.open(cluster, config.namespace, { create: true }))!;
 }
 
 /**
@@ -135,6 +180,8 @@ export interface StoreParts {
   l3?: L3Index;
   l4?: L4Store;
   locks?: Locks;
+  /** With VMEM_CATALOG_URL: write a new generation of the shared page table, current once published (reindex). */
+  freshCatalog?: boolean;
   /** Epoch milliseconds; injectable for tests. */
   now?: () => number;
   /** When resident pages are sent again (default: from the configuration). */
@@ -167,10 +214,12 @@ export interface Store {
 export async function openStore(config: Config, parts: StoreParts = {}): Promise<Store> {
   // First, so that a compressor's configuration error stops vmem before anything is opened.
   const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
-  // Before the page table: a shared Redis unreachable or unfit stops vmem before anything is opened.
-  const locks = parts.locks ?? (await openLocks(config));
-  const catalog = await Catalog.open(config.dataDir);
+  // Before anything else is opened: a shared Redis unreachable or unfit stops vmem.
+  const cluster = await openCluster(config);
   const l4 = parts.l4 ?? (await openL4(config));
+  const shared = cluster && (await openSharedLog(config, cluster, l4, parts.freshCatalog));
+  const catalog = await Catalog.open(config.dataDir, { shared });
+  const locks = parts.locks ?? locksOf(config, cluster);
   const l3 = parts.l3 ?? (await openL3(config, l4));
   const l2 = parts.l2 ?? (await openL2(config));
   const events = new EventBus();
@@ -190,6 +239,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
   };
   watchHealth('L2', l2, (h) => events.emit('health', h));
   watchHealth('L4', l4, (h) => events.emit('health', h));
+  if (catalog.shared) watchHealth('page table', catalog.shared, (h) => events.emit('health', h));
   for (const part of [l3, ...(l3.within?.() ?? [])]) watchHealth('L3', part, (h) => events.emit('health', h));
   return store;
 }

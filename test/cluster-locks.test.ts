@@ -18,7 +18,8 @@ import type { PageSummary } from '../src/core/page-table.ts';
 import { tokenizer } from '../src/core/tokenizer.ts';
 import { ConfigError, PageTableUnavailableError } from '../src/errors.ts';
 import { Summarizer } from '../src/summarizer.ts';
-import { openLocks } from '../src/wiring.ts';
+import { FsL4 } from '../src/tiers/l4/fs.ts';
+import { openStore } from '../src/wiring.ts';
 import { deferrals, manualTimers, tempDir, testConfig } from './helpers.ts';
 import { command, freePort, REDIS_MISSING, sleep, startRedis, type TestRedis } from './support/redis.ts';
 
@@ -297,17 +298,24 @@ describe('the durable Redis check (VMEM_CATALOG_URL)', () => {
     if (!url) return;
     const { dir, cleanup } = tempDir('vmem-wiring-');
     t.after(cleanup);
-    const files = await openLocks(testConfig(dir));
-    assert.equal(files.kind, 'files');
-    const redis = await openLocks(testConfig(dir, { '--catalog-url': url }));
-    assert.equal(redis.kind, 'redis');
-    await redis.close();
+    const files = await openStore(testConfig(dir));
+    t.after(() => files.catalog.close());
+    assert.equal(files.locks.kind, 'files');
+    // Shared: L4 must be where every node reaches it; the data dir's files stand in for the bucket here.
+    const sharedFlags = { '--catalog-url': url, '--l4-url': 's3://vmem-test', '--namespace': 'wiring' };
+    const l4 = await FsL4.open(join(dir, 'bucket'));
+    const shared = await openStore(testConfig(join(dir, 'node'), sharedFlags), { l4 });
+    assert.equal(shared.locks.kind, 'redis');
+    await shared.catalog.close();
     const plain = await startRedis({ ownServer: true });
     assert.ok(plain);
     t.after(() => plain.stop());
-    await assert.rejects(openLocks(testConfig(dir, { '--catalog-url': plain.url })), ConfigError);
+    await assert.rejects(
+      openStore(testConfig(join(dir, 'other'), { ...sharedFlags, '--catalog-url': plain.url }), { l4 }),
+      ConfigError,
+    );
     // The file implementation keeps the data dir's paths.
-    const release = await files.tryClaim(lockNames.claim('pabc'), 60_000);
+    const release = await files.locks.tryClaim(lockNames.claim('pabc'), 60_000);
     assert.ok(release);
     assert.ok((await import('node:fs')).existsSync(join(dir, 'claims', 'pabc')));
     await release();

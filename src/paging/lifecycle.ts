@@ -139,6 +139,9 @@ export class Lifecycle {
     // Most calls find nothing to do: two reads, no lock.
     if (!catalog.pendingPurges(1).length && !catalog.unindexQueue(1).length) return;
     await this.levels.locks.withLock(lockNames.lifecycle, async () => {
+      // A page table shared over the network: what other nodes recorded before this lock was taken is seen
+      // here first, so a page one of them has just ingested again is not judged gone.
+      await catalog.sync();
       for (;;) {
         const pending = catalog.pendingPurges(PURGE_BATCH);
         if (!pending.length) break;
