@@ -255,6 +255,11 @@ export class Catalog extends EventEmitter {
     return this.log;
   }
 
+  /** Shared: makes this log's generation the one every node follows (reindex, once it is complete). */
+  async publish(): Promise<void> {
+    await this.log?.publish();
+  }
+
   /** This node's id: made by the first process to open the copy. */
   private nodeId(): string {
     let node: string | undefined;

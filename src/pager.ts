@@ -1,4 +1,4 @@
-import type { PageTable } from './catalog.js';
+import type { PageTable, StatsRow } from './catalog.js';
 import type { SamplingCompressor } from './compress/sampling.js';
 import type { Config } from './config.js';
 import type { Level, Page } from './core/page.js';
@@ -164,6 +164,16 @@ export class Pager {
   /** Finishes purges an earlier process left undone (it stopped between the page table and the levels). */
   purge(): Promise<void> {
     return this.lifecycle.purge();
+  }
+
+  /** Adds access statistics gathered elsewhere (reindex carrying them over). */
+  addStats(rows: StatsRow[]): Promise<void> {
+    return this.store.catalog.addStats(rows);
+  }
+
+  /** Makes the page table this pager rebuilt the one every node follows (reindex; nothing to do for one data dir). */
+  publishCatalog(): Promise<void> {
+    return this.store.catalog.publish();
   }
 
   saveSummary(pageId: string, summary: PageSummary): Promise<void> {

@@ -1,4 +1,5 @@
 import { rename } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Catalog, statsIn } from './catalog.js';
 import { type Config, settingName } from './config.js';
 import { parseManifest } from './core/manifest.js';
@@ -154,7 +155,7 @@ export async function reindex(
   // Opened once before it is set aside: a page table still in an earlier vmem's log is imported, so its
   // statistics are carried over like any other's. One that cannot be opened is set aside as it is.
   const found = await Promise.all([layout.catalog, layout.legacyCatalog].map(exists));
-  if (found.some(Boolean))
+  if (!config.catalogUrl && found.some(Boolean))
     await Catalog.open(config.dataDir).then(
       (c) => c.close(),
       (err: unknown) =>
@@ -174,7 +175,7 @@ export async function reindex(
   }
   const pages = new Map<string, Page>();
   const corrupt: string[] = [];
-  const pager = await Pager.open(config, { ...parts, l4 });
+  const pager = await Pager.open(config, { ...parts, l4, freshCatalog: true });
   let documents: Rebuilt['documents'];
   try {
     for (let i = 0; i < ids.length; i += BATCH) {
@@ -192,23 +193,23 @@ export async function reindex(
       const raw = await l4.getRecord('summaries', id);
       if (raw !== undefined && pager.table.has(id)) await pager.saveSummary(id, JSON.parse(raw) as PageSummary);
     }
+    const previousFile = config.catalogUrl ? layout.replica : layout.catalog;
+    const previous = `${previousFile}.bak-${stamp}`;
+    if (backups.includes(previous)) {
+      try {
+        for (const batch of statsIn(previous)) await pager.addStats(batch);
+      } catch (err) {
+        // The page table is rebuilt; the statistics of one that cannot be read are what is lost.
+        notes.push(`access statistics could not be carried over from ${previous}: ${(err as Error).message}`);
+      }
+    } else
+      notes.push(
+        `access statistics start from zero: there was no previous page table (${basename(previousFile)}) to carry them over from`,
+      );
+    // Shared over the network: every node follows the rebuilt page table from now on.
+    await pager.publishCatalog();
   } finally {
     await pager.close();
   }
-  const previous = `${layout.catalog}.bak-${stamp}`;
-  if (backups.includes(previous)) {
-    const catalog = await Catalog.open(config.dataDir);
-    try {
-      for (const batch of statsIn(previous)) await catalog.addStats(batch);
-    } catch (err) {
-      // The page table is rebuilt; the statistics of one that cannot be read are what is lost.
-      notes.push(`access statistics could not be carried over from ${previous}: ${(err as Error).message}`);
-    } finally {
-      await catalog.close();
-    }
-  } else
-    notes.push(
-      `access statistics start from zero: there was no previous page table (${CATALOG_FILE}) to carry them over from`,
-    );
   return { pages: pages.size, documents: documents.length, corrupt, backups, notes };
 }
