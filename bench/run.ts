@@ -29,6 +29,7 @@ import { recallTable } from './recall.js';
 import { benchS3, S3_TITLE, s3Table } from './s3.js';
 import { scratchDir, sentencePool, spreadQuestions, warmupQuestions } from './scale-corpus.js';
 import { IDLE_MEMORY_TITLE, idleMemoryTable, idleSessionMemory } from './sessions.js';
+import { benchShared, SHARED_TITLE, sharedTable } from './shared-catalog.js';
 import { loadSquad } from './squad-data.js';
 import { squadRecall } from './squad-recall.js';
 import { fmt, latencyRow, percentile, table } from './stats.js';
@@ -284,6 +285,10 @@ async function main(): Promise<void> {
   const s3 = await benchS3();
   log(`\n## ${S3_TITLE}\n`);
   log(s3 ? s3Table(s3) : 's3rver could not start here; skipped.');
+
+  const shared = await benchShared();
+  log(`\n## ${SHARED_TITLE}\n`);
+  log(shared ? sharedTable(shared) : 'redis-server is not installed here; skipped.');
 
   const recall = await squadRecall({
     articles,

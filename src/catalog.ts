@@ -19,7 +19,7 @@ import {
   type Totals,
   totalsOfRow,
 } from './catalog/schema.js';
-import { compareIds, LOG_START, type LogEntry, type SharedLog } from './catalog/shared-log.js';
+import { compareIds, LOG_PAGE, LOG_START, type LogEntry, type SharedLog } from './catalog/shared-log.js';
 import type { DocumentEntry, DroppedPage, PageEntry, PageSummary } from './core/page-table.js';
 import { dataDirLayout } from './data-dir.js';
 import { type Database, dataVersion, ensureSchema, openDatabase, transaction } from './store/sqlite.js';
@@ -227,6 +227,9 @@ export class Catalog extends EventEmitter {
     const layout = dataDirLayout(dataDir);
     await mkdir(dataDir, { recursive: true });
     const db = openDb(shared ? layout.replica : layout.catalog);
+    // A copy of the shared log is rebuilt from it: a commit lost with the machine is applied again from the log
+    // (the last entry applied is written in the same transaction), so it need not wait for the disk.
+    if (shared) db.exec('PRAGMA synchronous = NORMAL');
     try {
       ensureSchema(db, 'facts', SCHEMA);
       db.exec(REPLICA);
@@ -326,7 +329,7 @@ export class Catalog extends EventEmitter {
       return outcome;
     }
     const id = await this.log.append(this.node, change);
-    await this.sync();
+    await this.sync(id);
     // Kept by whichever process of this node applied the entry (this one, or another on the data dir first).
     const row = this.sql.outcome.get(id);
     if (!row) return NOTHING;
@@ -335,17 +338,20 @@ export class Catalog extends EventEmitter {
   }
 
   /**
-   * Shared: brings this copy up to the end of the log (applying the entries it lacks, in order); one data dir:
-   * nothing to do. The purge calls it under its lock, so that it never judges a page gone that another node has
+   * Shared: brings this copy up to the end of the log, or up to entry `until` (applying the entries it lacks, in
+   * order); one data dir: nothing to do. The purge calls it under its lock, so that it never judges a page gone that another node has
    * just recorded again.
    */
-  sync(): Promise<void> {
+  sync(until?: string): Promise<void> {
     if (!this.log) return Promise.resolve();
+    const log = this.log;
     return this.serially(async () => {
+      // Applied already (this process's follower, or another process on the data dir, got there first).
+      if (until && compareIds(this.applied(), until) >= 0) return;
       for (;;) {
-        const entries = await this.log!.after(this.applied());
-        if (!entries.length) return;
-        this.apply(entries);
+        const entries = await log.after(this.applied());
+        if (entries.length) this.apply(entries);
+        if (entries.length < LOG_PAGE) return;
       }
     });
   }

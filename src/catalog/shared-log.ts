@@ -21,8 +21,8 @@ export function compareIds(a: string, b: string): number {
 /** Before every entry. */
 export const LOG_START = '0-0';
 
-/** Entries read per request. */
-const PAGE = 500;
+/** Entries read per request: fewer means the log's end was reached. */
+export const LOG_PAGE = 500;
 
 const newGeneration = () => `g${Date.now().toString(36)}${randomBytes(4).toString('hex')}`;
 
@@ -113,9 +113,9 @@ export class SharedLog {
     return id!;
   }
 
-  /** Up to PAGE entries after `after`, in order. */
+  /** Up to LOG_PAGE entries after `after`, in order. */
   async after(after: string): Promise<LogEntry[]> {
-    const raw = await this.call(() => this.client.xrange(this.logKey, `(${after}`, '+', 'COUNT', PAGE));
+    const raw = await this.call(() => this.client.xrange(this.logKey, `(${after}`, '+', 'COUNT', LOG_PAGE));
     return raw.map(entryOf);
   }
 
