@@ -202,6 +202,8 @@ export class Catalog extends EventEmitter {
   /** Shared: entries are applied one batch at a time in this process. */
   private applying: Promise<void> = Promise.resolve();
   private following: Promise<void> | undefined;
+  /** Shared: entries this process appended and has yet to apply (its own changes are not announced to it). */
+  private readonly appended = new Set<string>();
 
   private constructor(
     private readonly db: Database,
@@ -329,7 +331,12 @@ export class Catalog extends EventEmitter {
       return outcome;
     }
     const id = await this.log.append(this.node, change);
-    await this.sync(id);
+    this.appended.add(id);
+    try {
+      await this.sync(id);
+    } finally {
+      this.appended.delete(id); // applied by the follower before it was added here
+    }
     // Kept by whichever process of this node applied the entry (this one, or another on the data dir first).
     const row = this.sql.outcome.get(id);
     if (!row) return NOTHING;
@@ -383,7 +390,8 @@ export class Catalog extends EventEmitter {
         const outcome = applyChange(this.sql, e.change, ctx);
         if (!ctx.foreign && (outcome.revived.length || outcome.dropped.length))
           this.sql.saveOutcome.run(e.id, JSON.stringify(outcome));
-        if (ctx.foreign && e.change.t !== 'stats') others = remote = true;
+        if (!this.appended.delete(e.id) && e.change.t !== 'stats') others = true;
+        if (ctx.foreign && e.change.t !== 'stats') remote = true;
         applied = e.id;
       }
       this.sql.setFact.run(APPLIED, applied);
