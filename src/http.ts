@@ -7,7 +7,7 @@ import { FORWARDED_HEADER, forward, TargetUnreachable } from './cluster/forward.
 import { advertisedOrigin, type NodeDirectory, nodeOfSession, sessionIdOn } from './cluster/nodes.js';
 import { sha256 } from './core/hash.js';
 import { ConfigError } from './errors.js';
-import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
+import { BodyTooLarge, bodyLimit, ClientGone, readBody, readJsonBody } from './http-body.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import type { Pager } from './pager.js';
@@ -150,8 +150,10 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
       );
     }
     if (!origin) return notFound();
+    // Read here, within this server's bound, so that a request whose connection broke can be sent again.
+    const body = req.method === 'POST' ? await readBody(req, res, maxBody) : undefined;
     try {
-      await forward(req, res, origin, directory.nodeId);
+      await forward(req, res, origin, directory.nodeId, body);
     } catch (err) {
       if (err instanceof TargetUnreachable) {
         // Its announcement has not lapsed yet, but the node is gone, and its sessions with it.

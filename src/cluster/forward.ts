@@ -15,8 +15,9 @@ const HOP_BY_HOP = new Set([
   'transfer-encoding',
   'upgrade',
   'host',
-  // The client was already answered `100 Continue` here (or sends the body anyway); the next hop need not.
+  // The first hop read the body (after its own `100 Continue`) and sends it with its length.
   'expect',
+  'content-length',
 ]);
 
 /** `headers` without hop-by-hop ones, including those the Connection header names. */
@@ -48,52 +49,64 @@ const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', '
 const agent = new http.Agent({ keepAlive: true });
 
 /**
- * Passes `req` on to the server at `origin` as it came (method, path, headers, body streamed) and streams its
- * answer back (status, headers, body: an SSE stream flows event by event). Before anything was sent back, rejects
- * with TargetUnreachable when the target could not be connected to, TargetFailed when it broke off; a failure
- * after that ends the response.
+ * Passes `req` on to the server at `origin` as it came (method, path, end-to-end headers, `body` as read by the
+ * first hop, which bounds it) and streams its answer back (status, headers, body: an SSE stream flows event by
+ * event). Before anything was sent back, rejects with TargetUnreachable when the target could not be connected
+ * to, TargetFailed when it broke off; a failure after that ends the response.
  */
-export function forward(
+export async function forward(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   origin: string,
   nodeId: string,
+  body: Buffer | undefined,
+): Promise<void> {
+  try {
+    await attempt(req, res, origin, nodeId, body, agent);
+  } catch (err) {
+    // A kept-alive connection the target closed as it was reused: the request never reached it. Once more, on a
+    // new connection, which tells a target gone (refused) from one that is there.
+    if (!(err instanceof Reused)) throw err;
+    await attempt(req, res, origin, nodeId, body, false);
+  }
+}
+
+class Reused extends Error {}
+
+function attempt(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  origin: string,
+  nodeId: string,
+  body: Buffer | undefined,
+  via: http.Agent | false,
 ): Promise<void> {
   const target = new URL(req.url ?? '/', origin);
-  if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
+  const headers: http.OutgoingHttpHeaders = { ...endToEnd(req.headers), host: target.host, [FORWARDED_HEADER]: nodeId };
+  if (body) headers['content-length'] = body.length;
   return new Promise((resolve, reject) => {
-    const upstream = http.request(
-      target,
-      {
-        method: req.method,
-        agent,
-        headers: { ...endToEnd(req.headers), host: target.host, [FORWARDED_HEADER]: nodeId },
-      },
-      (answer) => {
-        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
-        // Event streams must reach the client as they come, not when a buffer fills.
-        res.flushHeaders();
-        answer.pipe(res);
-        answer.on('error', () => res.destroy());
-        answer.on('end', () => resolve());
-        answer.on('close', () => resolve());
-      },
-    );
+    const upstream = http.request(target, { method: req.method, agent: via, headers }, (answer) => {
+      res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
+      // Event streams must reach the client as they come, not when a buffer fills.
+      res.flushHeaders();
+      answer.pipe(res);
+      answer.on('error', () => res.destroy());
+      answer.on('close', () => resolve());
+    });
     upstream.on('error', (err) => {
-      if (!res.headersSent) {
-        const Failure = CONNECT_ERRORS.has((err as NodeJS.ErrnoException).code ?? '')
-          ? TargetUnreachable
-          : TargetFailed;
-        reject(new Failure(`${origin}: ${err.message}`, { cause: err }));
-      } else {
+      if (res.headersSent) {
         res.destroy();
-        resolve();
+        return resolve();
       }
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      if (upstream.reusedSocket && code === 'ECONNRESET') return reject(new Reused());
+      const Failure = CONNECT_ERRORS.has(code) ? TargetUnreachable : TargetFailed;
+      reject(new Failure(`${origin}: ${err.message}`, { cause: err }));
     });
     // The client left (or closed its event stream): so does the hop.
-    res.on('close', () => {
+    res.once('close', () => {
       if (!res.writableFinished) upstream.destroy();
     });
-    req.pipe(upstream);
+    upstream.end(body);
   });
 }
