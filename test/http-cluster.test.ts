@@ -289,8 +289,10 @@ describe('several HTTP servers behind one address', () => {
     const own = await startRedis({ ownServer: true });
     if (!own) return t.skip(REDIS_MISSING);
     t.after(() => own.stop());
-    const { nodes } = await cluster(t, own.url, { n: 1 });
-    const [a] = nodes as [Node];
+    const { nodes, defer } = await cluster(t, own.url);
+    const [a, b] = nodes as [Node, Node];
+    const c = await connect(b.server.url, globalThis.fetch);
+    defer(() => c.client.close());
     assert.equal((await healthz(a.origin)).status, 200);
     await own.stop();
     const lost = await waitFor(async () => {
@@ -298,6 +300,10 @@ describe('several HTTP servers behind one address', () => {
       return h.status === 503 ? h : undefined;
     }, 'healthz to say 503');
     assert.deepEqual(lost.body.down, ['catalog']);
+    // Where B's session lives cannot be asked meanwhile: a 503 to retry, not a 404 that would end the session.
+    const unknown = await raw(a.server.url, { 'mcp-session-id': c.transport.sessionId! });
+    assert.equal(unknown.status, 503);
+    assert.match(unknown.body, /cannot be looked up now; retry/);
     const back = await startRedis({ ownServer: true, port: own.port });
     t.after(() => back?.stop());
     await waitFor(async () => (await healthz(a.origin)).status === 200, 'healthz to say 200 again');

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import https from 'node:https';
 
 /** Set on a request one server passes on to another: the receiver serves it or refuses it, never passes it on again. */
 export const FORWARDED_HEADER = 'x-vmem-forwarded-by';
@@ -45,8 +46,9 @@ export class TargetFailed extends Error {
 
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
 
-// Kept-alive connections between servers: a forwarded call costs one hop, not a TCP handshake as well.
-const agent = new http.Agent({ keepAlive: true });
+// Kept-alive connections between servers: a forwarded call costs one hop, not a TCP handshake as well. https:
+// for a server advertised behind a TLS terminator of its own.
+const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) };
 
 /**
  * Passes `req` on to the server at `origin` as it came (method, path, end-to-end headers, `body` as read by the
@@ -62,7 +64,7 @@ export async function forward(
   body: Buffer | undefined,
 ): Promise<void> {
   try {
-    await attempt(req, res, origin, nodeId, body, agent);
+    await attempt(req, res, origin, nodeId, body, true);
   } catch (err) {
     // A kept-alive connection the target closed as it was reused: the request never reached it. Once more, on a
     // new connection, which tells a target gone (refused) from one that is there.
@@ -79,13 +81,15 @@ function attempt(
   origin: string,
   nodeId: string,
   body: Buffer | undefined,
-  via: http.Agent | false,
+  pooled: boolean,
 ): Promise<void> {
   const target = new URL(req.url ?? '/', origin);
+  const secure = target.protocol === 'https:';
+  const agent = pooled ? agents[secure ? 'https:' : 'http:'] : false;
   const headers: http.OutgoingHttpHeaders = { ...endToEnd(req.headers), host: target.host, [FORWARDED_HEADER]: nodeId };
   if (body) headers['content-length'] = body.length;
   return new Promise((resolve, reject) => {
-    const upstream = http.request(target, { method: req.method, agent: via, headers }, (answer) => {
+    const upstream = (secure ? https : http).request(target, { method: req.method, agent, headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers));
       // Event streams must reach the client as they come, not when a buffer fills.
       res.flushHeaders();
