@@ -289,7 +289,15 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
   if (directory) {
     const origin = advertisedOrigin(opts.host, port, opts.advertiseUrl);
     allowed.add(new URL(origin).hostname.toLowerCase());
-    await directory.join(origin);
+    try {
+      await directory.join(origin);
+    } catch (err) {
+      clearInterval(sweep);
+      watch.close();
+      events.close();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      throw err;
+    }
   }
   return {
     url: `http://${shownHost}:${port}/mcp`,

@@ -50,7 +50,7 @@ interface Node {
 async function cluster(
   t: Ctx,
   catalogUrl: string,
-  opts: { n?: number; parts?: (i: number) => Promise<PagerParts> } = {},
+  opts: { n?: number; parts?: (i: number) => Promise<PagerParts>; nodeIds?: string[] } = {},
 ): Promise<{ nodes: Node[]; defer: (fn: () => unknown) => void }> {
   const defer = deferrals(t);
   const { dir, cleanup } = tempDir();
@@ -61,7 +61,7 @@ async function cluster(
   for (let i = 0; i < (opts.n ?? 2); i++) {
     const pager = await openPager(dir, { ...FLAGS, '--namespace': namespace }, await opts.parts?.(i));
     defer(() => pager.close());
-    const directory = (await openNodeDirectory({ catalogUrl, namespace }))!;
+    const directory = (await openNodeDirectory({ catalogUrl, namespace, nodeId: opts.nodeIds?.[i] }))!;
     const server = await serveHttp(pager, { host: '127.0.0.1', port: 0, idleMs: 60_000, directory });
     defer(() => server.close());
     nodes.push({ pager, server, directory, origin: new URL(server.url).origin });
@@ -216,6 +216,30 @@ describe('several HTTP servers behind one address', () => {
     const again = await connect(b.server.url, globalThis.fetch);
     defer(() => again.client.close());
     assert.ok(again.transport.sessionId!.startsWith(`${b.directory.nodeId}.`));
+  });
+
+  test('VMEM_NODE_ID names a server in its session ids, for proxies that route on it; one live server per id', async (r, t) => {
+    const { nodes, defer } = await cluster(t, r.url, { nodeIds: ['vmem-a', 'vmem-b'] });
+    const [a, b] = nodes as [Node, Node];
+    const onA = await connect(a.server.url, globalThis.fetch);
+    const onB = await connect(b.server.url, globalThis.fetch);
+    defer(() => Promise.all([onA.client.close(), onB.client.close()]));
+    assert.match(onA.transport.sessionId!, /^vmem-a\.[0-9a-f-]{36}$/);
+    assert.match(onB.transport.sessionId!, /^vmem-b\.[0-9a-f-]{36}$/);
+    assert.equal((await raw(b.server.url, { 'mcp-session-id': onA.transport.sessionId! })).status, 200);
+
+    // A third server given A's id while A runs: refused, naming the setting, and it leaves nothing listening.
+    const taken = (await openNodeDirectory({
+      catalogUrl: r.url,
+      namespace: a.pager.config.namespace,
+      nodeId: 'vmem-a',
+    }))!;
+    await assert.rejects(
+      serveHttp(a.pager, { host: '127.0.0.1', port: 0, idleMs: 60_000, directory: taken }),
+      /VMEM_NODE_ID \/ --node-id is vmem-a, which the live server at http:\/\/127\.0\.0\.1:\d+ has: give each server its own/,
+    );
+    await taken.close();
+    assert.equal(await a.directory.lookup('vmem-a'), a.origin, 'A keeps its place');
   });
 
   test('a request already passed on is never passed on again; an unknown node or session is 404', async (r, t) => {

@@ -11,9 +11,12 @@ import type { Networked } from '../tiers/status.js';
  * pass a request on to the one that owns its session (see forward.ts).
  */
 export interface NodeDirectory extends Networked {
-  /** This process's id, new at each start: a session id minted before a restart names no live node. */
+  /**
+   * This server's id: VMEM_NODE_ID, else random at each start. Either way a session minted before a restart is
+   * gone after it (sessions live in the process), and the restarted server answers 404 for it.
+   */
   readonly nodeId: string;
-  /** Announces this node at `url` (its origin, e.g. http://10.0.0.5:7411) until `close`. */
+  /** Announces this node at `url` (its origin, e.g. http://10.0.0.5:7411) until `close`; a ConfigError when another live server has its id. */
   join(url: string): Promise<void>;
   /**
    * The origin a live node is reached at; undefined when no live node has that id (it stopped, or its
@@ -56,7 +59,7 @@ export function advertisedOrigin(host: string, port: number, advertiseUrl?: stri
 
 /** The node directory on the catalog Redis (its client loaded only then), or undefined outside a cluster. */
 export async function openNodeDirectory(
-  config: Pick<Config, 'catalogUrl' | 'namespace'>,
+  config: Pick<Config, 'catalogUrl' | 'namespace' | 'nodeId'>,
 ): Promise<NodeDirectory | undefined> {
   if (!config.catalogUrl) return undefined;
   const { RedisNodeDirectory } = await loadOptional(
@@ -64,5 +67,9 @@ export async function openNodeDirectory(
     `${settingName('catalogUrl')} is set`,
     () => import('./redis-nodes.js'),
   );
-  return RedisNodeDirectory.open(config.catalogUrl, { prefix: `${config.namespace}:nodes:` });
+  return RedisNodeDirectory.open(config.catalogUrl, {
+    prefix: `${config.namespace}:nodes:`,
+    nodeId: config.nodeId,
+    nodeIdSetting: settingName('nodeId'),
+  });
 }

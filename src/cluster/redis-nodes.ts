@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { type BackoffPolicy, delayOf } from '../backoff.js';
 import { waitAtMost } from '../deadline.js';
+import { ConfigError } from '../errors.js';
 import { Status, type StatusListener } from '../tiers/status.js';
 import { type NodeDirectory, newNodeId } from './nodes.js';
 
@@ -13,8 +14,10 @@ export interface RedisNodeDirectoryOptions {
   heartbeatMs?: number;
   /** How long a looked-up origin is used without asking Redis again. Default 2000. */
   cacheMs?: number;
-  /** This node's id (tests); default a random one. */
+  /** This node's id when the operator names it (VMEM_NODE_ID); default a random one. */
   nodeId?: string;
+  /** The setting that names it, for the message when another live server holds the id. */
+  nodeIdSetting?: string;
 }
 
 /**
@@ -86,6 +89,17 @@ export class RedisNodeDirectory implements NodeDirectory {
   }
 
   async join(url: string): Promise<void> {
+    // A name the operator chose may be taken: two live servers with one id would each answer 404 for the
+    // other's sessions. A random one is not (72 bits); a server restarted at its own address takes its id back.
+    if (this.options.nodeId && this.available()) {
+      const key = this.key(this.nodeId);
+      const claimed = await this.client.set(key, url, 'PX', this.ttlMs, 'NX').catch(() => 'OK');
+      const holder = claimed === 'OK' ? url : await this.client.get(key).catch(() => url);
+      if (holder !== null && holder !== url)
+        throw new ConfigError(
+          `${this.options.nodeIdSetting ?? 'the node id'} is ${this.nodeId}, which the live server at ${holder} has: give each server its own (or wait ${Math.ceil(this.ttlMs / 1000)} s if that server was stopped without closing)`,
+        );
+    }
     this.url = url;
     await this.announce();
     this.heartbeat = setInterval(() => void this.announce(), this.heartbeatMs);
