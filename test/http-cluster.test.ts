@@ -8,11 +8,12 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ResourceUpdatedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
-import { FORWARDED_HEADER } from '../src/cluster/forward.ts';
+import { FORWARDED_HEADER, forward, TargetUnreachable } from '../src/cluster/forward.ts';
 import { type NodeDirectory, openNodeDirectory } from '../src/cluster/nodes.ts';
 import { type HttpServer, serveHttp } from '../src/http.ts';
 import { L1_URI, PAGE_TABLE_URI } from '../src/mcp/resources.ts';
@@ -333,6 +334,85 @@ describe('several HTTP servers behind one address', () => {
     await waitFor(async () => (await healthz(a.origin)).status === 200, 'healthz to say 200 again');
     // The announcement is renewed once Redis is back: the node can be looked up again.
     await waitFor(async () => (await a.directory.lookup(a.directory.nodeId)) !== undefined, 'the node to be listed');
+  });
+});
+
+describe('passing a request on', () => {
+  /** A server on a free loopback port answering with `handler`; closed after the test. */
+  async function listening(t: Ctx, handler: http.RequestListener): Promise<string> {
+    const server = http.createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    });
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  it('sends method, path, end-to-end headers and body, with Host rewritten and the marker; answers as the target did', async (t) => {
+    let seen: { method?: string; url?: string; headers: http.IncomingHttpHeaders; body: string } | undefined;
+    const target = await listening(t, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        seen = { method: req.method, url: req.url, headers: req.headers, body };
+        res.writeHead(202, { 'mcp-session-id': 'n.1', 'x-answer': 'yes', connection: 'x-private', 'x-private': '1' });
+        res.end('{"ok":true}');
+      });
+    });
+    const front = await listening(t, (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => void forward(req, res, target, 'front-node', Buffer.concat(chunks)));
+    });
+    const res = await new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>(
+      (resolve, reject) => {
+        const req = http.request(
+          `${front}/mcp?x=1`,
+          {
+            method: 'POST',
+            headers: {
+              authorization: 'Bearer t',
+              'mcp-session-id': 'n.1',
+              'content-type': 'application/json',
+              connection: 'keep-alive, x-hop',
+              'x-hop': 'dropped',
+              'proxy-authorization': 'dropped',
+              te: 'trailers',
+            },
+          },
+          (r) => {
+            let body = '';
+            r.on('data', (c: Buffer) => (body += c.toString()));
+            r.on('end', () => resolve({ status: r.statusCode!, headers: r.headers, body }));
+          },
+        );
+        req.on('error', reject);
+        req.end('{"jsonrpc":"2.0"}');
+      },
+    );
+    assert.equal(res.status, 202);
+    assert.equal(res.body, '{"ok":true}');
+    assert.equal(res.headers['mcp-session-id'], 'n.1');
+    assert.equal(res.headers['x-answer'], 'yes');
+    assert.equal(res.headers['x-private'], undefined, 'a header the target named in Connection stays with it');
+    assert.ok(seen);
+    assert.equal(seen.method, 'POST');
+    assert.equal(seen.url, '/mcp?x=1');
+    assert.equal(seen.body, '{"jsonrpc":"2.0"}');
+    assert.equal(seen.headers.host, new URL(target).host);
+    assert.equal(seen.headers.authorization, 'Bearer t');
+    assert.equal(seen.headers['mcp-session-id'], 'n.1');
+    assert.equal(seen.headers[FORWARDED_HEADER], 'front-node');
+    assert.equal(seen.headers['content-length'], '17');
+    for (const hop of ['x-hop', 'proxy-authorization', 'te']) assert.equal(seen.headers[hop], undefined, hop);
+  });
+
+  it('a target nobody listens at is unreachable', async () => {
+    const port = await freePort();
+    const res = { headersSent: false, once: () => {} } as unknown as http.ServerResponse;
+    const req = { url: '/mcp', method: 'GET', headers: {} } as http.IncomingMessage;
+    await assert.rejects(forward(req, res, `http://127.0.0.1:${port}`, 'n', undefined), TargetUnreachable);
   });
 });
 

@@ -4,7 +4,7 @@ import https from 'node:https';
 /** Set on a request one server passes on to another: the receiver serves it or refuses it, never passes it on again. */
 export const FORWARDED_HEADER = 'x-vmem-forwarded-by';
 
-/** Headers about one connection, not the request (RFC 9110 §7.6.1), plus the ones this hop sets itself. */
+/** Headers about one connection, not the message (RFC 9110 §7.6.1): never passed on, either way. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -15,21 +15,23 @@ const HOP_BY_HOP = new Set([
   'trailer',
   'transfer-encoding',
   'upgrade',
-  'host',
-  // The first hop read the body (after its own `100 Continue`) and sends it with its length.
-  'expect',
-  'content-length',
 ]);
 
-/** `headers` without hop-by-hop ones, including those the Connection header names. */
-function endToEnd(headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
+/**
+ * Request headers this hop sets itself: Host names the target; the body was read whole here (after this hop's own
+ * `100 Continue`) and goes on with its length.
+ */
+const REQUEST_OWN = ['host', 'expect', 'content-length'];
+
+/** `headers` without hop-by-hop ones, including those the Connection header names, and without `own`. */
+function endToEnd(headers: http.IncomingHttpHeaders, own: string[] = []): http.OutgoingHttpHeaders {
   const named = String(headers.connection ?? '')
     .split(',')
     .map((h) => h.trim().toLowerCase())
     .filter(Boolean);
   const out: http.OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name)) out[name] = value;
+    if (value !== undefined && !HOP_BY_HOP.has(name) && !named.includes(name) && !own.includes(name)) out[name] = value;
   }
   return out;
 }
@@ -86,7 +88,11 @@ function attempt(
   const target = new URL(req.url ?? '/', origin);
   const secure = target.protocol === 'https:';
   const agent = pooled ? agents[secure ? 'https:' : 'http:'] : false;
-  const headers: http.OutgoingHttpHeaders = { ...endToEnd(req.headers), host: target.host, [FORWARDED_HEADER]: nodeId };
+  const headers: http.OutgoingHttpHeaders = {
+    ...endToEnd(req.headers, REQUEST_OWN),
+    host: target.host,
+    [FORWARDED_HEADER]: nodeId,
+  };
   if (body) headers['content-length'] = body.length;
   return new Promise((resolve, reject) => {
     const upstream = (secure ? https : http).request(target, { method: req.method, agent, headers }, (answer) => {
