@@ -333,7 +333,7 @@ describe('RedisL2', () => {
 // ---- lazy loading ----------------------------------------------------------------------------
 
 describe('ioredis stays optional', () => {
-  it('only src/tiers/l2/redis.ts imports ioredis, and nothing imports redis.ts statically', () => {
+  it('only the Redis adapters (L2, the node directory) import ioredis, and nothing imports them statically', () => {
     const root = join(import.meta.dirname, '..', '..', 'src');
     const files: string[] = [];
     const walk = (dir: string) => {
@@ -350,15 +350,17 @@ describe('ioredis stays optional', () => {
     );
     assert.deepEqual(
       ioredisImporters.map((f) => relative(root, f)),
-      [join('tiers', 'l2', 'redis.ts')],
+      [join('cluster', 'redis-nodes.ts'), join('tiers', 'l2', 'redis.ts')],
     );
     const staticImporters = files.filter((f) =>
-      /^\s*import\s+(?!type\b)[^;]*from\s+['"][./]*(?:tiers\/)?(?:l2\/)?redis\.js['"]/m.test(readFileSync(f, 'utf8')),
+      /^\s*import\s+(?!type\b)[^;]*from\s+['"][./]*(?:tiers\/|cluster\/)?(?:l2\/)?redis(?:-nodes)?\.js['"]/m.test(
+        readFileSync(f, 'utf8'),
+      ),
     );
     assert.deepEqual(
       staticImporters.map((f) => relative(root, f)),
       [],
-      'load redis.ts with a dynamic import()',
+      'load the Redis adapters with a dynamic import()',
     );
   });
 });
