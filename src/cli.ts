@@ -69,10 +69,18 @@ async function authToken(config: Config): Promise<string | undefined> {
 
 async function serveOverHttp(config: Config, watchDir?: string): Promise<void> {
   const { checkExposure, serveHttp } = await import('./http.js');
+  const { advertisedOrigin, openNodeDirectory } = await import('./cluster/nodes.js');
   const token = await authToken(config);
   checkExposure(config.httpHost, token);
+  const advertiseUrl = config.advertiseUrl || undefined;
+  // With a catalog, other servers pass requests on to this one: refuse at once an address they cannot dial.
+  if (config.catalogUrl) advertisedOrigin(config.httpHost, config.httpPort, advertiseUrl);
   const pager = await Pager.open(config);
   let server: Awaited<ReturnType<typeof serveHttp>>;
+  const directory = await openNodeDirectory(config).catch(async (err: unknown) => {
+    await pager.close();
+    throw err;
+  });
   try {
     server = await serveHttp(pager, {
       host: config.httpHost,
@@ -80,8 +88,11 @@ async function serveOverHttp(config: Config, watchDir?: string): Promise<void> {
       authToken: token,
       allowedHosts: config.allowedHosts,
       idleMs: config.sessionIdleSeconds * 1000,
+      directory,
+      advertiseUrl,
     });
   } catch (err) {
+    await directory?.close();
     await pager.close();
     throw listenError(err, config.httpHost, config.httpPort) ?? err;
   }
@@ -95,7 +106,7 @@ async function serveOverHttp(config: Config, watchDir?: string): Promise<void> {
   process.on('SIGINT', () => void shutdown());
   process.on('SIGTERM', () => void shutdown());
   console.error(
-    `vmem ${VERSION} serving MCP at ${server.url}${token ? ' (bearer token required)' : ''}; health at ${server.url.replace(/\/mcp$/, '/healthz')}; data in ${config.dataDir}`,
+    `vmem ${VERSION} serving MCP at ${server.url}${token ? ' (bearer token required)' : ''}; health at ${server.url.replace(/\/mcp$/, '/healthz')}; data in ${config.dataDir}${directory ? `; node ${directory.nodeId} of the servers sharing ${settingName('catalogUrl')}` : ''}`,
   );
 }
 

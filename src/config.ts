@@ -148,6 +148,14 @@ export const configSchema = z
           'must be the http:// or https:// origin other servers reach this one at, e.g. http://10.0.0.5:7411',
         ),
     ),
+    nodeId: optional(
+      z
+        .string()
+        .regex(
+          /^[A-Za-z0-9_-]{1,32}$/,
+          'must be 1-32 letters, digits, _ or -, one per server sharing VMEM_CATALOG_URL, e.g. vmem-a',
+        ),
+    ),
     s3Endpoint: optional(
       z
         .string()
@@ -364,6 +372,13 @@ export const SETTINGS: Record<keyof Config, Setting> = {
     env: 'VMEM_ADVERTISE_URL',
     flag: '--advertise-url',
     doc: "where the other servers sharing VMEM_CATALOG_URL reach this one, to pass on requests of this server's sessions",
+    http: true,
+    default: () => '',
+  },
+  nodeId: {
+    env: 'VMEM_NODE_ID',
+    flag: '--node-id',
+    doc: "this server's name at the head of its session ids, for a proxy that routes on it; unset: random at each start",
     http: true,
     default: () => '',
   },

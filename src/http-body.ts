@@ -31,20 +31,26 @@ export class ClientGone extends Error {
   }
 }
 
-/**
- * Reads a JSON request body of at most `limit` bytes. A Content-Length over the limit is refused
- * before anything is read (and before `100 Continue`, so a client that waits for it never sends the
- * body); a chunked body is counted as it streams and refused the moment it passes the limit: reading
- * stops there (the socket's flow control holds the sender) and what was read is dropped.
- */
+/** Reads a JSON request body of at most `limit` bytes, as `readBody` does; undefined when empty. */
 export async function readJsonBody(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   limit: number,
 ): Promise<unknown> {
+  const body = await readBody(req, res, limit);
+  return body.length ? JSON.parse(body.toString('utf8')) : undefined;
+}
+
+/**
+ * Reads a request body of at most `limit` bytes. A Content-Length over the limit is refused
+ * before anything is read (and before `100 Continue`, so a client that waits for it never sends the
+ * body); a chunked body is counted as it streams and refused the moment it passes the limit: reading
+ * stops there (the socket's flow control holds the sender) and what was read is dropped.
+ */
+export async function readBody(req: http.IncomingMessage, res: http.ServerResponse, limit: number): Promise<Buffer> {
   if (Number(req.headers['content-length']) > limit) throw new BodyTooLarge(limit);
   if (req.headers.expect?.toLowerCase() === '100-continue') res.writeContinue();
-  const body = await new Promise<Buffer>((resolve, reject) => {
+  return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (err?: Error) => {
@@ -63,5 +69,4 @@ export async function readJsonBody(
     const onClose = () => done(new ClientGone());
     req.on('data', onData).on('end', onEnd).on('error', done).on('close', onClose);
   });
-  return body.length ? JSON.parse(body.toString('utf8')) : undefined;
 }

@@ -3,12 +3,15 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { FORWARDED_HEADER, forward, TargetUnreachable } from './cluster/forward.js';
+import { advertisedOrigin, type NodeDirectory, nodeOfSession, sessionIdOn } from './cluster/nodes.js';
 import { sha256 } from './core/hash.js';
 import { ConfigError } from './errors.js';
-import { BodyTooLarge, bodyLimit, ClientGone, readJsonBody } from './http-body.js';
+import { BodyTooLarge, bodyLimit, ClientGone, readBody, readJsonBody } from './http-body.js';
 import { PagerEvents } from './mcp/pager-events.js';
 import { createServer, VERSION } from './mcp/server.js';
 import type { Pager } from './pager.js';
+import { LevelWatch, type Watched } from './readiness.js';
 
 export interface HttpOptions {
   host: string;
@@ -19,6 +22,13 @@ export interface HttpOptions {
   allowedHosts?: string[];
   /** A session with no request for this long is closed and its L1 released. */
   idleMs: number;
+  /**
+   * With several servers behind one address: the directory this server joins once it listens, at
+   * `advertiseUrl` (default `http://host:port`). Session ids then name this node, and a request of another
+   * node's session is passed on to it. The server leaves and closes the directory on close.
+   */
+  directory?: NodeDirectory;
+  advertiseUrl?: string;
 }
 
 export interface HttpServer {
@@ -90,6 +100,11 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     opts.host.toLowerCase(),
     ...(opts.allowedHosts ?? []).map((h) => h.toLowerCase()),
   ]);
+  const { directory } = opts;
+  // Refused before listening: the others must be able to reach this server.
+  if (directory) advertisedOrigin(opts.host, opts.port, opts.advertiseUrl);
+  // Other servers pass requests on with this server's advertised host in Host.
+  if (opts.advertiseUrl) allowed.add(new URL(opts.advertiseUrl).hostname.toLowerCase());
   const tokenDigest = opts.authToken === undefined ? undefined : digest(opts.authToken);
   const maxBody = bodyLimit(pager.config.maxIngestBytes);
   const { maxSessions } = pager.config;
@@ -97,12 +112,57 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
   const sessions = new Map<string, Open>();
   // One subscription to the pager's events for all sessions.
   const events = new PagerEvents(pager);
+  const watch = new LevelWatch(levelsOf(pager, directory));
+  const started = new Date().toISOString();
 
   const endSession = async (id: string) => {
     const s = sessions.get(id);
     if (!s) return;
     sessions.delete(id);
     await s.close().catch(() => {});
+  };
+
+  /**
+   * A request of a session this server does not hold: passed on to the node its id names when that node is live
+   * (once: a request already passed on is never passed on again), else 404, on which MCP clients start a new
+   * session.
+   */
+  const elsewhere = async (req: http.IncomingMessage, res: http.ServerResponse, id: string) => {
+    const owner = nodeOfSession(id);
+    const notFound = () =>
+      send(res, 404, rpcError(-32001, 'Session not found: it ended or expired; initialize a new one'));
+    if (!directory || !owner || owner === directory.nodeId || req.headers[FORWARDED_HEADER] !== undefined)
+      return notFound();
+    let origin: string | undefined;
+    try {
+      origin = await directory.lookup(owner);
+    } catch (err) {
+      console.error(
+        `vmem: cannot look up the server of a session: the catalog Redis is unreachable (${(err as Error).message})`,
+      );
+      return send(
+        res,
+        503,
+        rpcError(-32000, 'The server holding this session cannot be looked up now; retry shortly'),
+        {
+          'retry-after': '1',
+        },
+      );
+    }
+    if (!origin) return notFound();
+    // Read here, within this server's bound, so that a request whose connection broke can be sent again.
+    const body = req.method === 'POST' ? await readBody(req, res, maxBody) : undefined;
+    try {
+      await forward(req, res, origin, directory.nodeId, body);
+    } catch (err) {
+      if (err instanceof TargetUnreachable) {
+        // Its announcement has not lapsed yet, but the node is gone, and its sessions with it.
+        directory.unreachable(owner);
+        return notFound();
+      }
+      console.error(`vmem: passing a request on to ${origin} failed: ${(err as Error).message}`);
+      return send(res, 502, rpcError(-32603, 'The server holding this session broke off; retry'));
+    }
   };
 
   const handle = async (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -115,12 +175,15 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
 
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/healthz' && req.method === 'GET') {
-      const down = pager.outages().map((h) => h.level);
-      return send(res, 200, {
-        status: down.length ? 'degraded' : 'ok',
+      const { status, httpStatus, levels } = watch.report();
+      const l1 = { level: 'L1', backend: 'process', up: true, since: started, required: true, sessions: sessions.size };
+      return send(res, httpStatus, {
+        status,
         version: VERSION,
+        ...(directory ? { node: directory.nodeId } : {}),
         sessions: sessions.size,
-        down,
+        down: [...new Set(levels.filter((l) => !l.up).map((l) => l.level))],
+        levels: [l1, ...levels],
       });
     }
     if (path !== '/mcp') return send(res, 404, rpcError(-32000, 'Not found: MCP is served at /mcp'));
@@ -140,7 +203,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     const id = Array.isArray(sessionId) ? sessionId[0] : sessionId;
     if (id) {
       const s = sessions.get(id);
-      if (!s) return send(res, 404, rpcError(-32001, 'Session not found: it ended or expired; initialize a new one'));
+      if (!s) return elsewhere(req, res, id);
       sessions.delete(id);
       sessions.set(id, s);
       s.lastSeen = Date.now();
@@ -157,7 +220,7 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
     // A new agent: its own session (L1), its own MCP server, sharing the pager.
     const { connect, close } = createServer(pager, { events, clientRoots: false });
     const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
+      sessionIdGenerator: () => (directory ? sessionIdOn(directory.nodeId) : randomUUID()),
       onsessioninitialized: (sid) => {
         sessions.set(sid, {
           transport,
@@ -223,15 +286,45 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
   }
   const { port } = httpServer.address() as AddressInfo;
   const shownHost = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  if (directory) {
+    const origin = advertisedOrigin(opts.host, port, opts.advertiseUrl);
+    allowed.add(new URL(origin).hostname.toLowerCase());
+    try {
+      await directory.join(origin);
+    } catch (err) {
+      clearInterval(sweep);
+      watch.close();
+      events.close();
+      await new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      throw err;
+    }
+  }
   return {
     url: `http://${shownHost}:${port}/mcp`,
     sessions: () => sessions.size,
     close: async () => {
       clearInterval(sweep);
+      // First, so that other servers stop passing requests on to this one.
+      await directory?.close();
+      watch.close();
       await Promise.all([...sessions.keys()].map(endSession));
       events.close();
       httpServer.closeAllConnections();
       await new Promise<void>((resolve) => httpServer.close(() => resolve()));
     },
   };
+}
+
+/** The backends `/healthz` reports, each with whether this server can serve without it. */
+function levelsOf(pager: Pager, directory: NodeDirectory | undefined): Watched[] {
+  return [
+    // Without L2 pages come from L4; without L3's Chroma or embeddings endpoint, ranking is lexical.
+    { level: 'L2', store: pager.l2, required: false },
+    ...[pager.l3, ...(pager.l3.within?.() ?? [])].map((store) => ({ level: 'L3', store, required: false })),
+    // L4 holds the pages and the shared page table says which exist: nothing can be served without them.
+    { level: 'L4', store: pager.l4, required: true },
+    ...(pager.sharedPageTable ? [{ level: 'page table', store: pager.sharedPageTable, required: true }] : []),
+    // Where each server is, on the same Redis: without it a request of another server's session cannot be passed on.
+    ...(directory ? [{ level: 'catalog', store: directory, required: true }] : []),
+  ];
 }

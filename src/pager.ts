@@ -20,6 +20,7 @@ import type { Summarizer } from './summarizer.js';
 import type { L2Store } from './tiers/l2/store.js';
 import type { L3Index } from './tiers/l3/index.js';
 import type { L4Store } from './tiers/l4/store.js';
+import type { Networked } from './tiers/status.js';
 import { openStore, type Store, type StoreParts } from './wiring.js';
 
 export type { Health } from './health.js';
@@ -108,10 +109,15 @@ export class Pager {
     return new Pager(await openStore(config, parts));
   }
 
+  /** The page table's log when it is shared over the network (its reachability); undefined for one data dir's. */
+  get sharedPageTable(): Networked | undefined {
+    return this.store.catalog.shared;
+  }
+
   /** Networked levels unreachable right now. */
   outages(): Health[] {
     const l3 = [this.l3, ...(this.l3.within?.() ?? [])].flatMap((part) => outagesOf({ L3: part }));
-    const shared = this.store.catalog.shared;
+    const shared = this.sharedPageTable;
     return [
       ...outagesOf({ L2: this.l2 }),
       ...l3,

@@ -68,6 +68,7 @@ describe('config', () => {
         s3Endpoint: undefined,
         catalogUrl: undefined,
         advertiseUrl: undefined,
+        nodeId: undefined,
         watchIgnore: [],
       },
     );
@@ -134,6 +135,7 @@ describe('config', () => {
       s3Endpoint: 'http://env:9000',
       catalogUrl: 'redis://env-catalog:6379/0',
       advertiseUrl: 'http://10.0.0.5:7411',
+      nodeId: 'env-node',
       watchIgnore: '*.log,drafts/',
     };
     const flagValues: Record<keyof Config, string> = {
@@ -167,6 +169,7 @@ describe('config', () => {
       s3Endpoint: 'https://flag.example',
       catalogUrl: 'rediss://flag-catalog:6380/2',
       advertiseUrl: 'https://vmem-b.internal',
+      nodeId: 'flag_node-2',
       watchIgnore: 'tmp/',
     };
     const env = Object.fromEntries(Object.entries(SETTINGS).map(([k, s]) => [s.env, envValues[k as keyof Config]]));

@@ -333,7 +333,7 @@ describe('RedisL2', () => {
 // ---- lazy loading ----------------------------------------------------------------------------
 
 describe('ioredis stays optional', () => {
-  it('only the Redis modules (L2, and the shared Redis of cluster/) import ioredis, and nothing imports them statically', () => {
+  it('only the Redis modules (L2, the shared Redis of cluster/, the node directory) import ioredis, and nothing imports them statically', () => {
     const root = join(import.meta.dirname, '..', '..', 'src');
     const files: string[] = [];
     const walk = (dir: string) => {
@@ -350,16 +350,17 @@ describe('ioredis stays optional', () => {
       ),
     );
     assert.deepEqual(ioredisImporters.map((f) => relative(root, f)).sort(), [
+      join('cluster', 'redis-nodes.ts'),
       join('cluster', 'redis.ts'),
       join('tiers', 'l2', 'redis.ts'),
     ]);
     const staticImporters = files.filter((f) =>
-      /^\s*import\s+(?!type\b)[^;]*from\s+['"](?:[\w./-]*\/)?redis\.js['"]/m.test(readFileSync(f, 'utf8')),
+      /^\s*import\s+(?!type\b)[^;]*from\s+['"](?:[\w./-]*\/)?redis(?:-nodes)?\.js['"]/m.test(readFileSync(f, 'utf8')),
     );
     assert.deepEqual(
       staticImporters.map((f) => relative(root, f)),
       [],
-      'load redis.ts with a dynamic import()',
+      'load the Redis adapters with a dynamic import()',
     );
   });
 });
