@@ -14,6 +14,7 @@ import { call, callErr, readText, tempDir, textOf } from './helpers.ts';
 import { CHROMA_MISSING, startChroma, type TestChroma } from './support/chroma.ts';
 import { captureOutput } from './support/process.ts';
 import { freePort, REDIS_MISSING, startRedis, type TestRedis } from './support/redis.ts';
+import { roundRobin } from './support/round-robin.ts';
 import { S3_MISSING, S3RVER_CREDENTIALS, startS3, type TestS3 } from './support/s3.ts';
 import { CLI, ENV } from './support/spawn.ts';
 import { waitFor } from './support/wait.ts';
@@ -133,6 +134,21 @@ describe('two vmem servers sharing Redis, S3 and Chroma', () => {
     const snap = await call<{ snapshot_id: string }>(ca, 'serialize_context', { note: 'over to b' });
     const restored = await call(cb, 'restore_context', { snapshot_id: snap.s.snapshot_id });
     assert.ok(restored.text.includes('1844') || (await readText(cb, 'vmem://l1')).includes('1844'));
+
+    // One session behind a round-robin balancer: its requests alternate between the servers, and its L1 holds.
+    const rr = await roundRobin([new URL(a.url).origin, new URL(b.url).origin]);
+    t.after(() => rr.close());
+    const cr = await client(`${rr.origin}/mcp`);
+    t.after(() => cr.close());
+    const fault = await call(cr, 'page_fault', { query: 'Skerryvore lighthouse reef Tiree', max_pages: 1 });
+    const id = fault.s.pages[0]!.page_id;
+    for (let i = 0; i < 4; i++) assert.ok((await readText(cr, 'vmem://l1')).includes(id), `L1 holds ${id} (read ${i})`);
+    await call(cr, 'evict', { page_ids: [id] });
+    assert.ok(!(await readText(cr, 'vmem://l1')).includes(id));
+    assert.ok(
+      rr.counts.every((n) => n >= 2),
+      `both servers took requests of the session: ${rr.counts}`,
+    );
   });
 
   test('a server killed (-9) mid-ingest leaves no half-visible document on the other', async (t) => {
