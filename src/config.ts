@@ -169,11 +169,6 @@ export const configSchema = z
     path: ['l1Tokens'],
     message: 'must be at least pageTokens, or no page would fit in L1',
   })
-  .refine((c) => !c.catalogUrl || c.l4Url.startsWith('s3://'), {
-    path: ['catalogUrl'],
-    message:
-      "shares the page table with other machines, which cannot read this data dir's pages: put L4 where they all reach it (VMEM_L4_URL / --l4-url s3://bucket[/prefix]), or unset this to share a data dir on one machine",
-  })
   .refine((c) => !c.s3Endpoint || c.l4Url.startsWith('s3://'), {
     path: ['s3Endpoint'],
     message:

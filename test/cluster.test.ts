@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, type TestContext, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -90,6 +90,19 @@ async function serve(env: Record<string, string>, name: string, extra: string[] 
   };
 }
 
+/** Two servers of one store, each with an MCP client, stopped after the test. */
+async function twoServers(t: TestContext) {
+  const env = sharedEnv();
+  const a = await serve(env, 'a');
+  t.after(() => a.stop());
+  const b = await serve(env, 'b');
+  t.after(() => b.stop());
+  const ca = await client(a.url);
+  const cb = await client(b.url);
+  t.after(() => Promise.all([ca.close(), cb.close()]));
+  return { a, b, ca, cb };
+}
+
 async function client(url: string): Promise<Client> {
   const c = new Client({ name: 'cluster-test', version: '1' });
   await c.connect(new StreamableHTTPClientTransport(new URL(url)));
@@ -108,14 +121,7 @@ const docOf = (fact: string, filler: number) =>
 describe('two vmem servers sharing Redis, S3 and Chroma', () => {
   test('ingest through one, fault through the other within a second; hand-off between them', async (t) => {
     if (missing) return t.skip(missing);
-    const env = sharedEnv();
-    const a = await serve(env, 'a');
-    t.after(() => a.stop());
-    const b = await serve(env, 'b');
-    t.after(() => b.stop());
-    const ca = await client(a.url);
-    const cb = await client(b.url);
-    t.after(() => Promise.all([ca.close(), cb.close()]));
+    const { a, b, ca, cb } = await twoServers(t);
 
     await call(ca, 'ingest', { text: docOf(FACTS[0]!, 40), source: 'skerryvore.md' });
     const ingested = Date.now();
@@ -186,14 +192,7 @@ describe('two vmem servers sharing Redis, S3 and Chroma', () => {
 
   test('S3 stopped mid-run: L2-cached pages still load, the rest and ingest name L4, and all resumes once it is back', async (t) => {
     if (missing) return t.skip(missing);
-    const env = sharedEnv();
-    const a = await serve(env, 'a');
-    t.after(() => a.stop());
-    const b = await serve(env, 'b');
-    t.after(() => b.stop());
-    const ca = await client(a.url);
-    const cb = await client(b.url);
-    t.after(() => Promise.all([ca.close(), cb.close()]));
+    const { ca, cb } = await twoServers(t);
     type Ingested = { documents: { document_id: string }[] };
     const one = await call<Ingested>(ca, 'ingest', { text: docOf(FACTS[1]!, 30), source: 'staffa.md' });
     const two = await call<Ingested>(ca, 'ingest', { text: docOf(FACTS[2]!, 30), source: 'herring.md' });

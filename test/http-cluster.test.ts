@@ -31,7 +31,7 @@ const FLAGS = { '--page-tokens': '500', '--l1-tokens': '4000' };
 
 let redis: TestRedis | undefined;
 before(async () => {
-  redis = await startRedis();
+  redis = await startRedis({ durable: true });
 });
 after(() => redis?.stop());
 
