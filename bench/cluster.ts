@@ -35,7 +35,7 @@ const STATIONS = ['Kestrel', 'Heron', 'Osprey', 'Plover', 'Curlew', 'Merlin', 'D
 type Tool = 'page_fault' | 'load_page';
 
 export const CLUSTER_TITLE =
-  'Several servers behind one address (two `vmem serve --http` sharing a Redis node directory and a data dir, each in its own process; loopback; alone: `npm run bench:cluster`)';
+  'Several servers behind one address (two `vmem serve --http` sharing a durable Redis (the page table’s log and the node directory) and a data dir, each in its own process; loopback; alone: `npm run bench:cluster`)';
 
 async function call(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
   const r = (await client.callTool({ name, arguments: args })) as CallToolResult;
@@ -154,17 +154,18 @@ interface ClusterBench {
 }
 
 async function benchCluster(): Promise<ClusterBench> {
-  const redis = await startRedis({ ownServer: true });
+  const redis = await startRedis({ durable: true });
   if (!redis) throw new Error(`bench:cluster needs Redis: ${REDIS_MISSING}`);
   const dir = mkdtempSync(join(tmpdir(), 'vmem-bench-cluster-'));
   const children: ChildProcess[] = [];
   try {
     const doc = join(dir, 'operations-manual.md');
     writeFileSync(doc, demoDocument());
+    const env = { VMEM_CATALOG_URL: redis.url, VMEM_NAMESPACE: `bench${randomUUID().slice(0, 8)}` };
     execFileSync(process.execPath, [CLI, 'ingest', doc, '--data-dir', join(dir, 'store'), ...FLAGS], {
       stdio: 'ignore',
+      env: { ...process.env, ...env },
     });
-    const env = { VMEM_CATALOG_URL: redis.url, VMEM_NAMESPACE: `bench${randomUUID().slice(0, 8)}` };
     const a = await serve(join(dir, 'store'), env);
     const b = await serve(join(dir, 'store'), env);
     children.push(a.child, b.child);
