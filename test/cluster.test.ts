@@ -100,7 +100,7 @@ async function twoServers(t: TestContext) {
   const ca = await client(a.url);
   const cb = await client(b.url);
   t.after(() => Promise.all([ca.close(), cb.close()]));
-  return { a, b, ca, cb };
+  return { env, a, b, ca, cb };
 }
 
 async function client(url: string): Promise<Client> {
@@ -121,7 +121,7 @@ const docOf = (fact: string, filler: number) =>
 describe('two vmem servers sharing Redis, S3 and Chroma', () => {
   test('ingest through one, fault through the other within a second; hand-off between them', async (t) => {
     if (missing) return t.skip(missing);
-    const { a, b, ca, cb } = await twoServers(t);
+    const { env, a, b, ca, cb } = await twoServers(t);
 
     await call(ca, 'ingest', { text: docOf(FACTS[0]!, 40), source: 'skerryvore.md' });
     const ingested = Date.now();

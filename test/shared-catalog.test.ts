@@ -8,6 +8,9 @@ import { SharedLog } from '../src/catalog/shared-log.ts';
 import { Catalog } from '../src/catalog.ts';
 import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
 import { PageTableUnavailableError } from '../src/errors.ts';
+import { Pager } from '../src/pager.ts';
+import { FsL4 } from '../src/tiers/l4/fs.ts';
+import { testConfig } from './helpers.ts';
 import { REDIS_MISSING, startRedis, type TestRedis } from './support/redis.ts';
 import { waitFor } from './support/wait.ts';
 
@@ -213,5 +216,27 @@ describe('a page table shared over Redis', () => {
     await waitFor(() => a.catalog.table.document(rebuilt.doc.id) !== undefined, 'node a follows the new log');
     assert.equal(a.catalog.table.document(old.doc.id), undefined);
     assert.equal(a.catalog.table.totals().documents, 1);
+  });
+
+  test('a node indexes what another ingested, and drops what another forgot, in its own L3', async (t) => {
+    if (!redis) return t.skip(REDIS_MISSING);
+    // L4 every node reaches: one directory stands in for the bucket; each node has a data dir of its own.
+    const l4dir = newDir();
+    const flags = { '--catalog-url': redis.url, '--namespace': 'ns7', '--page-tokens': '200' };
+    const a = await Pager.open(testConfig(newDir(), flags), { l4: await FsL4.open(l4dir) });
+    t.after(() => a.close());
+    const b = await Pager.open(testConfig(newDir(), flags), { l4: await FsL4.open(l4dir) });
+    t.after(() => b.close());
+    const text = `# Harbour\n\nThe breakwater at Peterhead was finished in 1956 by convict labour.\n\n${'Tide tables and weather. '.repeat(200)}`;
+    const [doc] = await a.ingest([{ source: 'peterhead.md', text }]);
+    const session = b.newSession();
+    const found = await waitFor(async () => {
+      const r = await b.fault(session, 'When was the Peterhead breakwater finished?', { maxPages: 1 });
+      return r.pages.find((p) => p.source === doc!.source && p.text?.includes('1956'));
+    }, "node b's L3 to index node a's pages");
+    assert.equal(b.l3.has(found.pageId), true, 'indexed in node b’s own index');
+    await a.forget('peterhead.md');
+    await waitFor(() => !b.l3.has(found.pageId), "the forgotten page to leave node b's L3");
+    assert.equal(b.table.has(found.pageId), false);
   });
 });
