@@ -155,6 +155,19 @@ describe('two vmem servers sharing Redis, S3 and Chroma', () => {
       rr.counts.every((n) => n >= 2),
       `both servers took requests of the session: ${rr.counts}`,
     );
+
+    // A third server joins with an empty data dir: it catches up with the page table and indexes from L4.
+    const c = await serve(env, 'c');
+    t.after(() => c.stop());
+    const cc = await client(c.url);
+    t.after(() => cc.close());
+    await waitFor(
+      async () =>
+        (await call(cc, 'page_fault', { query: 'When was the Skerryvore lighthouse first lit?' })).s.pages.some((p) =>
+          p.text?.includes('1844'),
+        ),
+      'the server that joined to find the page',
+    );
   });
 
   test('a server killed (-9) mid-ingest leaves no half-visible document on the other', async (t) => {
