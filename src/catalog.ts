@@ -22,6 +22,7 @@ import {
 import { compareIds, LOG_PAGE, LOG_START, type LogEntry, type SharedLog } from './catalog/shared-log.js';
 import type { DocumentEntry, DroppedPage, PageEntry, PageSummary } from './core/page-table.js';
 import { dataDirLayout } from './data-dir.js';
+import { PageTableUnavailableError } from './errors.js';
 import { type Database, dataVersion, ensureSchema, openDatabase, transaction } from './store/sqlite.js';
 import type { ItemKind } from './tiers/l3/index.js';
 import type { Networked } from './tiers/status.js';
@@ -405,6 +406,7 @@ export class Catalog extends EventEmitter {
    * starts over when a reindex made another generation current. The log unreachable: retried every second.
    */
   private async follow(log: SharedLog): Promise<void> {
+    let reported: string | undefined;
     while (!this.closed) {
       try {
         const current = await log.replaced();
@@ -416,8 +418,16 @@ export class Catalog extends EventEmitter {
           await this.sync();
         }
         if (await log.wait(this.applied(), FOLLOW_BLOCK_MS)) await this.sync();
-      } catch {
+        reported = undefined;
+      } catch (err) {
         if (this.closed) return;
+        // The log unreachable is reported as the level's outage (see watchHealth); anything else (an entry this
+        // vmem cannot apply) once, as it would otherwise be retried silently forever.
+        const message = (err as Error).message;
+        if (!(err instanceof PageTableUnavailableError) && message !== reported) {
+          reported = message;
+          console.error('vmem: applying the shared page table failed; retrying every second:', err);
+        }
         await new Promise((r) => setTimeout(r, FOLLOW_RETRY_MS).unref());
       }
     }
