@@ -1,5 +1,5 @@
 import type { DocumentEntry, DroppedPage, PageEntry, PageSummary } from '../core/page-table.js';
-import { InternalError } from '../errors.js';
+import { ConfigError, InternalError } from '../errors.js';
 import type { ItemKind } from '../tiers/l3/index.js';
 import { documentOfRow, num, type Statements, type StatsRow } from './schema.js';
 
@@ -41,6 +41,11 @@ export function applyChange(sql: Statements, change: Change, ctx: ApplyContext):
     case 'stats':
       applyStats(sql, change.rows);
       return { revived: [], dropped: [] };
+    default:
+      // Written by a later vmem sharing the page table: this node cannot follow it until it is upgraded.
+      throw new ConfigError(
+        `the shared page table holds a change this vmem does not know (${JSON.stringify((change as { t?: unknown }).t)}): upgrade vmem on this node to the version the others run`,
+      );
   }
 }
 
