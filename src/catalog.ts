@@ -347,8 +347,8 @@ export class Catalog extends EventEmitter {
 
   /**
    * Shared: brings this copy up to the end of the log, or up to entry `until` (applying the entries it lacks, in
-   * order); one data dir: nothing to do. The purge calls it under its lock, so that it never judges a page gone that another node has
-   * just recorded again.
+   * order); one data dir: nothing to do. The purge calls it under its lock, so that it never judges a page gone
+   * that another node has just recorded again.
    */
   sync(until?: string): Promise<void> {
     if (!this.log) return Promise.resolve();
