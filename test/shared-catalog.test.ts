@@ -7,8 +7,9 @@ import { Redis } from 'ioredis';
 import { SharedLog } from '../src/catalog/shared-log.ts';
 import { Catalog } from '../src/catalog.ts';
 import type { DocumentEntry, PageEntry } from '../src/core/page-table.ts';
-import { PageTableUnavailableError } from '../src/errors.ts';
+import { ConfigError, PageTableUnavailableError } from '../src/errors.ts';
 import { Pager } from '../src/pager.ts';
+import { reindex } from '../src/reindex.ts';
 import { FsL4 } from '../src/tiers/l4/fs.ts';
 import { testConfig } from './helpers.ts';
 import { REDIS_MISSING, startRedis, type TestRedis } from './support/redis.ts';
@@ -238,5 +239,33 @@ describe('a page table shared over Redis', () => {
     await a.forget('peterhead.md');
     await waitFor(() => !b.l3.has(found.pageId), "the forgotten page to leave node b's L3");
     assert.equal(b.table.has(found.pageId), false);
+  });
+
+  test('a shared page table lost with its Redis is refused, naming vmem reindex, which rebuilds it from L4', async (t) => {
+    if (!redis) return t.skip(REDIS_MISSING);
+    const l4dir = newDir();
+    const l4 = async () => ({ l4: await FsL4.open(l4dir) });
+    const flags = { '--catalog-url': redis.url, '--namespace': 'ns8', '--page-tokens': '200' };
+    const a = await Pager.open(testConfig(newDir(), flags), await l4());
+    const [doc] = await a.ingest([{ source: 'wick.md', text: `# Wick\n\nThe Wick herring boom peaked in 1862.\n` }]);
+    await a.close();
+    // The Redis loses the page table (flushed, replaced, or an evicting instance that was not refused).
+    const raw = new Redis(redis.url);
+    t.after(() => raw.disconnect());
+    const keys = await raw.keys('ns8:catalog:*');
+    await raw.del(...keys);
+    const config = testConfig(newDir(), flags);
+    await assert.rejects(Pager.open(config, await l4()), (err: Error) => {
+      assert.ok(err instanceof ConfigError, String(err));
+      assert.match(err.message, /shared page table .* is empty, but L4 holds documents: run `vmem reindex`/);
+      return true;
+    });
+    const r = await reindex(config, undefined, await l4());
+    assert.equal(r.documents, 1);
+    assert.match(String(await raw.get('ns8:catalog:generation')), /^g/, 'the rebuilt log is the current one');
+    // Any node now finds the document again, through the rebuilt log.
+    const b = await Pager.open(testConfig(newDir(), flags), await l4());
+    t.after(() => b.close());
+    assert.equal(b.table.document(doc!.documentId)?.source, 'wick.md');
   });
 });
