@@ -216,9 +216,18 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
   const compressors = parts.compressors ?? (await openCompressors(config, tokenizer(config.encoding)));
   // Before anything else is opened: a shared Redis unreachable or unfit stops vmem.
   const cluster = await openCluster(config);
-  const l4 = parts.l4 ?? (await openL4(config));
-  const shared = cluster && (await openSharedLog(config, cluster, l4, parts.freshCatalog));
-  const catalog = await Catalog.open(config.dataDir, { shared });
+  let l4: L4Store;
+  let catalog: Catalog;
+  try {
+    l4 = parts.l4 ?? (await openL4(config));
+    const shared = cluster && (await openSharedLog(config, cluster, l4, parts.freshCatalog));
+    catalog = await Catalog.open(config.dataDir, { shared });
+  } catch (err) {
+    // Until the page table is open, nothing else would close them (an open one closes them itself).
+    cluster?.client.disconnect();
+    cluster?.blocking.disconnect();
+    throw err;
+  }
   const locks = parts.locks ?? locksOf(config, cluster);
   const l3 = parts.l3 ?? (await openL3(config, l4));
   const l2 = parts.l2 ?? (await openL2(config));
