@@ -4,6 +4,37 @@ import type { Networked } from './tiers/status.js';
 /** What can be unreachable: a networked level, or the page table shared over the network (VMEM_CATALOG_URL). */
 export type Part = Level | 'page table';
 
+/** A level behind a network or a service, and whether vmem can serve without it (`required`: it cannot). */
+export interface Backend {
+  level: Part;
+  store: Networked;
+  required: boolean;
+}
+
+/**
+ * The store's backends, one list for the outage reports, `Pager.outages` and `/healthz`: without L2 pages come
+ * from L4, without L3's Chroma or embeddings endpoint ranking is lexical; without L4 (the pages) or the shared page
+ * table (which pages exist) nothing can be served.
+ */
+export function backendsOf(levels: {
+  l2: Networked;
+  l3: L3Parts;
+  l4: Networked;
+  sharedPageTable?: Networked;
+}): Backend[] {
+  const { l2, l3, l4, sharedPageTable } = levels;
+  const shared: Backend[] = sharedPageTable ? [{ level: 'page table', store: sharedPageTable, required: true }] : [];
+  return [
+    { level: 'L2', store: l2, required: false },
+    ...[l3, ...(l3.within?.() ?? [])].map((store): Backend => ({ level: 'L3', store, required: false })),
+    { level: 'L4', store: l4, required: true },
+    ...shared,
+  ];
+}
+
+/** L3 and the networked parts inside it (the hybrid's embedded side). */
+type L3Parts = Networked & { within?(): Networked[] };
+
 /** A change in a networked level's reachability. */
 export interface Health {
   level: Part;
@@ -29,13 +60,11 @@ export function healthOf(level: Part, backend: string, up: boolean, err?: Error)
   return { level, up, message };
 }
 
-/** Networked levels unreachable right now. */
-export function outagesOf(levels: Partial<Record<Part, Networked>>): Health[] {
-  const down: Health[] = [];
-  for (const [level, store] of Object.entries(levels) as [Part, Networked][]) {
-    if (store.available && !store.available()) down.push(healthOf(level, store.name, false));
-  }
-  return down;
+/** Backends unreachable right now. */
+export function outagesOf(backends: Backend[]): Health[] {
+  return backends.flatMap(({ level, store }) =>
+    store.available && !store.available() ? [healthOf(level, store.name, false)] : [],
+  );
 }
 
 /** Reports each outage and recovery of a networked level once, to `report` and on stderr (an outage at start too). */

@@ -318,13 +318,8 @@ export async function serveHttp(pager: Pager, opts: HttpOptions): Promise<HttpSe
 /** The backends `/healthz` reports, each with whether this server can serve without it. */
 function levelsOf(pager: Pager, directory: NodeDirectory | undefined): Watched[] {
   return [
-    // Without L2 pages come from L4; without L3's Chroma or embeddings endpoint, ranking is lexical.
-    { level: 'L2', store: pager.l2, required: false },
-    ...[pager.l3, ...(pager.l3.within?.() ?? [])].map((store) => ({ level: 'L3', store, required: false })),
-    // L4 holds the pages and the shared page table says which exist: nothing can be served without them.
-    { level: 'L4', store: pager.l4, required: true },
-    ...(pager.sharedPageTable ? [{ level: 'page table', store: pager.sharedPageTable, required: true }] : []),
-    // Where each server is, on the same Redis: without it a request of another server's session cannot be passed on.
+    ...pager.backends(),
+    // Where each server is, on the shared Redis: without it a request of another server's session cannot be passed on.
     ...(directory ? [{ level: 'catalog', store: directory, required: true }] : []),
   ];
 }

@@ -5,7 +5,7 @@ import type { Level, Page } from './core/page.js';
 import type { PageEntry, PageSummary } from './core/page-table.js';
 import type { Snapshot } from './core/snapshot.js';
 import type { EventBus } from './events.js';
-import { type Health, outagesOf } from './health.js';
+import { type Backend, backendsOf, type Health, outagesOf } from './health.js';
 import type { SourceFile } from './ingest/sources.js';
 import { type DocumentPages, type IngestResult, indexDocuments, ingest } from './paging/ingest.js';
 import { type CollectResult, type ForgetResult, Lifecycle } from './paging/lifecycle.js';
@@ -20,7 +20,6 @@ import type { Summarizer } from './summarizer.js';
 import type { L2Store } from './tiers/l2/store.js';
 import type { L3Index } from './tiers/l3/index.js';
 import type { L4Store } from './tiers/l4/store.js';
-import type { Networked } from './tiers/status.js';
 import { openStore, type Store, type StoreParts } from './wiring.js';
 
 export type { Health } from './health.js';
@@ -109,21 +108,14 @@ export class Pager {
     return new Pager(await openStore(config, parts));
   }
 
-  /** The page table's log when it is shared over the network (its reachability); undefined for one data dir's. */
-  get sharedPageTable(): Networked | undefined {
-    return this.store.catalog.shared;
+  /** The store's backends, each with whether this server can serve without it (see backendsOf). */
+  backends(): Backend[] {
+    return backendsOf({ ...this.store, sharedPageTable: this.store.catalog.shared });
   }
 
   /** Networked levels unreachable right now. */
   outages(): Health[] {
-    const l3 = [this.l3, ...(this.l3.within?.() ?? [])].flatMap((part) => outagesOf({ L3: part }));
-    const shared = this.sharedPageTable;
-    return [
-      ...outagesOf({ L2: this.l2 }),
-      ...l3,
-      ...outagesOf({ L4: this.l4 }),
-      ...(shared ? outagesOf({ 'page table': shared }) : []),
-    ];
+    return outagesOf(this.backends());
   }
 
   newSession(id?: string): Session {

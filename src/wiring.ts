@@ -13,7 +13,7 @@ import type { Embedder } from './embed/embedder.js';
 import { HashingEmbedder } from './embed/hashing.js';
 import { ConfigError } from './errors.js';
 import { EventBus } from './events.js';
-import { watchHealth } from './health.js';
+import { backendsOf, watchHealth } from './health.js';
 import { loadOptional } from './optional.js';
 import { ReadPath } from './paging/read-path.js';
 import { indexItemsIn } from './paging/summaries.js';
@@ -246,9 +246,7 @@ export async function openStore(config: Config, parts: StoreParts = {}): Promise
     resend: parts.resend ?? defaultResendPolicy(config),
     events,
   };
-  watchHealth('L2', l2, (h) => events.emit('health', h));
-  watchHealth('L4', l4, (h) => events.emit('health', h));
-  if (catalog.shared) watchHealth('page table', catalog.shared, (h) => events.emit('health', h));
-  for (const part of [l3, ...(l3.within?.() ?? [])]) watchHealth('L3', part, (h) => events.emit('health', h));
+  for (const { level, store: part } of backendsOf({ l2, l3, l4, sharedPageTable: catalog.shared }))
+    watchHealth(level, part, (h) => events.emit('health', h));
   return store;
 }

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog.js';
-import type { L3Index } from '../tiers/l3/index.js';
+import { keyOf, type L3Index } from '../tiers/l3/index.js';
 import type { L4Store } from '../tiers/l4/store.js';
 import { indexItemsIn } from './summaries.js';
 
@@ -68,10 +68,10 @@ export class ReplicaIndexer {
       const items = await indexItemsIn(l4, wanted);
       await l3.upsert(items);
       await l3.flush();
-      const got = new Set(items.map((it) => `${it.kind ?? 'page'} ${it.meta.id}`));
-      const missing = wanted.filter((it) => !got.has(`${it.kind} ${it.pageId}`));
-      const done = new Set(missing.map((it) => `${it.kind} ${it.pageId}`));
-      await catalog.indexed(queued.filter((it) => !done.has(`${it.kind} ${it.pageId}`)));
+      const got = new Set(items.map((it) => keyOf(it.meta.id, it.kind)));
+      const missing = wanted.filter((it) => !got.has(keyOf(it.pageId, it.kind)));
+      const left = new Set(missing.map((it) => keyOf(it.pageId, it.kind)));
+      await catalog.indexed(queued.filter((it) => !left.has(keyOf(it.pageId, it.kind))));
       if (missing.length) {
         // Left queued, after the rest: tried again soon.
         skip += missing.length;
